@@ -1,0 +1,364 @@
+"""Audio in and out: decode any supported file, resample, write WAV/FLAC atomically.
+
+Every array here is float32 with shape ``(channels, samples)``; the sample rate
+travels with it in :class:`Audio`.
+
+Decoding goes through libsndfile (``soundfile``) for the formats it knows and
+through FFmpeg (``av``) for the rest, or when libsndfile refuses a file. A file
+that stops early (a truncated download) decodes to the part that could be
+read, and damaged packets in the middle of an FFmpeg-read file are skipped,
+both with a logged warning: a musician would rather practise with 3 of 4
+minutes than get nothing. A file that yields no samples at all is an error.
+
+Writing always goes to a temporary file beside the target that is renamed
+into place (:func:`atomic_path`), so an interrupted write never leaves a
+half-written file under the final name.
+"""
+
+import errno
+import logging
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+import soundfile
+import soxr
+
+from stemdesk.errors import StemdeskError
+
+log = logging.getLogger(__name__)
+
+MIN_RATE, MAX_RATE = 8_000, 192_000
+
+# Read by libsndfile first; FFmpeg is the fallback for these and the only
+# reader for the others.
+_SOUNDFILE_SUFFIXES = frozenset({".wav", ".wave", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff"})
+_PYAV_SUFFIXES = frozenset({".m4a", ".aac", ".opus", ".mp4", ".m4v", ".mov", ".webm", ".mka", ".mkv", ".wma"})
+SUPPORTED_SUFFIXES: frozenset[str] = _SOUNDFILE_SUFFIXES | _PYAV_SUFFIXES
+
+_WRITE_FORMATS = {".wav": "WAV", ".flac": "FLAC"}
+_WRITE_SUBTYPES = {"WAV": ("PCM_16", "PCM_24", "FLOAT"), "FLAC": ("PCM_16", "PCM_24")}
+
+# Frames per read or write call: bounds the extra memory of transposing and clipping.
+_BLOCK_FRAMES = 1 << 16
+
+
+@dataclass(frozen=True, eq=False)
+class Audio:
+    """Samples and their rate.
+
+    ``samples`` is float32, shape ``(channels, samples)``, C-contiguous; any
+    floating-point 2-D array given is converted (without a copy when it
+    already is one). ``rate`` is in Hz.
+    """
+
+    samples: np.ndarray
+    rate: int
+
+    def __post_init__(self) -> None:
+        samples = np.asarray(self.samples)
+        if samples.ndim != 2:
+            raise ValueError(f"samples must have shape (channels, samples), got shape {samples.shape}")
+        if not np.issubdtype(samples.dtype, np.floating):
+            # Integer PCM has its own scale; converting it silently would be wrong by 2**15.
+            raise TypeError(f"samples must be floating point, got {samples.dtype}")
+        if isinstance(self.rate, bool) or not isinstance(self.rate, (int, np.integer)) or self.rate <= 0:
+            raise ValueError(f"rate must be a positive integer, got {self.rate!r}")
+        object.__setattr__(self, "samples", np.ascontiguousarray(samples, dtype=np.float32))
+        object.__setattr__(self, "rate", int(self.rate))
+
+    @property
+    def channels(self) -> int:
+        return self.samples.shape[0]
+
+    @property
+    def num_samples(self) -> int:
+        return self.samples.shape[1]
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return self.num_samples / self.rate
+
+
+def decode(path: str | os.PathLike) -> Audio:
+    """Decode an audio file at its own rate and channel count.
+
+    Returns float32 samples of shape ``(channels, samples)``. Any number of
+    channels is accepted; deciding what to do with more than two is the
+    caller's business. A file that ends early returns its decodable part.
+
+    Raises:
+        StemdeskError: one line naming the file, when it is missing, a folder,
+            empty, not decodable audio, holds no samples or no channels, has
+            NaN/infinite samples, or a rate outside MIN_RATE..MAX_RATE.
+    """
+    source = Path(path)
+    _check_readable_file(source)
+    samples, rate = None, 0
+    if source.suffix.lower() in _SOUNDFILE_SUFFIXES:
+        with suppress(soundfile.SoundFileError):
+            samples, rate = _read_with_soundfile(source)
+    if samples is None:
+        samples, rate = _read_with_pyav(source)
+    if samples.shape[0] == 0:
+        raise StemdeskError(f"cannot use '{source}': it has no audio channels")
+    if samples.shape[1] == 0:
+        raise StemdeskError(f"cannot use '{source}': it holds no audio (0 samples)")
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise StemdeskError(
+            f"cannot use '{source}': its sample rate {rate} Hz is outside {MIN_RATE}-{MAX_RATE} Hz"
+        )
+    if not np.isfinite(samples).all():
+        raise StemdeskError(f"cannot use '{source}': it contains NaN or infinite samples")
+    return Audio(samples, rate)
+
+
+def _check_readable_file(source: Path) -> None:
+    if source.is_dir():
+        raise StemdeskError(f"cannot read '{source}': it is a folder, not an audio file")
+    try:
+        with open(source, "rb") as handle:
+            empty = not handle.read(1)
+    except FileNotFoundError:
+        raise StemdeskError(f"cannot read '{source}': no such file") from None
+    except OSError as error:
+        raise StemdeskError(f"cannot read '{source}': {error.strerror}") from error
+    if empty:
+        raise StemdeskError(f"cannot read '{source}': the file is empty")
+
+
+def _read_with_soundfile(source: Path) -> tuple[np.ndarray, int]:
+    """Samples ``(channels, samples)`` float32 and rate, via libsndfile."""
+    with soundfile.SoundFile(source) as sound:
+        # Filled block by block so the file is never held twice, as
+        # (samples, channels) and transposed.
+        samples = np.empty((sound.channels, max(sound.frames, 0)), dtype=np.float32)
+        filled = 0
+        while filled < samples.shape[1]:
+            block = sound.read(_BLOCK_FRAMES, dtype="float32", always_2d=True)
+            if len(block) == 0:
+                break
+            samples[:, filled : filled + len(block)] = block.T
+            filled += len(block)
+        rate = sound.samplerate
+    if filled < samples.shape[1]:
+        # An MP3 announces its length in its header; a cut file delivers less.
+        log.warning(
+            "'%s' ends early: decoded %.2f s of %.2f s", source, filled / rate, samples.shape[1] / rate
+        )
+        samples = np.ascontiguousarray(samples[:, :filled])
+    return samples, rate
+
+
+def _read_with_pyav(source: Path) -> tuple[np.ndarray, int]:
+    """Samples ``(channels, samples)`` float32 and rate of the first audio stream, via FFmpeg."""
+    try:
+        container = av.open(str(source), metadata_errors="replace")
+    except (av.error.FFmpegError, OSError) as error:
+        reason = getattr(error, "strerror", None) or "unknown format"
+        raise StemdeskError(
+            f"cannot decode '{source}': not an audio file stemdesk can read ({reason})"
+        ) from error
+    with container:
+        if not container.streams.audio:
+            raise StemdeskError(f"cannot decode '{source}': it holds no audio stream")
+        stream = container.streams.audio[0]
+        if stream.channels == 0:
+            raise StemdeskError(f"cannot use '{source}': it has no audio channels")
+        # Planar float keeps the decoder's rate and layout and gives (channels, samples) frames.
+        to_planar_float = av.AudioResampler(format="fltp")
+        blocks: list[np.ndarray] = []
+        rate = stream.rate
+        damaged_packets = 0
+        try:
+            for packet in container.demux(stream):
+                try:
+                    frames = packet.decode()
+                except av.error.InvalidDataError:
+                    # A bad packet costs some milliseconds; stopping would cost the rest of the song.
+                    damaged_packets += 1
+                    continue
+                for frame in frames:
+                    for converted in to_planar_float.resample(frame):
+                        if not blocks:
+                            # The decoded frames' rate, not the container header's, is the truth.
+                            rate = converted.rate
+                        blocks.append(converted.to_ndarray())
+        except av.error.FFmpegError as error:
+            if not blocks:
+                reason = f"its audio data is damaged ({error.strerror})"
+                raise StemdeskError(f"cannot decode '{source}': {reason}") from error
+            log.warning("'%s' ends early (%s); using the part before", source, error.strerror)
+        blocks.extend(converted.to_ndarray() for converted in to_planar_float.resample(None))
+    if damaged_packets and not blocks:
+        raise StemdeskError(f"cannot decode '{source}': its audio data is damaged")
+    if damaged_packets:
+        log.warning("'%s' has damaged parts: skipped %d packets", source, damaged_packets)
+    if not blocks:
+        return np.zeros((stream.channels, 0), dtype=np.float32), rate
+    return np.concatenate(blocks, axis=1), rate
+
+
+def resample(audio: Audio, rate: int) -> Audio:
+    """Resample with soxr's high-quality filter.
+
+    Returns ``audio`` itself when it already has ``rate``; otherwise a new
+    :class:`Audio` of float32 ``(channels, round(samples * rate / audio.rate))``.
+    """
+    if isinstance(rate, bool) or not isinstance(rate, (int, np.integer)) or rate <= 0:
+        raise ValueError(f"rate must be a positive integer, got {rate!r}")
+    if rate == audio.rate:
+        return audio
+    # soxr wants (samples, channels); the transposed view costs no copy on the way in.
+    resampled = soxr.resample(audio.samples.T, audio.rate, int(rate), quality="HQ")
+    return Audio(np.ascontiguousarray(resampled.T), int(rate))
+
+
+def write_audio(path: str | os.PathLike, audio: Audio, subtype: str = "PCM_16") -> Path:
+    """Write ``audio`` as WAV or FLAC (chosen by the suffix) atomically; return the path.
+
+    ``subtype`` is ``"PCM_16"``, ``"PCM_24"`` or, for WAV only, ``"FLOAT"``.
+    For PCM the samples are clipped to [-1, 1] here (libsndfile 1.2 clips as
+    well, but that is its conversion detail, not a promise); FLOAT keeps them
+    as they are. One channel gives a mono file.
+
+    Raises:
+        StemdeskError: unsupported suffix or subtype, or the file cannot be
+            written (missing or unwritable folder, disk full...); no file with
+            the final name appears then.
+        ValueError: the samples contain NaN or infinity (a bug upstream, not
+            something to hide in a file).
+    """
+    target = Path(path)
+    container = _WRITE_FORMATS.get(target.suffix.lower())
+    if container is None:
+        raise StemdeskError(f"cannot write '{target}': only .wav and .flac files can be written")
+    if subtype not in _WRITE_SUBTYPES[container]:
+        allowed = ", ".join(_WRITE_SUBTYPES[container])
+        raise StemdeskError(
+            f"cannot write '{target}': {container} takes sample format {allowed}, not {subtype}"
+        )
+    if not np.isfinite(audio.samples).all():
+        raise ValueError(f"refusing to write '{target}': samples contain NaN or infinity")
+    clip = subtype != "FLOAT"
+    with atomic_path(target) as temp, open(temp, "wb") as raw:
+        sink = _ErrorKeepingFile(raw)
+        try:
+            with soundfile.SoundFile(
+                sink, "w", samplerate=audio.rate, channels=audio.channels, subtype=subtype, format=container
+            ) as sound:
+                for start in range(0, audio.num_samples, _BLOCK_FRAMES):
+                    block = audio.samples[:, start : start + _BLOCK_FRAMES]
+                    if clip:
+                        block = np.clip(block, -1.0, 1.0)
+                    sound.write(block.T)
+                    sink.raise_kept_error()
+        # soundfile reports a short write with a bare assert; the OSError
+        # behind it was kept by the sink.
+        except (AssertionError, soundfile.SoundFileError) as error:
+            sink.raise_kept_error()
+            raise StemdeskError(f"cannot write '{target}': {error}") from error
+        sink.raise_kept_error()
+    return target
+
+
+class _ErrorKeepingFile:
+    """A file for soundfile's virtual I/O that keeps a failed write's OSError.
+
+    libsndfile only learns that a write came up short and reports a bare
+    "system error"; an exception raised inside the C callback would be printed
+    and lost. Keeping it lets the caller say "disk full" instead.
+    """
+
+    def __init__(self, raw):
+        self._raw = raw
+        self._error: OSError | None = None
+
+    def write(self, data: bytes) -> int:
+        if self._error is not None:
+            return 0
+        try:
+            return self._raw.write(data)
+        except OSError as error:
+            self._error = error
+            return 0
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        return self._raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._raw.tell()
+
+    def raise_kept_error(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
+
+    The temporary file (``.<name>.<random>.part``, created empty with the
+    usual permissions) is flushed to disk and renamed over ``path`` when the
+    block ends normally; on any exception, KeyboardInterrupt included, it is
+    removed and ``path`` is left as it was. An OSError, from creating the
+    temporary file, from the block or from the rename, becomes a one-line
+    StemdeskError naming ``path``.
+    """
+    target = Path(path)
+    temp = target.with_name(f".{target.name[:100]}.{secrets.token_hex(4)}.part")
+    try:
+        # O_EXCL reserves the name; mode 0o666 lets the umask decide, as for
+        # any file the user creates (mkstemp would force 0o600).
+        os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    except OSError as error:
+        raise StemdeskError(_describe_write_failure(target, error)) from error
+    try:
+        yield temp
+        _flush_to_disk(temp)
+        os.replace(temp, target)
+    except OSError as error:
+        _remove_quietly(temp)
+        raise StemdeskError(_describe_write_failure(target, error)) from error
+    except BaseException:
+        _remove_quietly(temp)
+        raise
+
+
+def _flush_to_disk(temp: Path) -> None:
+    # Without fsync a power cut after the rename can leave an empty file
+    # under the final name on some filesystems.
+    descriptor = os.open(temp, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _remove_quietly(temp: Path) -> None:
+    # Cleanup must not hide the error that got us here.
+    with suppress(OSError):
+        temp.unlink(missing_ok=True)
+
+
+def _describe_write_failure(target: Path, error: OSError) -> str:
+    folder = target.parent
+    if error.errno in (errno.ENOENT, errno.ENOTDIR) and not folder.is_dir():
+        reason = f"'{folder}' is not a folder" if folder.exists() else f"the folder '{folder}' does not exist"
+    elif error.errno in (errno.EACCES, errno.EPERM):
+        reason = f"no permission to write in '{folder}'"
+    elif error.errno in (errno.ENOSPC, errno.EDQUOT):
+        reason = "the disk is full"
+    elif error.errno == errno.EROFS:
+        reason = "the disk is read-only"
+    elif error.errno == errno.EISDIR:
+        reason = "a folder has that name"
+    else:
+        reason = error.strerror or str(error)
+    return f"cannot write '{target}': {reason}"

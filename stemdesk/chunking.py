@@ -1,0 +1,159 @@
+"""Process a long signal in fixed-size overlapping chunks and crossfade them back.
+
+This is the only place where inference mechanics over time live: the
+Separator, the tests and the benchmarks all go through :func:`apply_chunked`.
+Chunks have a fixed length (a network's segment), overlap by ``overlap``
+samples and are blended with linear crossfades, so a chunk's unreliable edges
+fade out and no seam is audible. Outputs are written into one preallocated
+array; only ``batch`` chunks are alive at a time, which bounds memory.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import StemdeskError
+
+Progress = Callable[[int, int], None]
+
+
+class Cancelled(StemdeskError):
+    """Raised when a running separation is cancelled by its token."""
+
+    def __init__(self) -> None:
+        super().__init__("Separation cancelled.")
+
+
+class CancelToken:
+    """A flag another thread sets to stop a running separation between chunks."""
+
+    def __init__(self) -> None:
+        self._cancelled = False
+
+    def cancel(self) -> None:
+        self._cancelled = True
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+
+@dataclass(frozen=True)
+class ChunkPlan:
+    """Where the chunks of a ``length``-sample signal start, and how they blend.
+
+    Consecutive chunks start ``chunk - overlap`` apart; the last one starts
+    early enough to reach the end (its tail is zero-padded to ``chunk``).
+    """
+
+    length: int
+    chunk: int
+    overlap: int
+
+    def __post_init__(self) -> None:
+        if self.chunk <= 0 or not 0 <= self.overlap < self.chunk:
+            raise ValueError(f"bad chunking: chunk {self.chunk}, overlap {self.overlap}")
+
+    @property
+    def starts(self) -> list[int]:
+        step = self.chunk - self.overlap
+        starts = [0]
+        while starts[-1] + self.chunk < self.length:
+            starts.append(starts[-1] + step)
+        return starts
+
+    def weight(self, index: int, count: int) -> np.ndarray:
+        """float32 ``(chunk,)`` crossfade weights of chunk ``index`` of ``count``.
+
+        Ramps only where a neighbour overlaps, so the first and last chunks
+        keep full weight at the signal's ends.
+        """
+        weight = np.ones(self.chunk, dtype=np.float32)
+        if self.overlap:
+            ramp = (np.arange(self.overlap, dtype=np.float32) + 0.5) / self.overlap
+            if index > 0:
+                weight[: self.overlap] = ramp
+            if index < count - 1:
+                weight[-self.overlap :] = ramp[::-1]
+        return weight
+
+
+def apply_chunked(
+    signal: np.ndarray,
+    process: Callable[[np.ndarray], np.ndarray],
+    outputs: int,
+    chunk: int,
+    overlap: int,
+    batch: int = 1,
+    progress: Progress | None = None,
+    cancel: CancelToken | None = None,
+    workers: int = 1,
+) -> np.ndarray:
+    """Run ``process`` over overlapping chunks of ``signal`` and blend the results.
+
+    Args:
+        signal: float32 ``(channels, samples)``.
+        process: maps a batch ``(b, channels, chunk)`` to ``(b, outputs, channels, chunk)``.
+        outputs: how many signals ``process`` returns per chunk (stems).
+        chunk: samples per chunk; shorter signals are zero-padded to one chunk.
+        overlap: samples shared by consecutive chunks (crossfaded).
+        batch: chunks handed to ``process`` at once.
+        progress: called with ``(chunks done, chunks total)`` after each batch.
+        cancel: checked before each batch; raises :class:`Cancelled` when set.
+        workers: batches processed at once in threads (``process`` must be
+            thread-safe). Results are still blended in order, so the output
+            does not depend on it; at most ``workers`` batches are alive.
+
+    Returns:
+        float32 ``(outputs, channels, samples)``. If ``process`` is linear
+        and its outputs sum to its input, the outputs sum to ``signal``.
+    """
+    channels, length = signal.shape
+    plan = ChunkPlan(length, chunk, overlap)
+    starts = plan.starts
+    result = np.zeros((outputs, channels, length), dtype=np.float32)
+    total_weight = np.zeros(length, dtype=np.float32)
+    batches = [range(first, min(first + batch, len(starts))) for first in range(0, len(starts), batch)]
+
+    def run(indices: range) -> np.ndarray:
+        pieces = np.zeros((len(indices), channels, chunk), dtype=np.float32)
+        for row, index in enumerate(indices):
+            piece = signal[:, starts[index] : starts[index] + chunk]
+            pieces[row, :, : piece.shape[-1]] = piece
+        return process(pieces)
+
+    def blend(indices: range, processed: np.ndarray) -> None:
+        for row, index in enumerate(indices):
+            start = starts[index]
+            stop = min(start + chunk, length)
+            weight = plan.weight(index, len(starts))[: stop - start]
+            result[:, :, start:stop] += processed[row, :, :, : stop - start] * weight
+            total_weight[start:stop] += weight
+        if progress:
+            progress(indices[-1] + 1, len(starts))
+
+    if progress:
+        progress(0, len(starts))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        in_flight: deque[tuple[range, Future]] = deque()
+        try:
+            for indices in batches:
+                if cancel is not None and cancel.cancelled:
+                    raise Cancelled()
+                in_flight.append((indices, pool.submit(run, indices)))
+                if len(in_flight) >= workers:
+                    done, future = in_flight.popleft()
+                    blend(done, future.result())
+            while in_flight:
+                done, future = in_flight.popleft()
+                blend(done, future.result())
+        finally:
+            for _, future in in_flight:
+                future.cancel()
+    result /= total_weight
+    return result

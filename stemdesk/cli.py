@@ -1,0 +1,132 @@
+"""Command line: ``stemdesk [SONG | --demo]`` opens the app; subcommands work headless.
+
+    stemdesk separate [IN...] [-o OUT] [--model ID] [--stems a,b] [--rest]
+                      [--format wav|flac] [--bit-depth 16|24|float] [--device auto|cpu|gpu]
+    stemdesk models
+
+Parses arguments, calls the API, prints progress. User errors print one line
+on stderr and give a non-zero exit status; a failed file does not stop a batch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import PROJECT_ROOT, __version__
+from .errors import StemdeskError
+
+DEMO_SONG = PROJECT_ROOT / "resources" / "demo" / "audio_example.mp3"
+SUBCOMMANDS = ("separate", "models")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        if argv and argv[0] in SUBCOMMANDS:
+            args = _parser().parse_args(argv)
+            return args.run(args)
+        return _open_app(argv)
+    except StemdeskError as error:
+        _error(str(error))
+        return 2
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    from .models import DEFAULT_MODEL
+    from .separate import DEVICES
+    from .stem_files import BIT_DEPTHS, FORMATS
+
+    parser = argparse.ArgumentParser(prog="stemdesk", description="Separate songs into stems.")
+    parser.add_argument("--version", action="version", version=f"stemdesk {__version__}")
+    commands = parser.add_subparsers(required=True)
+
+    separate = commands.add_parser(
+        "separate", help="separate songs into stem files",
+        description="Separate songs into <OUT>/<song>/<stem>.<format>. Without IN, the bundled demo song.",
+    )
+    separate.add_argument("inputs", nargs="*", metavar="IN", type=Path, help="audio files")
+    separate.add_argument("-o", "--output", type=Path, default=Path("stems"), help="output folder (default: stems)")
+    separate.add_argument("--model", default=DEFAULT_MODEL, help=f"model id or card path (default: {DEFAULT_MODEL})")
+    separate.add_argument("--stems", type=lambda text: [s.strip() for s in text.split(",") if s.strip()],
+                          help="comma-separated stems to write (default: all)")
+    separate.add_argument("--rest", action="store_true", help="also write no_<stem>: everything but that stem")
+    separate.add_argument("--format", choices=FORMATS, default="wav")
+    separate.add_argument("--bit-depth", choices=list(BIT_DEPTHS), default="16")
+    separate.add_argument("--device", choices=DEVICES, default="auto")
+    separate.set_defaults(run=_separate)
+
+    models = commands.add_parser("models", help="list installed models")
+    models.set_defaults(run=_models)
+    return parser
+
+
+def _separate(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .models import ModelRepo
+    from .separate import Separator
+    from .stem_files import BIT_DEPTHS, choose_stems, separate_file
+
+    inputs = args.inputs or [DEMO_SONG]
+    if not args.inputs:
+        print(f"No input given: separating the demo song {DEMO_SONG.name}", file=sys.stderr)
+    separator = Separator(ModelRepo().get(args.model), device=args.device)
+    choose_stems(separator.stems, args.stems)
+    print(f"Model {separator.card.id} {separator.card.version} on {separator.device_name}", file=sys.stderr)
+    failed = 0
+    for song in inputs:
+        with tqdm(desc=song.name, unit="chunk", leave=False, file=sys.stderr) as bar:
+            def progress(done: int, total: int) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
+
+            try:
+                paths = separate_file(separator, song, args.output, stems=args.stems, rest=args.rest,
+                                      file_format=args.format, subtype=BIT_DEPTHS[args.bit_depth],
+                                      progress=progress)
+            except StemdeskError as error:
+                failed += 1
+                bar.close()
+                _error(f"{song}: {error}")
+                continue
+        print(f"{song} -> {paths[0].parent} ({', '.join(path.name for path in paths)})")
+    return 1 if failed else 0
+
+
+def _models(args: argparse.Namespace) -> int:
+    from .models import ModelRepo
+
+    cards = ModelRepo().list()
+    if not cards:
+        _error("no models installed")
+        return 1
+    for card in cards:
+        print(f"{card.id:<24} {card.version:<8} {card.architecture:<10} {','.join(card.stems):<32} {card.name}")
+    return 0
+
+
+def _open_app(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="stemdesk", description="Open the stemdesk window.",
+                                     epilog=f"Headless: stemdesk {{{','.join(SUBCOMMANDS)}}} --help")
+    parser.add_argument("song", nargs="?", type=Path, help="song to open")
+    parser.add_argument("--demo", action="store_true", help="open the bundled demo song")
+    parser.add_argument("--version", action="version", version=f"stemdesk {__version__}")
+    args = parser.parse_args(argv)
+    try:
+        from .gui.app import run_app
+    except ImportError as error:
+        raise StemdeskError(f"The window needs the gui extra (pip install 'stemdesk[gui]'): {error}") from None
+    return run_app(DEMO_SONG if args.demo else args.song)
+
+
+def _error(message: str) -> None:
+    print(f"stemdesk: error: {message}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""Spectral processing: STFT/ISTFT, mask normalisation and full-band extension.
+
+Pure numpy functions. Spectrograms are complex64 arrays of shape
+``(channels, bins, frames)`` with ``bins = n_fft // 2 + 1``; signals are
+float32 ``(channels, samples)``.
+
+The STFT is unnormalised (a plain ``numpy.fft.rfft`` of each windowed frame)
+and centred: the signal is zero-padded by ``n_fft // 2`` on both sides, so frame
+``t`` is centred on sample ``t * hop``. That is the framing Spleeter-family
+networks were trained with (``torch.stft(center=True, pad_mode="constant")``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+
+def hann_window(n_fft: int) -> np.ndarray:
+    """Periodic Hann window, float32 ``(n_fft,)``; satisfies COLA at hop n_fft/4."""
+    n = np.arange(n_fft, dtype=np.float64)
+    return (0.5 - 0.5 * np.cos(2.0 * np.pi * n / n_fft)).astype(np.float32)
+
+
+def num_frames(num_samples: int, hop: int) -> int:
+    """Frames the centred STFT gives for ``num_samples`` samples."""
+    return 1 + num_samples // hop
+
+
+def stft(signal: np.ndarray, n_fft: int, hop: int, window: np.ndarray) -> np.ndarray:
+    """Centred STFT.
+
+    Args:
+        signal: float32 ``(channels, samples)``.
+        window: float32 ``(n_fft,)``.
+
+    Returns:
+        complex64 ``(channels, n_fft // 2 + 1, 1 + samples // hop)``.
+    """
+    pad = n_fft // 2
+    padded = np.pad(signal, ((0, 0), (pad, pad)))
+    frames = sliding_window_view(padded, n_fft, axis=-1)[:, ::hop]
+    frames = frames[:, : num_frames(signal.shape[-1], hop)]
+    spec = np.fft.rfft(frames * window, axis=-1).astype(np.complex64)
+    return np.ascontiguousarray(spec.transpose(0, 2, 1))
+
+
+def istft(spec: np.ndarray, n_fft: int, hop: int, window: np.ndarray, length: int) -> np.ndarray:
+    """Inverse of :func:`stft` by weighted overlap-add.
+
+    Args:
+        spec: complex ``(channels, n_fft // 2 + 1, frames)``.
+        length: samples of the signal that :func:`stft` was given.
+
+    Returns:
+        float32 ``(channels, length)``.
+    """
+    if n_fft % hop:
+        raise ValueError(f"hop {hop} must divide n_fft {n_fft}")
+    channels, _, frames = spec.shape
+    overlap = n_fft // hop
+    blocks = np.fft.irfft(spec.transpose(0, 2, 1), n=n_fft, axis=-1).astype(np.float32)
+    blocks *= window
+    # Each frame spans `overlap` hops; summing the frames shifted by k hops
+    # for each k does the overlap-add without a Python loop over frames.
+    blocks = blocks.reshape(channels, frames, overlap, hop)
+    out = np.zeros((channels, frames + overlap - 1, hop), dtype=np.float32)
+    envelope = np.zeros((frames + overlap - 1, hop), dtype=np.float32)
+    square = (window * window).reshape(overlap, hop)
+    for k in range(overlap):
+        out[:, k : k + frames] += blocks[:, :, k]
+        envelope[k : k + frames] += square[k]
+    out = out.reshape(channels, -1)
+    envelope = envelope.reshape(-1)
+    pad = n_fft // 2
+    out = out[:, pad : pad + length]
+    envelope = envelope[pad : pad + length]
+    # The envelope only nears zero outside the signal (there is none with a
+    # COLA window inside it); guard anyway instead of dividing by zero.
+    return out / np.maximum(envelope, np.finfo(np.float32).tiny)
+
+
+def normalise_masks(estimates: np.ndarray, power: float, eps: float = 1e-10) -> np.ndarray:
+    """Ratio masks that sum to one across stems.
+
+    ``mask_i = (e_i**power + eps / S) / (sum_j e_j**power + eps)``; where every
+    estimate is zero each stem gets ``1 / S``, so the stems still sum to the
+    mixture.
+
+    Args:
+        estimates: float32 ``(stems, ...)`` non-negative masks or magnitude estimates.
+
+    Returns:
+        float32 array of the same shape, summing to 1 over axis 0.
+    """
+    stems = estimates.shape[0]
+    powered = np.power(estimates, power, dtype=np.float32)
+    total = powered.sum(axis=0, keepdims=True)
+    total += eps
+    powered += eps / stems
+    powered /= total
+    return powered
+
+
+def extend_bins(masks: np.ndarray, total_bins: int) -> np.ndarray:
+    """Extend masks from the bins a network sees to the whole spectrum.
+
+    Bins above the network's range get the mask of the highest covered bin
+    (never zero), so no frequency band is lost from the stems.
+
+    Args:
+        masks: ``(..., bins, frames)`` with ``bins <= total_bins``.
+
+    Returns:
+        ``(..., total_bins, frames)``, same dtype.
+    """
+    bins = masks.shape[-2]
+    if bins == total_bins:
+        return masks
+    if bins > total_bins:
+        raise ValueError(f"mask has {bins} bins, more than the spectrum's {total_bins}")
+    top = masks[..., bins - 1 : bins, :]
+    shape = masks.shape[:-2] + (total_bins - bins, masks.shape[-1])
+    return np.concatenate([masks, np.broadcast_to(top, shape)], axis=-2)

