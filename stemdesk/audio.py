@@ -24,7 +24,6 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-import av
 import numpy as np
 import soundfile
 import soxr
@@ -158,6 +157,9 @@ def _read_with_soundfile(source: Path) -> tuple[np.ndarray, int]:
 
 def _read_with_pyav(source: Path) -> tuple[np.ndarray, int]:
     """Samples ``(channels, samples)`` float32 and rate of the first audio stream, via FFmpeg."""
+    # Imported here: FFmpeg's libraries cost memory and most songs never need them.
+    import av
+
     try:
         container = av.open(str(source), metadata_errors="replace")
     except (av.error.FFmpegError, OSError) as error:

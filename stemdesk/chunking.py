@@ -71,11 +71,17 @@ class ChunkPlan:
         """float32 ``(chunk,)`` crossfade weights of chunk ``index`` of ``count``.
 
         Ramps only where a neighbour overlaps, so the first and last chunks
-        keep full weight at the signal's ends.
+        keep full weight at the signal's ends. A chunk's fade-out mirrors the
+        next one's fade-in, so the weights sum to one at every sample and the
+        blend needs no normalisation.
         """
         weight = np.ones(self.chunk, dtype=np.float32)
         if self.overlap:
-            ramp = (np.arange(self.overlap, dtype=np.float32) + 0.5) / self.overlap
+            # The fade spans the middle half of the overlap: a chunk's outer
+            # quarter-overlap, where the network lacked context, gets no weight.
+            quarter = self.overlap / 4
+            ramp = (np.arange(self.overlap, dtype=np.float32) + 0.5 - quarter) / (2 * quarter)
+            ramp = np.clip(ramp, 0.0, 1.0)
             if index > 0:
                 weight[: self.overlap] = ramp
             if index < count - 1:
@@ -117,7 +123,6 @@ def apply_chunked(
     plan = ChunkPlan(length, chunk, overlap)
     starts = plan.starts
     result = np.zeros((outputs, channels, length), dtype=np.float32)
-    total_weight = np.zeros(length, dtype=np.float32)
     batches = [range(first, min(first + batch, len(starts))) for first in range(0, len(starts), batch)]
 
     def run(indices: range) -> np.ndarray:
@@ -133,7 +138,6 @@ def apply_chunked(
             stop = min(start + chunk, length)
             weight = plan.weight(index, len(starts))[: stop - start]
             result[:, :, start:stop] += processed[row, :, :, : stop - start] * weight
-            total_weight[start:stop] += weight
         if progress:
             progress(indices[-1] + 1, len(starts))
 
@@ -155,5 +159,4 @@ def apply_chunked(
         finally:
             for _, future in in_flight:
                 future.cancel()
-    result /= total_weight
     return result

@@ -1,4 +1,4 @@
-"""Spectral processing: STFT/ISTFT, mask normalisation and full-band extension.
+"""Spectral processing: STFT/ISTFT, mask normalisation and full-band masking.
 
 Pure numpy functions. Spectrograms are complex64 arrays of shape
 ``(channels, bins, frames)`` with ``bins = n_fft // 2 + 1``; signals are
@@ -102,23 +102,24 @@ def normalise_masks(estimates: np.ndarray, power: float, eps: float = 1e-10) -> 
     return powered
 
 
-def extend_bins(masks: np.ndarray, total_bins: int) -> np.ndarray:
-    """Extend masks from the bins a network sees to the whole spectrum.
+def apply_mask(spec: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Multiply a spectrogram by a mask that may cover only its lower bins.
 
-    Bins above the network's range get the mask of the highest covered bin
-    (never zero), so no frequency band is lost from the stems.
+    Bins above the mask's range get the mask of its highest bin (never zero),
+    so no frequency band is lost from a stem: a network that sees up to
+    11 kHz still gives full-band stems.
 
     Args:
-        masks: ``(..., bins, frames)`` with ``bins <= total_bins``.
+        spec: complex64 ``(..., bins_total, frames)``.
+        mask: float32 ``(..., bins, frames)`` with ``bins <= bins_total``.
 
     Returns:
-        ``(..., total_bins, frames)``, same dtype.
+        complex64 ``(..., bins_total, frames)``.
     """
-    bins = masks.shape[-2]
-    if bins == total_bins:
-        return masks
-    if bins > total_bins:
-        raise ValueError(f"mask has {bins} bins, more than the spectrum's {total_bins}")
-    top = masks[..., bins - 1 : bins, :]
-    shape = masks.shape[:-2] + (total_bins - bins, masks.shape[-1])
-    return np.concatenate([masks, np.broadcast_to(top, shape)], axis=-2)
+    bins = mask.shape[-2]
+    if bins > spec.shape[-2]:
+        raise ValueError(f"mask has {bins} bins, more than the spectrum's {spec.shape[-2]}")
+    out = np.empty_like(spec)
+    np.multiply(spec[..., :bins, :], mask, out=out[..., :bins, :])
+    np.multiply(spec[..., bins:, :], mask[..., bins - 1 : bins, :], out=out[..., bins:, :])
+    return out

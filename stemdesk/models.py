@@ -50,6 +50,7 @@ class ModelCard:
     window: str
     bins: int
     segment_frames: int
+    frame_multiple: int
     input: TensorSpec
     output: TensorSpec
     mask_power: float
@@ -100,6 +101,7 @@ class ModelCard:
             window=str(raw["window"]),
             bins=int(raw["bins"]),
             segment_frames=int(raw["segment_frames"]),
+            frame_multiple=int(raw.get("frame_multiple", 1)),
             input=_tensor_spec(raw["input"], INPUT_HOLDS),
             output=_tensor_spec(raw["output"], OUTPUT_HOLDS),
             mask_power=float(raw["mask_power"]),
@@ -122,6 +124,8 @@ class ModelCard:
             raise ValueError("n_fft, hop_length and bins do not fit together")
         if self.channels not in (1, 2) or self.segment_frames < 2 or self.mask_power <= 0:
             raise ValueError("channels, segment_frames or mask_power out of range")
+        if self.frame_multiple < 1 or self.segment_frames % self.frame_multiple:
+            raise ValueError("segment_frames must be a multiple of frame_multiple")
         if set(self.input.layout) != {"batch", "channels", "frames", "bins"}:
             raise ValueError(f"input layout {','.join(self.input.layout)} needs batch,channels,frames,bins")
         if set(self.output.layout) != {"batch", "stems", "channels", "frames", "bins"}:

@@ -7,7 +7,8 @@ Data flow for one song (shapes for a stereo file, S stems)::
       -> chunks (b, 2, L) via chunking.apply_chunked (L = segment's samples)
       -> STFT (b, 2, F, T) -> magnitudes of the first `bins` bins, card layout
       -> ORT -> masks (b, S, 2, bins, T) -> normalised across stems
-      -> extended to all F bins -> applied to the STFT -> ISTFT (b, S, 2, L)
+      -> applied to all F bins of the STFT, one stem at a time (bins above
+         the net's range take its top bin's mask) -> ISTFT (b, S, 2, L)
       -> crossfaded back to (S, 2, N') -> resampled to the file's rate
       -> rounding and resampling residue spread over the stems so that they
          sum to the mixture -> {stem: Audio (C, N)}
@@ -28,6 +29,7 @@ from . import dsp
 from .audio import Audio, resample
 from .chunking import CancelToken, Progress, apply_chunked
 from .errors import StemdeskError
+from .memory import return_large_allocations_to_os
 from .models import ModelCard
 
 DEVICES = ("auto", "cpu", "gpu")
@@ -56,6 +58,13 @@ def open_session(card: ModelCard, device: str = "auto", threads: int = 0):
     # errors before ORT falls back; the fallback is reported by `provider`.
     ort.set_default_logger_severity(3 if device == "gpu" else 4)
     options = ort.SessionOptions()
+    # Without the arena, activations are returned after each run instead of
+    # being kept for the session's life: measured peak RSS for a 3.6-minute
+    # song drops by hundreds of MB at no measurable cost in speed.
+    options.enable_cpu_mem_arena = False
+    # The memory pattern preallocates every activation of a run in one block;
+    # without it a run's peak is ~50 MB lower, at no measurable speed cost.
+    options.enable_mem_pattern = False
     if threads:
         options.intra_op_num_threads = threads
     try:
@@ -95,8 +104,13 @@ class Separator:
             ORT threads: chunk-level parallelism scales better than ORT's
             intra-op threads on this network), 2 on a GPU (STFT work of one
             batch overlaps the network of the other).
-        overlap_frames: STFT frames shared by consecutive chunks and
-            crossfaded; default an eighth of the model's segment.
+        overlap_frames: at least this many STFT hops shared by consecutive
+            chunks and crossfaded; default a sixteenth of the model's segment
+            (63 hops for Spleeter once the step is rounded to its grid).
+            Chunks start on the card's ``frame_multiple`` grid: a network with
+            strided layers gives different outputs for inputs shifted by a
+            fraction of its total stride, so off-grid chunks would disagree
+            with a whole-song pass (measured: 23 dB instead of 32 dB SDR).
     """
 
     def __init__(
@@ -107,6 +121,7 @@ class Separator:
         workers: int | None = None,
         overlap_frames: int | None = None,
     ):
+        return_large_allocations_to_os()
         cores = os.cpu_count() or 1
         cpu_workers = workers or min(cores, 4)
         self.card = card
@@ -116,8 +131,10 @@ class Separator:
         self.device_name = gpu_name() if on_gpu else "CPU"
         self.batch_size = batch_size or (4 if on_gpu else 1)
         self.workers = workers or (2 if on_gpu else cpu_workers)
-        overlap_frames = card.segment_frames // 8 if overlap_frames is None else overlap_frames
-        self.overlap = overlap_frames * card.hop_length
+        overlap_frames = card.segment_frames // 16 if overlap_frames is None else overlap_frames
+        chunk_hops = card.segment_frames - 1
+        step = (chunk_hops - overlap_frames) // card.frame_multiple * card.frame_multiple
+        self.overlap = (chunk_hops - max(step, card.frame_multiple)) * card.hop_length
         self._window = dsp.hann_window(card.n_fft)
         self._input_order = _axis_order(("batch", "channels", "frames", "bins"), card.input.layout)
         self._output_order = _axis_order(card.output.layout, ("batch", "stems", "channels", "bins", "frames"))
@@ -161,8 +178,12 @@ class Separator:
             stems = stems.mean(axis=1, keepdims=True)
         stems = self._to_rate(stems, audio)
         # Spread what resampling and float rounding left over, so the stems
-        # add up to the input sample for sample.
-        stems += (audio.samples - stems.sum(axis=0)) / len(self.card.stems)
+        # add up to the input sample for sample. Block by block: a temporary
+        # the size of the whole song would raise the peak memory.
+        for start in range(0, audio.num_samples, 1 << 18):
+            block = slice(start, start + (1 << 18))
+            residual = audio.samples[:, block] - stems[:, :, block].sum(axis=0)
+            stems[:, :, block] += residual / len(self.card.stems)
         return {name: Audio(np.ascontiguousarray(stem), audio.rate) for name, stem in zip(self.card.stems, stems)}
 
     def _to_rate(self, stems: np.ndarray, audio: Audio) -> np.ndarray:
@@ -187,12 +208,15 @@ class Separator:
         (estimates,) = self.session.run([card.output.name], {card.input.name: net_input})
         estimates = estimates.transpose(self._output_order)
         masks = dsp.normalise_masks(estimates.transpose(1, 0, 2, 3, 4), card.mask_power)
-        masks = dsp.extend_bins(masks.transpose(1, 0, 2, 3, 4), spec.shape[2])
-        masked = spec[:, None] * masks
-        stems = dsp.istft(
-            masked.reshape(-1, *masked.shape[3:]), card.n_fft, card.hop_length, self._window, length
-        )
-        return stems.reshape(batch, len(card.stems), channels, length)
+        stems = np.empty((len(card.stems), batch, channels, length), dtype=np.float32)
+        # One stem at a time: a full-band masked spectrogram of every stem at
+        # once would be the largest array of the whole separation.
+        for index, mask in enumerate(masks):
+            masked = dsp.apply_mask(spec, mask)
+            stems[index] = dsp.istft(
+                masked.reshape(batch * channels, *masked.shape[2:]), card.n_fft, card.hop_length, self._window, length
+            ).reshape(batch, channels, length)
+        return stems.transpose(1, 0, 2, 3)
 
 
 def _axis_order(source: tuple[str, ...], target: tuple[str, ...]) -> tuple[int, ...]:

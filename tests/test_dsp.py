@@ -48,10 +48,12 @@ def test_normalised_masks_sum_to_one_also_where_all_are_zero():
     assert ratio == pytest.approx(expected, rel=1e-4)
 
 
-def test_extend_bins_repeats_the_highest_covered_bin():
-    masks = np.arange(2 * 4 * 3, dtype=np.float32).reshape(2, 4, 3)
-    extended = dsp.extend_bins(masks, 10)
-    assert extended.shape == (2, 10, 3)
-    np.testing.assert_array_equal(extended[:, :4], masks)
+def test_apply_mask_gives_bins_above_the_mask_the_highest_bins_mask():
+    rng = np.random.default_rng(2)
+    spec = (rng.standard_normal((2, 10, 3)) + 1j * rng.standard_normal((2, 10, 3))).astype(np.complex64)
+    mask = rng.uniform(0, 1, (2, 4, 3)).astype(np.float32)
+    masked = dsp.apply_mask(spec, mask)
+    assert masked.shape == spec.shape and masked.dtype == np.complex64
+    np.testing.assert_allclose(masked[:, :4], spec[:, :4] * mask, rtol=1e-6)
     for row in range(4, 10):
-        np.testing.assert_array_equal(extended[:, row], masks[:, 3])
+        np.testing.assert_allclose(masked[:, row], spec[:, row] * mask[:, 3], rtol=1e-6)
