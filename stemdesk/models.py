@@ -23,6 +23,7 @@ from .errors import StemdeskError
 AXES = {"batch", "stems", "channels", "frames", "bins"}
 INPUT_HOLDS = {"magnitude"}
 OUTPUT_HOLDS = {"mask", "magnitude"}
+POSTFILTERS = {"wiener"}
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,8 @@ class ModelCard:
     license: str
     source: str
     metrics: dict = field(default_factory=dict)
+    #: Post-processing of the masked stems, e.g. ``{"type": "wiener", "iterations": 1}``.
+    postfilter: dict | None = None
     card_path: Path | None = None
 
     @property
@@ -110,6 +113,7 @@ class ModelCard:
             license=str(raw["license"]),
             source=str(raw["source"]),
             metrics=dict(raw.get("metrics", {})),
+            postfilter=dict(raw["postfilter"]) if raw.get("postfilter") else None,
             card_path=card_path,
         )
         card._check()
@@ -126,6 +130,10 @@ class ModelCard:
             raise ValueError("channels, segment_frames or mask_power out of range")
         if self.frame_multiple < 1 or self.segment_frames % self.frame_multiple:
             raise ValueError("segment_frames must be a multiple of frame_multiple")
+        if self.postfilter is not None and (
+            self.postfilter.get("type") not in POSTFILTERS or int(self.postfilter.get("iterations", 1)) < 0
+        ):
+            raise ValueError(f"unsupported postfilter {self.postfilter!r}")
         if set(self.input.layout) != {"batch", "channels", "frames", "bins"}:
             raise ValueError(f"input layout {','.join(self.input.layout)} needs batch,channels,frames,bins")
         if set(self.output.layout) != {"batch", "stems", "channels", "frames", "bins"}:

@@ -30,6 +30,7 @@ from .audio import Audio, resample
 from .chunking import CancelToken, Progress, apply_chunked
 from .errors import StemdeskError
 from .memory import return_large_allocations_to_os
+from .wiener import wiener_filter
 from .models import ModelCard
 
 DEVICES = ("auto", "cpu", "gpu")
@@ -208,15 +209,25 @@ class Separator:
         (estimates,) = self.session.run([card.output.name], {card.input.name: net_input})
         estimates = estimates.transpose(self._output_order)
         masks = dsp.normalise_masks(estimates.transpose(1, 0, 2, 3, 4), card.mask_power)
+        # A generator: one stem at a time, since a full-band masked spectrogram
+        # of every stem at once would be the largest array of the separation.
+        masked = (dsp.apply_mask(spec, mask) for mask in masks)
+        if card.postfilter:
+            iterations = int(card.postfilter.get("iterations", 1))
+            masked = np.stack(list(masked))  # (S, b, C, F, T): the filter needs all stems
+            for item in range(batch):
+                masked[:, item] = wiener_filter(masked[:, item], spec[item], iterations)
         stems = np.empty((len(card.stems), batch, channels, length), dtype=np.float32)
-        # One stem at a time: a full-band masked spectrogram of every stem at
-        # once would be the largest array of the whole separation.
-        for index, mask in enumerate(masks):
-            masked = dsp.apply_mask(spec, mask)
-            stems[index] = dsp.istft(
-                masked.reshape(batch * channels, *masked.shape[2:]), card.n_fft, card.hop_length, self._window, length
-            ).reshape(batch, channels, length)
+        for index, stem_spec in enumerate(masked):
+            stems[index] = self._istft(stem_spec, length)
         return stems.transpose(1, 0, 2, 3)
+
+    def _istft(self, spec: np.ndarray, length: int) -> np.ndarray:
+        """complex ``(b, C, F, T)`` -> float32 ``(b, C, length)``."""
+        batch, channels = spec.shape[:2]
+        flat = spec.reshape(batch * channels, *spec.shape[2:])
+        signal = dsp.istft(flat, self.card.n_fft, self.card.hop_length, self._window, length)
+        return signal.reshape(batch, channels, length)
 
 
 def _axis_order(source: tuple[str, ...], target: tuple[str, ...]) -> tuple[int, ...]:

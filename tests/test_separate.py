@@ -126,3 +126,22 @@ def lowpass(samples, cutoff_bin=1024):
     spec = dsp.stft(samples, 4096, 1024, window)
     spec[:, cutoff_bin:] = 0
     return dsp.istft(spec, 4096, 1024, window, samples.shape[-1])
+
+
+def test_a_card_with_a_wiener_postfilter_refines_the_stems(tmp_path, default_card, demo_audio, separator):
+    import json
+    import shutil
+
+    from stemdesk.models import ModelCard
+
+    raw = json.loads(default_card.card_path.read_text())
+    raw["postfilter"] = {"type": "wiener", "iterations": 1}
+    (tmp_path / "wiener.json").write_text(json.dumps(raw))
+    shutil.copy(default_card.onnx_path, tmp_path / raw["onnx"])
+    separator = Separator(ModelCard.load(tmp_path / "wiener.json"), device="cpu")
+    excerpt = Audio(demo_audio.samples[:, : 3 * 44100], demo_audio.rate)
+    stems = separator.separate(excerpt)
+    np.testing.assert_allclose(sum(s.samples for s in stems.values()), excerpt.samples, atol=FULL_SCALE_TOLERANCE)
+    plain = separator.separate(excerpt)["vocals"].samples
+    difference = np.mean((stems["vocals"].samples - plain) ** 2) / np.mean(plain**2)
+    assert 1e-6 < difference < 0.5  # changed, but still the vocals
