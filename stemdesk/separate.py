@@ -101,10 +101,10 @@ class Separator:
         device: "auto" (GPU when usable), "cpu" or "gpu".
         batch_size: chunks per network call; default 1 on the CPU, 4 on a GPU.
         workers: chunks in flight at once, each in its own thread; default
-            ``min(cores, 4)`` on the CPU (each run then gets ``cores // workers``
-            ORT threads: chunk-level parallelism scales better than ORT's
-            intra-op threads on this network), 2 on a GPU (STFT work of one
-            batch overlaps the network of the other).
+            ``min(cores, 4)``. On the CPU each network run then gets
+            ``cores // workers`` ORT threads: chunk-level parallelism scales
+            better than ORT's intra-op threads on this network. On a GPU the
+            workers overlap one chunk's STFT work with another's network run.
         overlap_frames: at least this many STFT hops shared by consecutive
             chunks and crossfaded; default a sixteenth of the model's segment
             (63 hops for Spleeter once the step is rounded to its grid).
@@ -124,14 +124,13 @@ class Separator:
     ):
         return_large_allocations_to_os()
         cores = os.cpu_count() or 1
-        cpu_workers = workers or min(cores, 4)
+        self.workers = workers or min(cores, 4)
         self.card = card
-        self.session = open_session(card, device, threads=max(1, cores // cpu_workers))
+        self.session = open_session(card, device, threads=max(1, cores // self.workers))
         self.provider = self.session.get_providers()[0]
         on_gpu = self.provider == CUDA
         self.device_name = gpu_name() if on_gpu else "CPU"
         self.batch_size = batch_size or (4 if on_gpu else 1)
-        self.workers = workers or (2 if on_gpu else cpu_workers)
         overlap_frames = card.segment_frames // 16 if overlap_frames is None else overlap_frames
         chunk_hops = card.segment_frames - 1
         step = (chunk_hops - overlap_frames) // card.frame_multiple * card.frame_multiple
