@@ -35,14 +35,16 @@ def stft(signal: np.ndarray, n_fft: int, hop: int, window: np.ndarray) -> np.nda
         window: float32 ``(n_fft,)``.
 
     Returns:
-        complex64 ``(channels, n_fft // 2 + 1, 1 + samples // hop)``.
+        complex64 ``(channels, n_fft // 2 + 1, 1 + samples // hop)``, a
+        transposed view of frame-major memory: :func:`istft` and networks
+        that want ``(frames, bins)`` read it without a copy.
     """
     pad = n_fft // 2
-    padded = np.pad(signal, ((0, 0), (pad, pad)))
+    padded = np.pad(signal.astype(np.float32, copy=False), ((0, 0), (pad, pad)))
     frames = sliding_window_view(padded, n_fft, axis=-1)[:, ::hop]
     frames = frames[:, : num_frames(signal.shape[-1], hop)]
-    spec = np.fft.rfft(frames * window, axis=-1).astype(np.complex64)
-    return np.ascontiguousarray(spec.transpose(0, 2, 1))
+    spec = np.fft.rfft(frames * window, axis=-1).astype(np.complex64, copy=False)
+    return spec.transpose(0, 2, 1)
 
 
 def istft(spec: np.ndarray, n_fft: int, hop: int, window: np.ndarray, length: int) -> np.ndarray:

@@ -120,8 +120,8 @@ class ModelCard:
         return card
 
     def _check(self) -> None:
-        if len(self.stems) < 1 or len(set(self.stems)) != len(self.stems):
-            raise ValueError("stems must be distinct names")
+        if len(self.stems) < 2 or len(set(self.stems)) != len(self.stems):
+            raise ValueError("stems must be two or more distinct names")
         if self.window != "hann":
             raise ValueError(f"unsupported window {self.window!r}")
         if self.n_fft % self.hop_length or not 0 < self.bins <= self.n_fft // 2 + 1:

@@ -9,9 +9,9 @@ Data flow for one song (shapes for a stereo file, S stems)::
       -> ORT -> masks (b, S, 2, bins, T) -> normalised across stems
       -> applied to all F bins of the STFT, one stem at a time (bins above
          the net's range take its top bin's mask) -> ISTFT (b, S, 2, L)
-      -> crossfaded back to (S, 2, N') -> resampled to the file's rate
-      -> rounding and resampling residue spread over the stems so that they
-         sum to the mixture -> {stem: Audio (C, N)}
+      -> crossfaded back to (S - 1, 2, N') -> resampled to the file's rate
+      -> the last stem = the mixture minus the others, so that the stems sum
+         to the mixture exactly -> {stem: Audio (C, N)}
 
 The Separator holds no per-song state: one instance can separate many files,
 from one thread at a time.
@@ -163,10 +163,10 @@ class Separator:
         net_audio = resample(audio, self.card.sample_rate).samples
         if net_audio.shape[0] < self.card.channels:
             net_audio = np.repeat(net_audio, self.card.channels, axis=0)
-        stems = apply_chunked(
+        computed = apply_chunked(
             net_audio,
             self._separate_chunks,
-            outputs=len(self.card.stems),
+            outputs=len(self.card.stems) - 1,
             chunk=self.card.chunk_samples,
             overlap=self.overlap,
             batch=self.batch_size,
@@ -174,17 +174,17 @@ class Separator:
             cancel=cancel,
             workers=self.workers,
         )
-        if audio.channels < stems.shape[1]:
-            stems = stems.mean(axis=1, keepdims=True)
-        stems = self._to_rate(stems, audio)
-        # Spread what resampling and float rounding left over, so the stems
-        # add up to the input sample for sample. Block by block: a temporary
-        # the size of the whole song would raise the peak memory.
-        for start in range(0, audio.num_samples, 1 << 18):
-            block = slice(start, start + (1 << 18))
-            residual = audio.samples[:, block] - stems[:, :, block].sum(axis=0)
-            stems[:, :, block] += residual / len(self.card.stems)
-        return {name: Audio(np.ascontiguousarray(stem), audio.rate) for name, stem in zip(self.card.stems, stems)}
+        if audio.channels < computed.shape[1]:
+            computed = computed.mean(axis=1, keepdims=True)
+        computed = self._to_rate(computed, audio)
+        # The last stem is the mixture minus the others. Its masks sum with
+        # theirs to one, so this is what masking would give; but the stems now
+        # add up to the input exactly, whatever resampling and rounding did,
+        # and one stem fewer is inverted and held while chunks run.
+        last = audio.samples.copy()
+        for stem in computed:
+            last -= stem
+        return {name: Audio(stem, audio.rate) for name, stem in zip(self.card.stems, [*computed, last])}
 
     def _to_rate(self, stems: np.ndarray, audio: Audio) -> np.ndarray:
         """``(S, C, N')`` at the card's rate -> ``(S, C, N)`` at ``audio``'s rate and length."""
@@ -198,7 +198,7 @@ class Separator:
         return out
 
     def _separate_chunks(self, chunks: np.ndarray) -> np.ndarray:
-        """``(b, C, L)`` mixture chunks -> ``(b, S, C, L)`` stems."""
+        """``(b, C, L)`` mixture chunks -> ``(b, S - 1, C, L)``: every stem but the last."""
         card = self.card
         batch, channels, length = chunks.shape
         spec = dsp.stft(chunks.reshape(batch * channels, length), card.n_fft, card.hop_length, self._window)
@@ -216,8 +216,8 @@ class Separator:
             masked = np.stack(list(masked))  # (S, b, C, F, T): the filter needs all stems
             for item in range(batch):
                 masked[:, item] = wiener_filter(masked[:, item], spec[item], iterations)
-        stems = np.empty((len(card.stems), batch, channels, length), dtype=np.float32)
-        for index, stem_spec in enumerate(masked):
+        stems = np.empty((len(card.stems) - 1, batch, channels, length), dtype=np.float32)
+        for index, stem_spec in zip(range(len(stems)), masked):
             stems[index] = self._istft(stem_spec, length)
         return stems.transpose(1, 0, 2, 3)
 
