@@ -3,6 +3,7 @@
     stemdesk separate [IN...] [-o OUT] [--model ID] [--stems a,b] [--rest]
                       [--format wav|flac] [--bit-depth 16|24|float] [--device auto|cpu|gpu]
     stemdesk models
+    stemdesk eval --model ID --data DIR --report OUT.md
 
 Parses arguments, calls the API, prints progress. User errors print one line
 on stderr and give a non-zero exit status; a failed file does not stop a batch.
@@ -19,11 +20,17 @@ from .errors import StemdeskError
 
 DEMO_SONG = PROJECT_ROOT / "resources" / "demo" / "audio_example.mp3"
 SUBCOMMANDS = ("separate", "models")
+#: Subcommands whose own module parses the rest of the command line.
+DELEGATED = {
+    "eval": "stemdesk.evaluation.command",
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
+        if argv and argv[0] in DELEGATED:
+            return _delegate(argv[0], argv[1:])
         if argv and argv[0] in SUBCOMMANDS:
             args = _parser().parse_args(argv)
             return args.run(args)
@@ -110,9 +117,19 @@ def _models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _delegate(command: str, argv: list[str]) -> int:
+    import importlib
+
+    try:
+        module = importlib.import_module(DELEGATED[command])
+    except ImportError as error:
+        raise StemdeskError(f"'stemdesk {command}' needs an extra that is not installed: {error}") from None
+    return module.main(argv, prog=f"stemdesk {command}")
+
+
 def _open_app(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="stemdesk", description="Open the stemdesk window.",
-                                     epilog=f"Headless: stemdesk {{{','.join(SUBCOMMANDS)}}} --help")
+                                     epilog=f"Headless: stemdesk {{{','.join([*SUBCOMMANDS, *DELEGATED])}}} --help")
     parser.add_argument("song", nargs="?", type=Path, help="song to open")
     parser.add_argument("--demo", action="store_true", help="open the bundled demo song")
     parser.add_argument("--version", action="version", version=f"stemdesk {__version__}")

@@ -1,0 +1,138 @@
+"""``python -m stemdesk.evaluation`` (``stemdesk eval``): score a model on a multitrack dataset.
+
+    --model ID_OR_CARD --data DIR [--split NAME] [--tracks N] [--seconds S]
+    [--device auto|cpu|gpu] --report OUT.md
+
+Writes OUT.md, OUT.png and OUT.json; prints one line per song and the
+medians. User errors print one line on stderr and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import shlex
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from stemdesk.datasets import Track, load_dataset
+from stemdesk.errors import StemdeskError
+from stemdesk.models import ModelRepo
+from stemdesk.separate import DEVICES, Separator
+
+from .report import RunInfo, write_report
+from .scoring import medians, score_dataset
+
+DEFAULT_SECONDS = 10.0
+MODULE_PROG = "python -m stemdesk.evaluation"
+
+
+def main(argv: list[str] | None = None, prog: str = MODULE_PROG) -> int:
+    """Run the command line ``argv``; ``prog`` is how the report quotes the command."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = _parser(prog).parse_args(argv)
+    try:
+        summary = evaluate(
+            model=args.model, data=args.data, report=args.report, split=args.split, tracks=args.tracks,
+            seconds=args.seconds or None, device=args.device, command=shlex.join([*shlex.split(prog), *argv]),
+            progress=_print_progress,
+        )
+    except StemdeskError as error:
+        print(f"stemdesk eval: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("stemdesk eval: interrupted", file=sys.stderr)
+        return 130
+    for stem, by_method in summary.items():
+        model, identity, oracle = (by_method[method]["sdr"] for method in ("model", "identity", "oracle"))
+        print(f"{stem}: median SDR {model:.2f} dB (identity {identity:.2f}, oracle {oracle:.2f})")
+    print(f"Report: {args.report}")
+    return 0
+
+
+def evaluate(
+    model: str,
+    data: Path,
+    report: Path,
+    split: str | None = None,
+    tracks: int | None = None,
+    seconds: float | None = DEFAULT_SECONDS,
+    device: str = "auto",
+    command: str = "",
+    progress: Callable[[int, int, Track], None] | None = None,
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Score ``model`` on the songs in ``data``, write the report, return the medians.
+
+    The medians are ``{stem: {method: {metric: dB}}}`` with methods model,
+    identity and oracle and metrics sdr, sir, sar and global_sdr; what a
+    model card's ``metrics`` can hold. ``tracks`` keeps the first N songs
+    (sorted by split and name); ``seconds`` scores the middle S seconds of
+    each (None: whole songs). ``progress(done, total, track)`` is called
+    after each song; ``command`` is quoted in the report.
+    """
+    report = Path(report)
+    if report.suffix.lower() != ".md":
+        raise StemdeskError(f"the report '{report}' must be a .md file (its plot and numbers go beside it)")
+    _require_packages()
+    songs = load_dataset(data, split)[:tracks]
+    separator = Separator(ModelRepo().get(model), device=device)
+    try:
+        # Before the long part: a report that cannot be written should cost seconds, not the run.
+        report.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise StemdeskError(f"cannot create the report's folder '{report.parent}': {error.strerror}") from error
+    started = time.monotonic()
+    scores = score_dataset(separator, songs, seconds, progress)
+    if not scores:
+        raise StemdeskError(f"none of the {len(songs)} songs has a stem that model {model!r} separates")
+    summary = medians(scores)
+    info = RunInfo(
+        command=command, card=separator.card, data=Path(data), split=split, songs=[song.name for song in songs],
+        seconds=seconds, device=separator.device_name, elapsed_s=time.monotonic() - started,
+    )
+    write_report(report, scores, summary, info)
+    return summary
+
+
+def _require_packages() -> None:
+    """stemdesk itself needs neither; find out before the long part rather than after it."""
+    for package, purpose in (("museval", "BSS Eval"), ("matplotlib", "the report's plot")):
+        if importlib.util.find_spec(package) is None:
+            raise StemdeskError(f"{purpose} needs the {package} package: pip install {package}")
+
+
+def _print_progress(done: int, total: int, track: Track) -> None:
+    print(f"[{done}/{total}] {track.name}", file=sys.stderr, flush=True)
+
+
+def _parser(prog: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Score a separation model on a multitrack dataset (MUSDB18, MUSDB18-HQ, MedleyDB, "
+        "Slakh2100 or stemdesk-rendered) against the identity and oracle-mask references.",
+    )
+    parser.add_argument("--model", required=True, help="model id or card path")
+    parser.add_argument("--data", required=True, type=Path, help="dataset folder")
+    parser.add_argument("--split", help="only songs in this split folder (e.g. test)")
+    parser.add_argument("--tracks", type=_positive_int, help="score only the first N songs")
+    parser.add_argument("--seconds", type=_non_negative_float, default=DEFAULT_SECONDS,
+                        help=f"score the middle S seconds of each song, 0: whole songs (default {DEFAULT_SECONDS:g})")
+    parser.add_argument("--device", choices=DEVICES, default="auto")
+    parser.add_argument("--report", required=True, type=Path, help="markdown report to write (OUT.md)")
+    return parser
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
