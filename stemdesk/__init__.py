@@ -1,8 +1,10 @@
 """stemdesk: separate a song into stems and practise with them."""
 
+import sys
 from pathlib import Path
 
 __version__ = "0.1.0"
 
-#: Folder of the checkout or installed tree that holds `models/` and `resources/`.
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+#: Folder that holds `models/` and `resources/`: the checkout, or the
+#: PyInstaller bundle's data folder when frozen.
+PROJECT_ROOT = Path(getattr(sys, "_MEIPASS", Path(__file__).resolve().parent.parent))
