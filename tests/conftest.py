@@ -1,6 +1,10 @@
 """Shared fixtures: the real model and the real demo song."""
 
+import os
 from pathlib import Path
+
+# Qt widgets in tests draw offscreen: no display is needed (or wanted).
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
 
