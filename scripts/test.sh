@@ -2,16 +2,17 @@
 # Set up a fresh Debian/Ubuntu machine and run the whole test suite (the README's test command).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# PortAudio for playback; the libraries Qt's offscreen platform plugin loads.
+# PortAudio for playback; the libraries Qt's offscreen platform plugin loads;
+# FluidSynth and a small General MIDI SoundFont for the training-data renderer.
 if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq libportaudio2 libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libxcb-cursor0 \
-    libfontconfig1 libdbus-1-3 libglib2.0-0 >/dev/null
+    libfontconfig1 libdbus-1-3 libglib2.0-0 libfluidsynth3 timgm6mb-soundfont >/dev/null
 python3 -m venv .venv
 . .venv/bin/activate
 pip install -q --upgrade pip
 # The CPU build of torch first, so the train extra's torch requirement is already met.
 pip install -q torch==2.13.0
-pip install -q -e ".[gui,train,eval,dev]"
+pip install -q -e ".[gui,train,data,eval,dev]"
 QT_QPA_PLATFORM=offscreen python -m pytest -q "$@"

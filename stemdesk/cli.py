@@ -4,6 +4,7 @@
                       [--format wav|flac] [--bit-depth 16|24|float] [--device auto|cpu|gpu]
     stemdesk models
     stemdesk eval --model ID --data DIR --report OUT.md
+    stemdesk synth --out DIR --tracks N --seconds S --soundfont NAME   (render training data)
 
 Parses arguments, calls the API, prints progress. User errors print one line
 on stderr and give a non-zero exit status; a failed file does not stop a batch.
@@ -23,6 +24,7 @@ SUBCOMMANDS = ("separate", "models")
 #: Subcommands whose own module parses the rest of the command line.
 DELEGATED = {
     "eval": "stemdesk.evaluation.command",
+    "synth": "stemdesk.training.synth.command",
 }
 
 
