@@ -77,16 +77,15 @@ def _parser() -> argparse.ArgumentParser:
 def _separate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .models import ModelRepo
-    from .separate import Separator
+    from .presets import open_separator
     from .stem_files import BIT_DEPTHS, choose_stems, separate_file
 
     inputs = args.inputs or [DEMO_SONG]
     if not args.inputs:
         print(f"No input given: separating the demo song {DEMO_SONG.name}", file=sys.stderr)
-    separator = Separator(ModelRepo().get(args.model), device=args.device)
+    separator = open_separator(args.model, device=args.device)
     choose_stems(separator.stems, args.stems)
-    print(f"Model {separator.card.id} {separator.card.version} on {separator.device_name}", file=sys.stderr)
+    print(f"Model {args.model} ({', '.join(separator.stems)}) on {separator.device_name}", file=sys.stderr)
     failed = 0
     for song in inputs:
         with tqdm(desc=song.name, unit="chunk", leave=False, file=sys.stderr) as bar:
@@ -109,13 +108,16 @@ def _separate(args: argparse.Namespace) -> int:
 
 def _models(args: argparse.Namespace) -> int:
     from .models import ModelRepo
+    from .presets import installed_presets
 
-    cards = ModelRepo().list()
+    cards, presets = ModelRepo().list(), installed_presets()
     if not cards:
         _error("no models installed")
         return 1
     for card in cards:
         print(f"{card.id:<24} {card.version:<8} {card.architecture:<10} {','.join(card.stems):<32} {card.name}")
+    for preset in presets:
+        print(f"{preset.id:<24} {preset.version:<8} {'preset':<10} {','.join(preset.stems):<32} {preset.name}")
     return 0
 
 

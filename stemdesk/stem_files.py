@@ -13,6 +13,7 @@ from pathlib import Path
 from .audio import Audio, decode, write_audio
 from .chunking import CancelToken, Progress
 from .errors import StemdeskError
+from .presets import PresetSeparator
 from .separate import Separator, rest_of
 
 FORMATS = ("wav", "flac")
@@ -46,7 +47,7 @@ def song_folder(song: Path, out_dir: Path) -> Path:
 
 
 def separate_file(
-    separator: Separator,
+    separator: Separator | PresetSeparator,
     song: str | os.PathLike,
     out_dir: str | os.PathLike,
     stems: list[str] | None = None,

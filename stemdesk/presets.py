@@ -1,0 +1,144 @@
+"""Presets: several models run one after another, each taking one stem out of what is left.
+
+A preset card (JSON in a model folder, ``"kind": "preset"``) lists steps::
+
+    {"id": "band", "name": "...", "version": "1.0.0", "kind": "preset",
+     "steps": [{"model": "spleeter-2stems", "keep": "vocals"},
+               {"model": "drums-unet", "keep": "drums"}, ...],
+     "residual": "other"}
+
+Step k separates what steps 1..k-1 left (the first step: the song) with its
+model, keeps stem ``keep`` (named ``as`` if given) and hands the rest on;
+whatever is left at the end is the ``residual`` stem. Every model's stems
+sum to its input, so a preset's stems sum to the song exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .audio import Audio
+from .chunking import CancelToken, Progress
+from .errors import StemdeskError
+from .models import ModelCard, ModelRepo
+from .separate import Separator
+
+
+@dataclass(frozen=True)
+class PresetStep:
+    model: str
+    keep: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Preset:
+    id: str
+    name: str
+    version: str
+    steps: tuple[PresetStep, ...]
+    residual: str
+
+    @property
+    def stems(self) -> tuple[str, ...]:
+        return tuple(step.name for step in self.steps) + (self.residual,)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Preset:
+        """Read a preset card; StemdeskError naming the file if it is unusable."""
+        path = Path(path)
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            steps = tuple(
+                PresetStep(str(step["model"]), str(step["keep"]), str(step.get("as", step["keep"])))
+                for step in raw["steps"]
+            )
+            preset = cls(str(raw["id"]), str(raw["name"]), str(raw["version"]), steps, str(raw["residual"]))
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise StemdeskError(f"Preset {path} is invalid: {error}") from None
+        if not steps or len(set(preset.stems)) != len(preset.stems):
+            raise StemdeskError(f"Preset {path} needs steps with distinct stem names.")
+        return preset
+
+
+def is_preset_file(path: Path) -> bool:
+    """Whether a JSON file in a model folder is a preset card."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8")).get("kind") == "preset"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+class PresetSeparator:
+    """Runs a preset's models in turn; the same interface as :class:`Separator`."""
+
+    def __init__(self, preset: Preset, repo: ModelRepo, device: str = "auto"):
+        self.preset = preset
+        self._steps = [(step, Separator(repo.get(step.model), device=device)) for step in preset.steps]
+        for step, separator in self._steps:
+            if step.keep not in separator.stems:
+                raise StemdeskError(
+                    f"Preset {preset.id!r}: model {step.model!r} has no stem {step.keep!r} "
+                    f"({', '.join(separator.stems)})."
+                )
+        self.device_name = self._steps[0][1].device_name
+        self.provider = self._steps[0][1].provider
+
+    @property
+    def stems(self) -> tuple[str, ...]:
+        return self.preset.stems
+
+    @property
+    def card(self) -> ModelCard:
+        """The first step's card (its sample rate and STFT describe the preset's front end)."""
+        return self._steps[0][1].card
+
+    def separate(
+        self, audio: Audio, progress: Progress | None = None, cancel: CancelToken | None = None
+    ) -> dict[str, Audio]:
+        """``{stem: Audio}`` in the preset's order, each shaped like ``audio``, summing to it."""
+        steps = len(self._steps)
+        stems: dict[str, Audio] = {}
+        left = audio
+        for index, (step, separator) in enumerate(self._steps):
+            def step_progress(done: int, total: int, index: int = index) -> None:
+                if progress:
+                    # Each step is one equal share of the bar, in thousandths.
+                    progress(index * 1000 + 1000 * done // max(total, 1), steps * 1000)
+
+            kept = separator.separate(left, progress=step_progress, cancel=cancel)[step.keep]
+            stems[step.name] = kept
+            left = Audio(left.samples - kept.samples, audio.rate)
+        stems[self.preset.residual] = left
+        return stems
+
+
+def open_separator(model: str, device: str = "auto", repo: ModelRepo | None = None) -> Separator | PresetSeparator:
+    """A separator for a model id, a card path, or a preset id/path."""
+    repo = repo or ModelRepo()
+    as_path = Path(model)
+    if as_path.suffix == ".json" and is_preset_file(as_path):
+        return PresetSeparator(Preset.load(as_path), repo, device)
+    for folder in repo.dirs:
+        candidate = folder / f"{model}.json"
+        if candidate.is_file() and is_preset_file(candidate):
+            return PresetSeparator(Preset.load(candidate), repo, device)
+    return Separator(repo.get(model), device=device)
+
+
+def installed_presets(repo: ModelRepo | None = None) -> list[Preset]:
+    """Every readable preset card in the model folders, first match per id wins."""
+    repo = repo or ModelRepo()
+    presets: dict[str, Preset] = {}
+    for folder in repo.dirs:
+        for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+            if is_preset_file(path):
+                try:
+                    preset = Preset.load(path)
+                except StemdeskError:
+                    continue
+                presets.setdefault(preset.id, preset)
+    return list(presets.values())
