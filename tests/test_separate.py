@@ -51,7 +51,7 @@ def test_mono_input_gives_mono_stems(separator, demo_audio):
     np.testing.assert_allclose(sum(s.samples for s in stems.values()), mono.samples, atol=FULL_SCALE_TOLERANCE)
 
 
-@pytest.mark.parametrize("rate", [8000, 48000, 96000])
+@pytest.mark.parametrize("rate", [8000, 22050, 48000, 96000, 192000])
 def test_other_rates_come_back_at_their_own_rate_and_sum(separator, demo_audio, rate):
     from stemdesk.audio import resample
 
