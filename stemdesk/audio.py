@@ -292,7 +292,13 @@ class _ErrorKeepingFile:
             return 0
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        return self._raw.seek(offset, whence)
+        # libsndfile seeks back to patch the header after a failed write; an
+        # exception here would escape into cffi's callback and be lost.
+        try:
+            return self._raw.seek(offset, whence)
+        except OSError as error:
+            self._error = self._error or error
+            return -1
 
     def tell(self) -> int:
         return self._raw.tell()

@@ -1,6 +1,8 @@
 """Shared fixtures: the real model and the real demo song."""
 
 import os
+import resource
+import signal
 from pathlib import Path
 
 # Qt widgets in tests draw offscreen: no display is needed (or wanted).
@@ -37,3 +39,17 @@ def separator(default_card):
 @pytest.fixture(scope="session")
 def demo_stems(separator, demo_audio):
     return separator.separate(demo_audio)
+
+
+@pytest.fixture
+def file_size_limit():
+    """``limit(size)`` makes writes beyond ``size`` bytes fail with EFBIG: a real OSError
+    mid-write, as a full disk gives; restored afterwards."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    # Without this the kernel's SIGXFSZ would kill the test run instead of failing the write.
+    previous_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    try:
+        yield lambda size: resource.setrlimit(resource.RLIMIT_FSIZE, (size, hard))
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous_handler)

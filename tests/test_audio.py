@@ -3,8 +3,6 @@
 import errno
 import logging
 import os
-import resource
-import signal
 import struct
 
 import av
@@ -456,23 +454,6 @@ def test_unwritable_folder_is_a_one_line_error():
         write_audio(target, Audio(sine(440, 8_000, 0.1), 8_000))
     assert_one_line_naming(error, target)
     assert not os.path.exists(target)
-
-
-@pytest.fixture
-def file_size_limit():
-    """Makes writes beyond `limit` bytes fail with EFBIG (a real OSError mid-write); restores afterwards."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-    # Without this the kernel's SIGXFSZ would kill the test run instead of failing the write.
-    previous_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-
-    def limit(size: int) -> None:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (size, hard))
-
-    try:
-        yield limit
-    finally:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
-        signal.signal(signal.SIGXFSZ, previous_handler)
 
 
 @pytest.mark.parametrize("name", ["stem.wav", "stem.flac"])

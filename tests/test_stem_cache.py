@@ -2,8 +2,6 @@
 
 import json
 import os
-import resource
-import signal
 import time
 from dataclasses import replace
 
@@ -174,18 +172,6 @@ def test_store_into_an_unusable_folder_returns_false_without_raising(tmp_path, c
 
     assert not cache.store(key_for(0, card), noise_stems(0))
     assert cache.load(key_for(0, card)) is None
-
-
-@pytest.fixture
-def file_size_limit():
-    """Makes writes beyond `limit` bytes fail with EFBIG (a real OSError mid-store); restores afterwards."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-    previous_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    try:
-        yield lambda size: resource.setrlimit(resource.RLIMIT_FSIZE, (size, hard))
-    finally:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
-        signal.signal(signal.SIGXFSZ, previous_handler)
 
 
 def test_a_store_failing_midway_leaves_no_entry_and_no_temporary_folder(tmp_path, card, file_size_limit):

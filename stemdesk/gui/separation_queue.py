@@ -1,0 +1,203 @@
+"""Songs waiting for separation, one separated at a time on a worker thread.
+
+The queue is the model behind the progress panel: it fires signals, the
+panel and the window subscribe. A song asked for while another one is being
+separated waits its turn; nothing asked for is dropped. Each job decodes the
+file, takes the stems from the disk cache or separates them, and computes
+the display picture too, so that the GUI thread only has to draw.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+# Loaded now, on the GUI thread while the window is being built: importing it
+# maps a large library while holding the GIL, which inside the first job would
+# freeze the event loop for a tenth of a second.
+import onnxruntime  # noqa: F401
+from PySide6.QtCore import QObject, Signal
+
+from stemdesk.chunking import Cancelled, CancelToken, Progress
+from stemdesk.display import SongPicture, song_picture
+from stemdesk.gui.worker import Worker
+from stemdesk.models import ModelRepo
+from stemdesk.separate import Separator
+from stemdesk.session import SongSession, decode_song, separate_song
+from stemdesk.stem_cache import StemCache
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedSong:
+    """A separated song and what the views draw of it."""
+
+    session: SongSession
+    picture: SongPicture
+
+
+def seconds_left(elapsed: float, done: int, total: int) -> float | None:
+    """Remaining seconds at the pace so far, or None before the first chunk."""
+    if done <= 0 or total <= 0:
+        return None
+    return elapsed / done * max(total - done, 0)
+
+
+class SeparationQueue(QObject):
+    """Separates the songs it is given, in order, one at a time.
+
+    Args:
+        repo: where the model is looked up.
+        model_id: the model to separate with.
+        cache: the disk cache of finished separations.
+        device: "auto", "cpu" or "gpu"; changeable with :meth:`set_device`.
+
+    Signals:
+        started(path): a song's job began.
+        device_ready(name): the separator runs on ``name`` ("CPU" or a GPU's name).
+        progressed(done, total, seconds_left): after each chunk; seconds_left
+            is negative while unknown.
+        song_ready(LoadedSong): a song is separated (or came from the cache).
+        failed(path, message): a song could not be opened or separated.
+        cancelled(path): the running song was cancelled.
+        queue_changed(): songs were added or taken from the waiting list.
+        idle(): nothing runs and nothing waits.
+    """
+
+    started = Signal(Path)
+    device_ready = Signal(str)
+    progressed = Signal(int, int, float)
+    song_ready = Signal(object)
+    failed = Signal(Path, str)
+    cancelled = Signal(Path)
+    queue_changed = Signal()
+    idle = Signal()
+
+    def __init__(
+        self,
+        repo: ModelRepo,
+        model_id: str,
+        cache: StemCache,
+        device: str = "auto",
+        parent: QObject | None = None,
+    ):
+        super().__init__(parent)
+        self.repo = repo
+        self.model_id = model_id
+        self.cache = cache
+        self._device = device
+        self._waiting: deque[Path] = deque()
+        self._worker: Worker | None = None
+        self._current: Path | None = None
+        # One separator per device, made on the worker thread (loading a
+        # model takes a second) and kept: only one job runs at a time.
+        self._separators: dict[str, Separator] = {}
+        self._separating_since: float | None = None
+
+    @property
+    def current(self) -> Path | None:
+        """The song being worked on, if any."""
+        return self._current
+
+    @property
+    def waiting(self) -> list[Path]:
+        """Songs queued behind the current one, in order."""
+        return list(self._waiting)
+
+    @property
+    def busy(self) -> bool:
+        return self._worker is not None
+
+    def set_device(self, device: str) -> None:
+        """Separate later songs on ``device`` ("auto", "cpu" or "gpu")."""
+        if device != self._device:
+            self._device = device
+            self._separators.clear()
+
+    def add(self, path: Path) -> bool:
+        """Queue ``path``; start it at once when nothing runs.
+
+        Returns False (and queues nothing) when that song is already running
+        or waiting.
+        """
+        path = Path(path)
+        if path == self._current or path in self._waiting:
+            return False
+        self._waiting.append(path)
+        self.queue_changed.emit()
+        if self._worker is None:
+            self._start_next()
+        return True
+
+    def cancel(self) -> None:
+        """Stop the running song at its next chunk; waiting songs still follow."""
+        if self._worker is not None:
+            self._worker.cancel()
+
+    def cancel_all(self) -> None:
+        """Forget the waiting songs and stop the running one."""
+        self._waiting.clear()
+        self.queue_changed.emit()
+        self.cancel()
+
+    def wait(self, timeout_ms: int = 30_000) -> bool:
+        """Block until the running job's thread ends (for shutdown); True if it did."""
+        worker = self._worker
+        return worker is None or worker.wait(timeout_ms)
+
+    def _start_next(self) -> None:
+        if not self._waiting:
+            self._current = None
+            self.idle.emit()
+            return
+        path = self._waiting.popleft()
+        self._current = path
+        self.queue_changed.emit()
+        device = self._device
+        worker = Worker(lambda progress, cancel: self._load(path, device, progress, cancel), f"Separating {path.name}")
+        worker.progressed.connect(self._on_progress)
+        worker.succeeded.connect(lambda loaded: self._report(self.song_ready, loaded))
+        worker.failed.connect(lambda message: self._report(self.failed, path, message))
+        worker.cancelled.connect(lambda: self._report(self.cancelled, path))
+        worker.finished.connect(self._on_finished)
+        self._worker = worker
+        self._separating_since = None
+        self.started.emit(path)
+        worker.start()
+
+    def _load(self, path: Path, device: str, progress: Progress, cancel: CancelToken) -> LoadedSong:
+        """The job, on the worker thread: decode, separate (or hit the cache), picture."""
+        song = decode_song(path)
+        separator = self._separators.get(device)
+        if separator is None:
+            separator = Separator(self.repo.get(self.model_id), device=device)
+            self._separators[device] = separator
+        if cancel.cancelled:
+            raise Cancelled()
+        self._separating_since = time.monotonic()
+        # A signal emitted from this thread is delivered in the GUI thread.
+        self.device_ready.emit(separator.device_name)
+        song = separate_song(song, separator, self.cache, progress, cancel)
+        picture = song_picture(
+            song.mixture.samples, {name: stem.samples for name, stem in song.stems.items()}, song.mixture.rate
+        )
+        return LoadedSong(song, picture)
+
+    def _on_progress(self, done: int, total: int) -> None:
+        since = self._separating_since
+        left = seconds_left(time.monotonic() - since, done, total) if since is not None else None
+        self.progressed.emit(done, total, -1.0 if left is None else left)
+
+    def _report(self, signal, *args) -> None:
+        # The song is done with: asking for it again from a slot of this signal
+        # must queue it anew, although the thread has yet to finish.
+        self._current = None
+        signal.emit(*args)
+
+    def _on_finished(self) -> None:
+        worker = self._worker
+        self._worker = None
+        if worker is not None:
+            worker.deleteLater()
+        self._start_next()

@@ -1,0 +1,366 @@
+"""The song's pictures: waveform overview, mixture spectrogram and stem mask.
+
+Three pyqtgraph plots on one time axis (seconds). The spectrogram and the mask
+share zoom and pan; the overview always shows the whole song with the visible
+part as a draggable region. Left click seeks, left drag marks an A-B loop,
+the wheel zooms in time, a middle drag pans. Everything drawn comes from a
+:class:`~stemdesk.display.SongPicture`, already at display resolution.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from stemdesk.display import SongPicture
+from stemdesk.gui import theme
+
+#: Colour scale of the spectrogram, in dB below the song's loudest cell.
+SPECTROGRAM_LEVELS = (-80.0, 0.0)
+_AXIS_WIDTH = 52
+# Shortest time span one can zoom into, in seconds.
+_MIN_SPAN = 0.05
+# A drag shorter than this (seconds) is a click, not a loop.
+_MIN_LOOP = 0.02
+
+
+def format_time(seconds: float, decimals: int = 1) -> str:
+    """``m:ss.s`` for the time axis and the transport's clock."""
+    seconds = max(0.0, seconds)
+    minutes, rest = divmod(seconds, 60.0)
+    width = 3 + decimals if decimals else 2
+    return f"{int(minutes)}:{rest:0{width}.{decimals}f}"
+
+
+class TimeAxis(pg.AxisItem):
+    """A bottom axis labelled in minutes and seconds."""
+
+    def tickStrings(self, values, scale, spacing):
+        decimals = 0 if spacing >= 1 else (1 if spacing >= 0.1 else 2)
+        return [format_time(value, decimals) for value in values]
+
+
+class LogFrequencyAxis(pg.AxisItem):
+    """A left axis for rows placed at log10(Hz): ticks at round frequencies.
+
+    A short plot gets only the decades, so its labels never overlap.
+    """
+
+    _DECADES = (100, 1_000, 10_000)
+    _MAJOR = (50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000)
+    _MINOR = (30, 40, 60, 70, 80, 90, 300, 400, 600, 700, 800, 900,
+              3_000, 4_000, 6_000, 7_000, 8_000, 9_000)
+    # Below this height in pixels, the 1-2-5 labels would touch.
+    _DENSE_HEIGHT = 170
+
+    def tickValues(self, minVal, maxVal, size):
+        def inside(frequencies):
+            return [math.log10(f) for f in frequencies if minVal <= math.log10(f) <= maxVal]
+
+        if size < self._DENSE_HEIGHT:
+            return [(1.0, inside(self._DECADES)), (0.1, inside(self._MAJOR + self._MINOR))]
+        return [(1.0, inside(self._MAJOR)), (0.1, inside(self._MINOR))]
+
+    def tickStrings(self, values, scale, spacing):
+        if spacing < 1.0:
+            return ["" for _ in values]
+        labels = []
+        for value in values:
+            hz = 10.0**value
+            labels.append(f"{hz / 1000:g}k" if hz >= 1000 else f"{hz:.0f}")
+        return labels
+
+
+class TimelineViewBox(pg.ViewBox):
+    """A view box whose left button seeks (click) and marks a span (drag).
+
+    Signals (x in seconds):
+        clicked(x): a left click.
+        span_dragged(x0, x1, finished): a left drag, while it goes and at its end.
+    """
+
+    clicked = Signal(float)
+    span_dragged = Signal(float, float, bool)
+
+    def __init__(self, drag_marks_span: bool = True):
+        super().__init__(enableMenu=False)
+        self._drag_marks_span = drag_marks_span
+
+    def mouseClickEvent(self, ev):
+        if ev.button() == Qt.MouseButton.LeftButton:
+            ev.accept()
+            self.clicked.emit(self.mapSceneToView(ev.scenePos()).x())
+        else:
+            ev.ignore()
+
+    def mouseDragEvent(self, ev, axis=None):
+        if ev.button() != Qt.MouseButton.LeftButton:
+            super().mouseDragEvent(ev, axis)
+            return
+        ev.accept()
+        if not self._drag_marks_span:
+            return
+        start = self.mapSceneToView(ev.buttonDownScenePos(Qt.MouseButton.LeftButton)).x()
+        end = self.mapSceneToView(ev.scenePos()).x()
+        self.span_dragged.emit(min(start, end), max(start, end), ev.isFinish())
+
+
+class SongViews(QWidget):
+    """The overview, spectrogram and mask plots of one song.
+
+    Signals (seconds):
+        seek_requested(seconds): the musician clicked a time.
+        loop_selected(start, end): the musician marked or moved the A-B span.
+    """
+
+    seek_requested = Signal(float)
+    loop_selected = Signal(float, float)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._picture: SongPicture | None = None
+        self._image_rect = QRectF()
+        self._mask_stem = ""
+        self._syncing_range = False
+        self._loop_span: tuple[float, float] | None = None
+
+        self.canvas = pg.GraphicsLayoutWidget()
+        # Songs are dropped on the window; the canvas must not swallow the drag.
+        self.canvas.setAcceptDrops(False)
+        self.canvas.viewport().setAcceptDrops(False)
+        # Keys belong to the window's shortcuts (space, arrows...), never to the plots.
+        self.canvas.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.canvas.ci.setSpacing(4)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.canvas)
+
+        self.overview = self._add_plot(0, TimelineViewBox(drag_marks_span=False), "Song")
+        self.spectrogram = self._add_plot(1, TimelineViewBox(), "Mixture · dB", LogFrequencyAxis("left"))
+        self.mask = self._add_plot(2, TimelineViewBox(), "Mask", LogFrequencyAxis("left"), TimeAxis("bottom"))
+        self.mask.setXLink(self.spectrogram)
+        self.overview.setMaximumHeight(76)
+        self.canvas.ci.layout.setRowStretchFactor(0, 1)
+        self.canvas.ci.layout.setRowStretchFactor(1, 3)
+        self.canvas.ci.layout.setRowStretchFactor(2, 3)
+        self.overview.setMouseEnabled(x=False, y=False)
+        for plot in (self.spectrogram, self.mask):
+            plot.setMouseEnabled(x=True, y=False)
+
+        self.spectrogram_image = pg.ImageItem(axisOrder="row-major")
+        self.spectrogram_image.setColorMap(pg.colormap.get("magma"))
+        self.spectrogram.addItem(self.spectrogram_image)
+        self.mask_image = pg.ImageItem(axisOrder="row-major")
+        self.mask.addItem(self.mask_image)
+        self._mask_label = self._pinned_label(self.mask, "Mask")
+
+        # One vertical line per envelope column, from its low to its high: a filled
+        # outline would look the same and cost ten times more to paint.
+        self._waveform = pg.PlotCurveItem(connect="pairs", pen=pg.mkPen(theme.ACCENT, width=1), antialias=False)
+        self.overview.addItem(self._waveform)
+
+        self.visible_region = pg.LinearRegionItem(
+            brush=QColor(255, 255, 255, 16), pen=pg.mkPen(theme.MUTED_TEXT), hoverBrush=QColor(255, 255, 255, 32)
+        )
+        self.visible_region.setZValue(-5)
+        self.visible_region.setToolTip("Visible part of the song: drag to scroll, drag its edges to zoom")
+        self.overview.addItem(self.visible_region)
+        self.visible_region.sigRegionChanged.connect(self._on_visible_region_moved)
+        self.spectrogram.sigXRangeChanged.connect(self._on_detail_range_changed)
+
+        self._loop_regions = []
+        for plot in (self.overview, self.spectrogram, self.mask):
+            region = pg.LinearRegionItem(
+                brush=QColor(249, 199, 79, 34), pen=pg.mkPen(theme.WARNING, width=1),
+                hoverBrush=QColor(249, 199, 79, 50), movable=plot is not self.overview,
+            )
+            region.setZValue(10)
+            region.setToolTip("A-B loop: drag to move, drag an edge to resize; L turns looping on or off")
+            region.hide()
+            plot.addItem(region, ignoreBounds=True)
+            region.sigRegionChangeFinished.connect(self._on_loop_region_edited)
+            self._loop_regions.append(region)
+
+        self._playheads = []
+        for plot in (self.overview, self.spectrogram, self.mask):
+            line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#ffffff", width=1.5))
+            line.setZValue(20)
+            plot.addItem(line, ignoreBounds=True)
+            self._playheads.append(line)
+
+        for plot in (self.overview, self.spectrogram, self.mask):
+            plot.vb.clicked.connect(self.seek_requested)
+        for plot in (self.spectrogram, self.mask):
+            plot.vb.span_dragged.connect(self._on_span_dragged)
+
+    def _add_plot(self, row, view_box, title, left=None, bottom=None) -> pg.PlotItem:
+        axes = {"left": left or pg.AxisItem("left")}
+        if bottom is not None:
+            axes["bottom"] = bottom
+        plot = self.canvas.addPlot(row=row, col=0, viewBox=view_box, axisItems=axes)
+        plot.getAxis("left").setWidth(_AXIS_WIDTH)
+        plot.hideButtons()
+        if bottom is None:
+            plot.hideAxis("bottom")
+        if row == 0:
+            plot.getAxis("left").setStyle(showValues=False)
+            plot.getAxis("left").setTicks([[]])
+        self._pinned_label(plot, title)
+        return plot
+
+    @staticmethod
+    def _pinned_label(plot: pg.PlotItem, text: str) -> pg.TextItem:
+        # Parented to the view box itself, not its contents: it stays put while panning.
+        label = pg.TextItem(text, color=theme.TEXT, fill=QColor(21, 23, 28, 170), anchor=(0, 0))
+        label.setParentItem(plot.vb)
+        label.setPos(4, 2)
+        label.setZValue(30)
+        return label
+
+    # --- what is drawn ---------------------------------------------------------------
+
+    @property
+    def picture(self) -> SongPicture | None:
+        return self._picture
+
+    @property
+    def mask_stem(self) -> str:
+        """The stem whose mask is drawn ("" when none)."""
+        return self._mask_stem
+
+    def show_picture(self, picture: SongPicture, mask_stem: str, colour: str) -> None:
+        """Draw a new song, zoomed out to all of it, with ``mask_stem``'s mask."""
+        self._picture = picture
+        grid = picture.grid
+        duration = picture.duration
+        frame = grid.frame_seconds
+        low, high = math.log10(grid.row_edges[0]), math.log10(grid.row_edges[-1])
+        # Frame t is centred on t * hop; each column spans one hop around it.
+        rect = QRectF(-frame / 2, low, grid.frames * frame, high - low)
+        self._image_rect = rect
+        self.spectrogram_image.setImage(picture.spectrogram_db, levels=SPECTROGRAM_LEVELS)
+        self.spectrogram_image.setRect(rect)
+        self.set_mask(mask_stem, colour)
+
+        lows, highs = picture.envelope
+        times = (np.arange(lows.size) + 0.5) * (duration / lows.size)
+        ends = np.empty(2 * lows.size, dtype=np.float32)
+        ends[0::2], ends[1::2] = lows, highs
+        self._waveform.setData(np.repeat(times, 2), ends)
+        self.overview.setYRange(-1.0, 1.0, padding=0.02)
+        self.overview.setXRange(0.0, duration, padding=0)
+        self.overview.setLimits(xMin=0.0, xMax=duration)
+        self.visible_region.setBounds((0.0, duration))
+        for plot in (self.spectrogram, self.mask):
+            plot.setLimits(xMin=0.0, xMax=duration, yMin=low, yMax=high, minXRange=min(_MIN_SPAN, duration))
+            plot.setYRange(low, high, padding=0)
+        self.spectrogram.setXRange(0.0, duration, padding=0)
+        for region in self._loop_regions:
+            region.setBounds((0.0, duration))
+        self.set_loop_span(None)
+        self.set_playhead(0.0)
+
+    def set_mask(self, stem: str, colour: str) -> None:
+        """Draw ``stem``'s mask, from the background colour (0) to ``colour`` (1)."""
+        if self._picture is None or stem not in self._picture.masks:
+            return
+        self._mask_stem = stem
+        stops = [QColor(theme.BACKGROUND), QColor(colour).darker(130), QColor(colour).lighter(140)]
+        colour_map = pg.ColorMap([0.0, 0.6, 1.0], stops)
+        self.mask_image.setColorMap(colour_map)
+        self.mask_image.setImage(self._picture.masks[stem], levels=(0.0, 1.0))
+        # After setImage: the rect is turned into a scale from the image's size.
+        self.mask_image.setRect(self._image_rect)
+        self._mask_label.setText(f"Mask · {stem}")
+        self._mask_label.setColor(QColor(colour))
+
+    def visible_span(self) -> tuple[float, float]:
+        """The time span (seconds) the spectrogram and mask show."""
+        start, end = self.spectrogram.vb.viewRange()[0]
+        return float(start), float(end)
+
+    def zoom_to(self, start: float, end: float) -> None:
+        self.spectrogram.setXRange(start, end, padding=0)
+
+    # --- playhead and loop -------------------------------------------------------------
+
+    @property
+    def playhead(self) -> float:
+        """The playhead's time in seconds."""
+        return float(self._playheads[0].value())
+
+    def set_playhead(self, seconds: float, follow: bool = False) -> None:
+        """Move the playhead; with ``follow``, page the zoomed view to keep it in sight."""
+        for line in self._playheads:
+            line.setValue(seconds)
+        if follow:
+            start, end = self.visible_span()
+            if not start <= seconds <= end:
+                span = end - start
+                self.zoom_to(seconds - 0.05 * span, seconds + 0.95 * span)
+
+    @property
+    def loop_span(self) -> tuple[float, float] | None:
+        """The marked A-B span in seconds, or None."""
+        return self._loop_span
+
+    def set_loop_span(self, span: tuple[float, float] | None, active: bool = True) -> None:
+        """Show the A-B span (bright when the loop plays, faint when it is off)."""
+        self._loop_span = span
+        alpha = 34 if active else 14
+        for region in self._loop_regions:
+            if span is None:
+                region.hide()
+                continue
+            region.blockSignals(True)
+            region.setRegion(span)
+            region.blockSignals(False)
+            region.setBrush(QColor(249, 199, 79, alpha))
+            region.show()
+
+    def mark_loop(self, start: float, end: float) -> None:
+        """Mark the A-B span [start, end] seconds, as a finished drag would."""
+        self._on_span_dragged(start, end, finished=True)
+
+    def _on_span_dragged(self, start: float, end: float, finished: bool) -> None:
+        if self._picture is None:
+            return
+        start, end = max(0.0, start), min(self._picture.duration, end)
+        if end - start < _MIN_LOOP:
+            return
+        for region in self._loop_regions:
+            region.blockSignals(True)
+            region.setRegion((start, end))
+            region.blockSignals(False)
+            region.show()
+        if finished:
+            self._loop_span = (start, end)
+            self.loop_selected.emit(start, end)
+
+    def _on_loop_region_edited(self, region: pg.LinearRegionItem) -> None:
+        start, end = region.getRegion()
+        if end - start >= _MIN_LOOP:
+            self._loop_span = (float(start), float(end))
+            self.loop_selected.emit(float(start), float(end))
+
+    # --- keeping the overview's region and the detail zoom together -----------------------
+
+    def _on_visible_region_moved(self) -> None:
+        if self._syncing_range:
+            return
+        self._syncing_range = True
+        start, end = self.visible_region.getRegion()
+        self.spectrogram.setXRange(start, end, padding=0)
+        self._syncing_range = False
+
+    def _on_detail_range_changed(self, _view, span) -> None:
+        if self._syncing_range:
+            return
+        self._syncing_range = True
+        self.visible_region.setRegion(span)
+        self._syncing_range = False

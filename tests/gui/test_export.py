@@ -1,0 +1,95 @@
+"""Exports from the window: the files hold exactly the chosen stems with their gains."""
+
+import os
+
+import numpy as np
+import soundfile
+from PySide6.QtCore import Qt
+
+from stemdesk.gui.exporting import ExportRequest
+from stemdesk.playback import db_to_amp
+
+# libsndfile scales floats by 32767 when writing 16-bit and by 1/32768 when reading:
+# up to about one and a half steps of difference near full scale.
+PCM_16_TOLERANCE = 2 * 2.0**-15
+
+
+def read(path):
+    samples, rate = soundfile.read(path, dtype="float32", always_2d=True)
+    return samples.T, rate
+
+
+def export(window, qtbot, request):
+    with qtbot.waitSignal(window.export_finished, timeout=30_000) as finished:
+        assert window.export(request)
+    return finished.args[0]
+
+
+def test_chosen_stems_are_written_exactly_as_float_wav(demo_window, qtbot, tmp_path):
+    stems = demo_window.song.session.stems
+    paths = export(demo_window, qtbot, ExportRequest("stems", tmp_path, "WAV 32-bit float", ("vocals",)))
+    assert paths == [tmp_path / "audio_example" / "vocals.wav"]
+    samples, rate = read(paths[0])
+    assert rate == stems["vocals"].rate
+    np.testing.assert_array_equal(samples, stems["vocals"].samples)
+    assert sorted(os.listdir(paths[0].parent)) == ["vocals.wav"], "no temporary file is left behind"
+    assert "Exported vocals" in demo_window.banner.text and demo_window.banner.level == "info"
+
+
+def test_everything_but_vocals_is_the_mixture_minus_the_vocals(demo_window, qtbot, tmp_path):
+    session = demo_window.song.session
+    (path,) = export(demo_window, qtbot, ExportRequest("rest", tmp_path, "FLAC 24-bit", ("vocals",)))
+    assert path.name == "no_vocals.flac"
+    samples, _ = read(path)
+    expected = session.mixture.samples - session.stems["vocals"].samples
+    np.testing.assert_allclose(samples, np.clip(expected, -1, 1), atol=2.0**-22)
+    # With two stems, everything but the vocals is the accompaniment.
+    np.testing.assert_allclose(samples, np.clip(session.stems["accompaniment"].samples, -1, 1), atol=2e-4)
+
+
+def test_current_mix_export_follows_the_faders_mute_and_solo(demo_window, qtbot, tmp_path):
+    stems = demo_window.song.session.stems
+    strips = demo_window.mixer_panel.strips
+    strips["vocals"].fader.setValue(-95)  # -9.5 dB
+    demo_window.mixer_panel.master.fader.setValue(-30)  # -3.0 dB
+    (path,) = export(demo_window, qtbot, ExportRequest("mix", tmp_path, "WAV 16-bit"))
+    samples, _ = read(path)
+    master = db_to_amp(-3.0)
+    expected = master * (db_to_amp(-9.5) * stems["vocals"].samples + stems["accompaniment"].samples)
+    assert np.max(np.abs(samples - np.clip(expected, -1, 1))) <= PCM_16_TOLERANCE
+
+    qtbot.mouseClick(strips["accompaniment"].solo, Qt.MouseButton.LeftButton)
+    (path,) = export(demo_window, qtbot, ExportRequest("mix", tmp_path, "WAV 24-bit"))
+    samples, _ = read(path)
+    np.testing.assert_allclose(samples, master * stems["accompaniment"].samples, atol=2.0**-22)
+
+
+def test_the_export_dialog_asks_for_what_it_shows(demo_window, qtbot, tmp_path):
+    dialog = demo_window.show_export_dialog()
+    assert dialog.isVisible() and not dialog.isModal()
+    dialog.kind_rest.setChecked(True)
+    dialog.rest_stem.setCurrentText("vocals")
+    dialog.format.setCurrentText("FLAC 16-bit")
+    dialog.folder.setText(str(tmp_path))
+    with qtbot.waitSignal(demo_window.export_finished, timeout=30_000) as finished:
+        qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+    assert finished.args[0] == [tmp_path / "audio_example" / "no_vocals.flac"]
+    assert soundfile.info(finished.args[0][0]).subtype == "PCM_16"
+
+    dialog = demo_window.show_export_dialog()
+    dialog.kind_stems.setChecked(True)
+    for box in dialog.stem_boxes.values():
+        box.setChecked(False)
+    assert not dialog.export_button.isEnabled(), "exporting no stem at all is not offered"
+
+
+def test_a_write_that_runs_out_of_space_shows_an_error_and_leaves_no_file(demo_window, qtbot, tmp_path,
+                                                                          file_size_limit):
+    file_size_limit(64 * 1024)
+    with qtbot.waitSignal(demo_window.export_failed, timeout=30_000) as failed:
+        demo_window.export(ExportRequest("stems", tmp_path, "WAV 16-bit", ("vocals", "accompaniment")))
+    assert "vocals.wav" in failed.args[0]
+    assert demo_window.banner.level == "error" and "Export failed" in demo_window.banner.text
+    assert os.listdir(tmp_path / "audio_example") == [], "no half-written file under any name"
+    qtbot.waitUntil(lambda: not demo_window.export_progress.isVisible())
+    assert demo_window.transport.has_output and demo_window.song is not None, "the window keeps working"
