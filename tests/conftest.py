@@ -3,6 +3,7 @@
 import os
 import resource
 import signal
+from contextlib import contextmanager
 from pathlib import Path
 
 # Qt widgets in tests draw offscreen: no display is needed (or wanted).
@@ -53,3 +54,35 @@ def file_size_limit():
     finally:
         resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
         signal.signal(signal.SIGXFSZ, previous_handler)
+
+
+@contextmanager
+def null_sound_output(folder: Path):
+    """ALSA's default output is its null device inside the block, then undone.
+
+    ALSA reads `$HOME/.asoundrc`, so HOME points at ``folder`` holding one (a
+    user's real ~/.asoundrc is never touched), and PortAudio is re-initialised
+    because it enumerates devices -- and ALSA reads its configuration -- when
+    it starts, which may have happened on an earlier import. The null device
+    has no clock: callbacks run back to back, faster than real time.
+    """
+    (folder / ".asoundrc").write_text("pcm.!default { type null }\n")
+    real_home = os.environ.get("HOME")
+    os.environ["HOME"] = str(folder)
+    try:
+        try:
+            import sounddevice
+        except OSError as error:
+            pytest.skip(f"PortAudio is not installed: {error}")
+        # Private, but the way sounddevice's maintainer gives for re-scanning
+        # devices (python-sounddevice issue #125); there is no public one.
+        sounddevice._terminate()
+        sounddevice._initialize()
+        yield
+    finally:
+        if real_home is None:
+            os.environ.pop("HOME", None)
+        else:
+            os.environ["HOME"] = real_home
+    sounddevice._terminate()
+    sounddevice._initialize()

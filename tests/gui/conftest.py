@@ -5,7 +5,6 @@ QSettings go to an ini file under tmp_path, the stem cache to a temporary
 folder, and ALSA's default output is its null device through a temporary HOME.
 """
 
-import os
 import shutil
 
 import pytest
@@ -13,6 +12,7 @@ from PySide6.QtCore import QSettings
 
 from stemdesk.gui.app import create_application
 from stemdesk.stem_cache import StemCache
+from tests.conftest import null_sound_output as null_output
 from tests.gui.windows import SEPARATION_TIMEOUT_MS, make_window
 
 
@@ -24,34 +24,9 @@ def themed_app(qapp):
 
 @pytest.fixture(scope="session")
 def null_sound_output(tmp_path_factory):
-    """ALSA's default output is its null device for these tests, then undone.
-
-    The same arrangement as tests/playback/conftest.py: HOME points at a folder
-    holding an ``.asoundrc``, and PortAudio is re-initialised so that it reads it.
-    The null device has no clock: callbacks run back to back.
-    """
-    home = tmp_path_factory.mktemp("alsa-home")
-    (home / ".asoundrc").write_text("pcm.!default { type null }\n")
-    real_home = os.environ.get("HOME")
-    os.environ["HOME"] = str(home)
-    try:
-        import sounddevice
-    except OSError as exc:
-        _restore_home(real_home)
-        pytest.skip(f"PortAudio is not installed: {exc}")
-    sounddevice._terminate()
-    sounddevice._initialize()
-    yield
-    _restore_home(real_home)
-    sounddevice._terminate()
-    sounddevice._initialize()
-
-
-def _restore_home(real_home):
-    if real_home is None:
-        del os.environ["HOME"]
-    else:
-        os.environ["HOME"] = real_home
+    """ALSA's null device as default output for the window's tests."""
+    with null_output(tmp_path_factory.mktemp("alsa-home")):
+        yield
 
 
 @pytest.fixture(scope="session")
