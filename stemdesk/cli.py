@@ -5,6 +5,8 @@
     stemdesk models
     stemdesk eval --model ID --data DIR --report OUT.md
     stemdesk synth --out DIR --tracks N --seconds S --soundfont NAME   (render training data)
+    stemdesk train --data DIR --target guitar --arch unet --out RUN --steps N [--resume]
+    stemdesk export --checkpoint RUN/checkpoint.pt --out models
 
 Parses arguments, calls the API, prints progress. User errors print one line
 on stderr and give a non-zero exit status; a failed file does not stop a batch.
@@ -25,6 +27,8 @@ SUBCOMMANDS = ("separate", "models")
 DELEGATED = {
     "eval": "stemdesk.evaluation.command",
     "synth": "stemdesk.training.synth.command",
+    "train": "stemdesk.training.train",
+    "export": "stemdesk.training.export_trained",
 }
 
 

@@ -1,0 +1,543 @@
+"""Train one target-stem network on random chunks of a MUSDB-layout folder, then export it.
+
+    python -m stemdesk.training.train --data DIR --target guitar --arch unet \\
+        [--init spleeter-accompaniment] --out RUN_DIR --steps 20000 [--minutes 9] [--resume]
+
+What a run keeps in RUN_DIR:
+
+* ``config.json``: the run's settings (also inside the checkpoint, which --resume reads);
+* ``checkpoint.pt``: network, optimizer, step, RNG states, loss history, config and
+  where each session trained; written every ``--checkpoint-every`` steps and at exit,
+  atomically;
+* ``loss.csv`` and ``loss.png``: training loss per step, validation loss on held-out
+  songs every ``--valid-every`` steps;
+* ``<target>-<arch>.onnx`` and ``.json``: the exported model and its card, once the run
+  reaches ``--steps`` (``python -m stemdesk.training.export_trained`` exports any checkpoint).
+
+Step ``k`` trains on chunks ``k * batch`` to ``(k + 1) * batch - 1`` of the training
+set, each a pure function of the seed and its index, and the checkpoint carries the
+torch RNG that drives dropout: a resumed run continues exactly where it stopped (bit
+for bit on the CPU), and runs with the same seed and data give the same loss curve.
+"""
+
+import argparse
+import contextlib
+import csv
+import io
+import json
+import os
+import platform
+import signal
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Self
+
+import numpy as np
+import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from torch import nn
+from tqdm import tqdm
+
+from stemdesk.errors import StemdeskError
+from stemdesk.instruments import CLASSES
+from stemdesk.training.architectures import (
+    ARCHITECTURES,
+    PRETRAINED,
+    Architecture,
+    architecture,
+    load_pretrained,
+)
+from stemdesk.training.chunk_dataset import (
+    ChunkDataset,
+    MagnitudeSpectrogram,
+    MixingOptions,
+    chunk_samples_for,
+)
+from stemdesk.training.export_trained import export_checkpoint, read_checkpoint
+from stemdesk.training.onnx_export import write_atomically
+
+CHECKPOINT = "checkpoint.pt"
+PRECISIONS = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": None}
+
+
+@dataclass
+class TrainingConfig:
+    """What defines a run: the same config, data and seed give the same network.
+
+    ``model`` is the architecture's config (see ``architectures.Architecture.config``);
+    ``mixing`` holds the fields of ``chunk_dataset.MixingOptions``; ``segment_frames``
+    (the exported model's chunk) and ``precision`` (autocast on CUDA) default to the
+    architecture's, ``lr`` to 1e-4 when starting from pretrained weights and 1e-3
+    otherwise. The STFT is
+    Spleeter's (4096-point, hop 1024 at 44.1 kHz): its 10.8 Hz bins resolve a bass
+    line's fundamentals, and Spleeter's U-Nets, which ``init`` starts from, know no other.
+    """
+
+    target: str
+    arch: str
+    model: dict
+    init: str | None = None
+    seed: int = 0
+    batch: int = 16
+    lr: float | None = None
+    chunk_frames: int = 256
+    segment_frames: int | None = None
+    sample_rate: int = 44100
+    n_fft: int = 4096
+    hop_length: int = 1024
+    train_split: str = "train"
+    valid_split: str = "valid"
+    valid_every: int = 500
+    valid_chunks: int = 64
+    checkpoint_every: int = 500
+    stats_chunks: int = 64
+    precision: str | None = None
+    mixing: dict = field(default_factory=lambda: asdict(MixingOptions()))
+
+    def __post_init__(self) -> None:
+        if self.target not in CLASSES:
+            raise StemdeskError(f"Unknown target {self.target!r}; classes are {', '.join(CLASSES)}")
+        arch = architecture(self.arch)
+        self.model = arch.config(self.model)
+        if self.segment_frames is None:
+            self.segment_frames = arch.segment_frames
+        multiple = arch.frame_multiple(self.model)
+        if self.chunk_frames % multiple or self.segment_frames % multiple:
+            raise StemdeskError(f"{self.arch} needs chunk and segment frames that are multiples of {multiple}")
+        if self.init is not None and self.init not in PRETRAINED:
+            raise StemdeskError(f"Unknown initialisation {self.init!r}; choose one of {', '.join(PRETRAINED)}")
+        if self.lr is None:
+            # Fine-tuning pretrained weights wants smaller steps than learning from scratch.
+            self.lr = 1e-4 if self.init is not None else 1e-3
+        if self.precision is None:
+            self.precision = arch.cuda_precision
+        if self.precision not in PRECISIONS:
+            raise StemdeskError(f"precision must be one of {', '.join(PRECISIONS)}")
+        if self.model["bins"] > self.n_fft // 2 + 1:
+            raise StemdeskError(f"bins {self.model['bins']} exceed the {self.n_fft // 2 + 1} of a {self.n_fft}-point STFT")
+        try:
+            MixingOptions(**self.mixing)
+        except TypeError as error:
+            raise StemdeskError(f"bad mixing options: {error}") from None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> "TrainingConfig":
+        return cls(**json.loads(text))
+
+
+@dataclass
+class RunOptions:
+    """How this session runs, which may change from one resumed session to the next."""
+
+    data: Path
+    run_dir: Path
+    steps: int
+    device: str = "cpu"
+    minutes: float | None = None
+    workers: int = 0
+    resume: bool = False
+    export_dtype: str | None = "float16"
+    progress: bool = True
+
+
+@dataclass
+class LossHistory:
+    """Training loss of every step and validation loss at some steps."""
+
+    step: list[int] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    valid_step: list[int] = field(default_factory=list)
+    valid_loss: list[float] = field(default_factory=list)
+
+    def write_csv(self, path: Path) -> None:
+        """Columns step, train_loss, valid_loss (empty where not validated)."""
+        valid = dict(zip(self.valid_step, self.valid_loss))
+        text = io.StringIO()
+        writer = csv.writer(text, lineterminator="\n")
+        writer.writerow(["step", "train_loss", "valid_loss"])
+        for step, loss in zip(self.step, self.train_loss):
+            writer.writerow([step, repr(loss), repr(valid[step]) if step in valid else ""])
+        write_atomically(path, text.getvalue().encode())
+
+    def plot(self, path: Path, title: str) -> None:
+        """A PNG of both curves on a log scale, the noisy training loss smoothed."""
+        # The object API on an Agg canvas: no pyplot global state, no display needed.
+        figure = Figure(figsize=(8, 4.5), dpi=100)
+        FigureCanvasAgg(figure)
+        axes = figure.add_subplot()
+        if self.step:
+            axes.plot(self.step, self.train_loss, color="tab:blue", alpha=0.25, linewidth=0.8)
+            window = max(1, len(self.step) // 50)
+            smoothed = np.convolve(self.train_loss, np.full(window, 1.0 / window), mode="valid")
+            axes.plot(self.step[window - 1 :], smoothed, color="tab:blue", label=f"training (mean of {window} steps)")
+        if self.valid_step:
+            axes.plot(self.valid_step, self.valid_loss, "o-", color="tab:orange", label="validation (held-out songs)")
+        axes.set_yscale("log")
+        axes.set_xlabel("step")
+        axes.set_ylabel("L1 on magnitudes")
+        axes.set_title(title)
+        axes.grid(True, which="both", alpha=0.3)
+        if self.step or self.valid_step:
+            axes.legend()
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png")
+        write_atomically(path, buffer.getvalue())
+
+
+@dataclass
+class TrainingOutcome:
+    """Where a session ended: the step reached, why it stopped, what it exported."""
+
+    step: int
+    steps_this_session: int
+    seconds: float
+    history: LossHistory
+    stopped_early: bool
+    exported: tuple[Path, Path] | None
+
+
+def batch_loss(arch: Architecture, net: nn.Module, mixture: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean L1 between the target's magnitudes and every supervised estimate, averaged.
+
+    ``mixture`` and ``target``: float32 ``(batch, channels, frames, bins)`` magnitudes
+    with exactly the network's bins. Returns a float32 scalar.
+    """
+    estimates = arch.target_estimates(net, mixture)
+    return torch.stack([(estimate.float() - target).abs().mean() for estimate in estimates]).mean()
+
+
+def training_step(
+    arch: Architecture,
+    net: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    mixture: torch.Tensor,
+    target: torch.Tensor,
+    precision: str = "fp32",
+    scaler: torch.amp.GradScaler | None = None,
+) -> float:
+    """One Adam step on a batch of magnitudes (see :func:`batch_loss`); the loss before it.
+
+    ``precision`` "bf16" or "fp16" runs the forward pass under autocast on CUDA (the
+    loss stays float32); ``scaler`` must then be enabled for fp16, whose gradients
+    would otherwise underflow.
+    """
+    net.train()
+    with _autocast(mixture.device, precision):
+        loss = batch_loss(arch, net, mixture, target)
+    optimizer.zero_grad(set_to_none=True)
+    if scaler is not None and scaler.is_enabled():
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        loss.backward()
+        optimizer.step()
+    return loss.item()
+
+
+def validation_loss(
+    arch: Architecture, net: nn.Module, loader: torch.utils.data.DataLoader, spectrogram: MagnitudeSpectrogram,
+    precision: str = "fp32",
+) -> float:
+    """Mean L1 of the final estimate over every chunk of ``loader``, in eval mode."""
+    net.eval()
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for mixture, target in loader:
+            mixture, target = (spectrogram(x.to(spectrogram.window.device)) for x in (mixture, target))
+            with _autocast(mixture.device, precision):
+                estimate = arch.target_estimates(net, mixture)[-1]
+            total += (estimate.float() - target).abs().mean().item() * mixture.shape[0]
+            count += mixture.shape[0]
+    net.train()
+    return total / count
+
+
+def _autocast(device: torch.device, precision: str):
+    if device.type != "cuda" or PRECISIONS[precision] is None:
+        return contextlib.nullcontext()
+    return torch.autocast("cuda", dtype=PRECISIONS[precision])
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"CPU ({platform.machine()}, {os.cpu_count()} cores)"
+
+
+class _StopRequests:
+    """Turns SIGTERM and SIGINT into a flag checked between steps, so that a killed
+    job (a time-limited GPU command, Ctrl-C) still writes its checkpoint."""
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._previous = {}
+
+    def __enter__(self) -> Self:
+        # Handlers can only be installed from the main thread; elsewhere signals keep their default.
+        if threading.current_thread() is threading.main_thread():
+            for number in (signal.SIGTERM, signal.SIGINT):
+                self._previous[number] = signal.signal(number, self._receive)
+        return self
+
+    def _receive(self, number: int, frame) -> None:
+        self.received = number
+
+    def __exit__(self, *exc) -> None:
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
+
+
+def _leave_stop_signals_to_the_trainer(worker_id: int) -> None:
+    # A signal sent to the whole process group would otherwise kill the loader's
+    # workers mid-batch, and the trainer could not finish its step and checkpoint.
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, signal.SIG_IGN)
+
+
+def _loader(dataset: ChunkDataset, indices: range, batch: int, workers: int, pin: bool) -> torch.utils.data.DataLoader:
+    # Its own generator: otherwise each new iterator would draw a seed from the global
+    # RNG that drives dropout, and a resumed run would diverge from an uninterrupted one.
+    return torch.utils.data.DataLoader(
+        dataset, batch_size=batch, sampler=indices, num_workers=workers, pin_memory=pin,
+        generator=torch.Generator(), worker_init_fn=_leave_stop_signals_to_the_trainer,
+    )
+
+
+def _rng_states(device: torch.device) -> dict:
+    states = {"torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        states["cuda"] = torch.cuda.get_rng_state(device)
+    return states
+
+
+def _restore_rng_states(states: dict, device: torch.device) -> None:
+    torch.set_rng_state(states["torch"])
+    if device.type == "cuda" and "cuda" in states:
+        torch.cuda.set_rng_state(states["cuda"], device)
+
+
+def train(config: TrainingConfig, options: RunOptions) -> TrainingOutcome:
+    """Train (or, with ``options.resume`` and a checkpoint in the run folder, go on
+    training) until ``options.steps`` steps or ``options.minutes`` have passed; write
+    the checkpoint and loss curve and, once the run has all its steps (and unless
+    ``options.export_dtype`` is None), the exported model.
+
+    On resume the checkpoint's config is used and ``config`` is ignored.
+    """
+    started = time.monotonic()
+    run_dir = Path(options.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint_path = run_dir / CHECKPOINT
+    device = torch.device(options.device)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise StemdeskError("--device cuda asked for, but torch sees no CUDA GPU")
+        # Fixed input sizes: let cuDNN time its convolution algorithms once and keep the fastest.
+        torch.backends.cudnn.benchmark = True
+    saved = read_checkpoint(checkpoint_path) if options.resume and checkpoint_path.exists() else None
+    if saved is not None:
+        config = TrainingConfig.from_json(saved["config"])
+    arch = architecture(config.arch)
+
+    spectrogram = MagnitudeSpectrogram(config.n_fft, config.hop_length, config.model["bins"]).to(device)
+    chunk_samples = chunk_samples_for(config.chunk_frames, config.hop_length)
+    train_data = ChunkDataset(
+        options.data, config.train_split, config.target, chunk_samples, seed=config.seed,
+        mixing=MixingOptions(**config.mixing), channels=config.model["channels"], sample_rate=config.sample_rate,
+    )
+    valid_data = ChunkDataset(
+        options.data, config.valid_split, config.target, chunk_samples, seed=config.seed,
+        mixing=MixingOptions.song_as_is(), channels=config.model["channels"], sample_rate=config.sample_rate,
+    )
+
+    torch.manual_seed(config.seed)
+    net = arch.build(config.model).to(device)
+    optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
+    use_fp16_scaler = device.type == "cuda" and config.precision == "fp16"
+    scaler = torch.amp.GradScaler(device.type, enabled=use_fp16_scaler)
+    if saved is not None:
+        net.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scaler.load_state_dict(saved["scaler"])
+        step = saved["step"]
+        history = LossHistory(**saved["history"])
+        sessions = json.loads(saved["sessions"])
+    else:
+        step, history, sessions = 0, LossHistory(), []
+        if config.init is not None:
+            load_pretrained(net, config.arch, config.model, config.init)
+        elif arch.initialise_from_data is not None:
+            with torch.no_grad():
+                mixtures = torch.stack([train_data[i][0] for i in range(config.stats_chunks)]).to(device)
+                arch.initialise_from_data(net, spectrogram(mixtures))
+        write_atomically(run_dir / "config.json", (config.to_json() + "\n").encode())
+    session = {
+        "device": device_name(device), "first_step": step, "last_step": step, "seconds": 0.0,
+        "data": Path(options.data).resolve().name,
+        "train_tracks": len(train_data.tracks), "valid_tracks": len(valid_data.tracks),
+    }
+    sessions.append(session)
+    if saved is not None:
+        _restore_rng_states(saved["rng"], device)
+        del saved
+
+    pin = device.type == "cuda"
+    valid_loader = _loader(valid_data, range(config.valid_chunks), config.batch, options.workers, pin)
+    title = f"{config.target} {arch.title}"
+
+    def save() -> None:
+        session["last_step"] = step
+        session["seconds"] = time.monotonic() - started
+        checkpoint = {
+            "config": config.to_json(),
+            "model": net.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scaler": scaler.state_dict(),
+            "step": step,
+            "rng": _rng_states(device),
+            "history": asdict(history),
+            "sessions": json.dumps(sessions),
+        }
+        buffer = io.BytesIO()
+        torch.save(checkpoint, buffer)
+        write_atomically(checkpoint_path, buffer.getvalue())
+        history.write_csv(run_dir / "loss.csv")
+        history.plot(run_dir / "loss.png", title)
+
+    def validate() -> None:
+        loss = validation_loss(arch, net, valid_loader, spectrogram, config.precision)
+        history.valid_step.append(step)
+        history.valid_loss.append(loss)
+        bar.write(f"step {step}: validation L1 {loss:.4f}")
+
+    stopped_early = False
+    train_loader = _loader(train_data, range(step * config.batch, options.steps * config.batch), config.batch, options.workers, pin)
+    with _StopRequests() as stop, tqdm(
+        total=options.steps, initial=step, disable=not options.progress, unit="step", dynamic_ncols=True,
+        mininterval=1.0 if sys.stderr.isatty() else 30.0,
+    ) as bar:
+        for mixture, target in train_loader:
+            with torch.no_grad():
+                mixture = spectrogram(mixture.to(device, non_blocking=True))
+                target = spectrogram(target.to(device, non_blocking=True))
+            loss = training_step(arch, net, optimizer, mixture, target, config.precision, scaler)
+            step += 1
+            history.step.append(step)
+            history.train_loss.append(loss)
+            bar.update()
+            bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+            out_of_time = options.minutes is not None and time.monotonic() - started >= 60.0 * options.minutes
+            stopping = out_of_time or stop.received is not None
+            if step % config.valid_every == 0 or step == options.steps or stopping:
+                validate()
+            if step % config.checkpoint_every == 0 and not stopping:
+                save()
+            if stopping:
+                stopped_early = step < options.steps
+                reason = "time budget spent" if out_of_time else f"signal {stop.received} received"
+                bar.write(f"stopping at step {step}: {reason}")
+                break
+    save()
+    exported = None
+    # Only a finished run exports: the LSTM of Open-Unmix takes a minute or two to
+    # export, time a session cut short by its budget would rather spend training.
+    if options.export_dtype is not None and step >= options.steps and step > 0:
+        exported = export_checkpoint(checkpoint_path, run_dir, options.export_dtype)
+    return TrainingOutcome(
+        step, step - session["first_step"], time.monotonic() - started, history, stopped_early, exported
+    )
+
+
+def _parser(prog: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n")[0])
+    run = parser.add_argument_group("this session (may change when resuming)")
+    run.add_argument("--data", type=Path, required=True, help="folder of <split>/<track>/<class>.wav")
+    run.add_argument("--out", type=Path, required=True, help="run folder: checkpoint, loss curve, exported model")
+    run.add_argument("--steps", type=int, default=10_000, help="train until this many steps in total (default 10000)")
+    run.add_argument("--minutes", type=float, default=None, help="stop cleanly after this many minutes of this session")
+    run.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="cpu or cuda")
+    run.add_argument("--workers", type=int, default=min(8, max(0, (os.cpu_count() or 1) - 1)), help="data loader processes")
+    run.add_argument("--resume", action="store_true", help="go on from RUN_DIR/checkpoint.pt if there is one")
+    run.add_argument("--no-export", action="store_true", help="do not write the .onnx and card at the end")
+    run.add_argument("--export-dtype", choices=("float16", "float32"), default="float16")
+    run.add_argument("--no-progress", action="store_true")
+    # The run's identity: no argparse defaults, so that --resume can tell what was given.
+    identity = parser.add_argument_group("the run (fixed once started; defaults in TrainingConfig)")
+    identity.add_argument("--target", choices=CLASSES, default=argparse.SUPPRESS)
+    identity.add_argument("--arch", choices=sorted(ARCHITECTURES), default=argparse.SUPPRESS)
+    identity.add_argument("--init", choices=sorted(PRETRAINED), default=argparse.SUPPRESS, help="pretrained weights to start from")
+    identity.add_argument("--model-config", dest="model", type=json.loads, default=argparse.SUPPRESS,
+                          help='JSON overriding the architecture\'s sizes, e.g. \'{"bins": 512}\'')
+    identity.add_argument("--mixing", type=json.loads, default=argparse.SUPPRESS,
+                          help='JSON overriding chunk_dataset.MixingOptions, e.g. \'{"same_track_probability": 0.8}\'')
+    for name, kind in (
+        ("seed", int), ("batch", int), ("lr", float), ("chunk-frames", int), ("segment-frames", int),
+        ("n-fft", int), ("hop-length", int), ("train-split", str), ("valid-split", str), ("valid-every", int),
+        ("valid-chunks", int), ("checkpoint-every", int), ("stats-chunks", int),
+    ):
+        identity.add_argument(f"--{name}", type=kind, default=argparse.SUPPRESS)
+    identity.add_argument(
+        "--precision", choices=sorted(PRECISIONS), default=argparse.SUPPRESS,
+        help="autocast dtype on CUDA (default: bf16, fp16 for openunmix)",
+    )
+    return parser
+
+
+def _config_from(given: dict, saved_config: TrainingConfig | None) -> TrainingConfig:
+    """The run's config: the saved one when resuming (anything given must agree with it),
+    else the defaults updated with what was given."""
+    if saved_config is None:
+        if "target" not in given or "arch" not in given:
+            raise StemdeskError("--target and --arch are needed to start a run")
+        given = dict(given)
+        mixing = {**asdict(MixingOptions()), **given.pop("mixing", {})}
+        model = given.pop("model", {})
+        return TrainingConfig(**given, model=model, mixing=mixing)
+    saved = asdict(saved_config)
+    differing = sorted(k for k, v in given.items() if k not in ("model", "mixing") and saved[k] != v)
+    differing += [k for k in ("model", "mixing") if k in given and {**saved[k], **given[k]} != saved[k]]
+    if differing:
+        raise StemdeskError(f"the run in progress was started with other {', '.join(differing)}; resume without them")
+    return saved_config
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m stemdesk.training.train") -> int:
+    args = vars(_parser(prog).parse_args(argv))
+    no_export, export_dtype = args.pop("no_export"), args.pop("export_dtype")
+    options = RunOptions(
+        data=args.pop("data"), run_dir=args.pop("out"), steps=args.pop("steps"), device=args.pop("device"),
+        minutes=args.pop("minutes"), workers=args.pop("workers"), resume=args.pop("resume"),
+        export_dtype=None if no_export else export_dtype, progress=not args.pop("no_progress"),
+    )
+    # What is left: the run's settings that were given on the command line.
+    given = args
+    checkpoint_path = options.run_dir / CHECKPOINT
+    try:
+        saved_config = None
+        if options.resume and checkpoint_path.exists():
+            saved_config = TrainingConfig.from_json(read_checkpoint(checkpoint_path)["config"])
+        elif checkpoint_path.exists():
+            raise StemdeskError(f"{options.run_dir} holds a run already: pass --resume to go on with it, or another --out")
+        outcome = train(_config_from(given, saved_config), options)
+    except StemdeskError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(
+        f"step {outcome.step} of {options.steps} ({outcome.steps_this_session} steps in {outcome.seconds:.0f} s "
+        f"this session); checkpoint, loss.csv and loss.png in {options.run_dir}"
+    )
+    if outcome.exported:
+        print(f"exported {outcome.exported[0]} and {outcome.exported[1]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
