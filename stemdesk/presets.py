@@ -75,9 +75,9 @@ def is_preset_file(path: Path) -> bool:
 class PresetSeparator:
     """Runs a preset's models in turn; the same interface as :class:`Separator`."""
 
-    def __init__(self, preset: Preset, repo: ModelRepo, device: str = "auto"):
+    def __init__(self, preset: Preset, repo: ModelRepo, device: str = "auto", workers: int | None = None):
         self.preset = preset
-        self._steps = [(step, Separator(repo.get(step.model), device=device)) for step in preset.steps]
+        self._steps = [(step, Separator(repo.get(step.model), device=device, workers=workers)) for step in preset.steps]
         for step, separator in self._steps:
             if step.keep not in separator.stems:
                 raise StemdeskError(
@@ -116,17 +116,19 @@ class PresetSeparator:
         return stems
 
 
-def open_separator(model: str, device: str = "auto", repo: ModelRepo | None = None) -> Separator | PresetSeparator:
-    """A separator for a model id, a card path, or a preset id/path."""
+def open_separator(
+    model: str, device: str = "auto", repo: ModelRepo | None = None, workers: int | None = None
+) -> Separator | PresetSeparator:
+    """A separator for a model id, a card path, or a preset id/path (see Separator for ``workers``)."""
     repo = repo or ModelRepo()
     as_path = Path(model)
     if as_path.suffix == ".json" and is_preset_file(as_path):
-        return PresetSeparator(Preset.load(as_path), repo, device)
+        return PresetSeparator(Preset.load(as_path), repo, device, workers)
     for folder in repo.dirs:
         candidate = folder / f"{model}.json"
         if candidate.is_file() and is_preset_file(candidate):
-            return PresetSeparator(Preset.load(candidate), repo, device)
-    return Separator(repo.get(model), device=device)
+            return PresetSeparator(Preset.load(candidate), repo, device, workers)
+    return Separator(repo.get(model), device=device, workers=workers)
 
 
 def installed_presets(repo: ModelRepo | None = None) -> list[Preset]:
