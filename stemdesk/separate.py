@@ -19,6 +19,7 @@ time); it keeps nothing of a song once ``separate`` returns.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import threading
@@ -38,8 +39,10 @@ CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
 
 
-def open_session(card: ModelCard, device: str = "auto"):
+def open_session(card: ModelCard, device: str = "auto", threads: int = 0):
     """An ORT session on the card's model: CUDA when asked for and usable, else CPU.
+
+    ``threads``: ORT's intra-op threads on the CPU (0: one per core).
 
     ``device="gpu"`` raises StemdeskError when CUDA is not what really runs;
     ``"auto"`` falls back to the CPU quietly.
@@ -57,6 +60,7 @@ def open_session(card: ModelCard, device: str = "auto"):
     # errors before ORT falls back; the fallback is reported by `provider`.
     ort.set_default_logger_severity(3 if device == "gpu" else 4)
     options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
     # ORT's per-session CPU arena doubles its blocks as it grows and kept
     # ~500 MB for this U-Net; a shared arena that grows by what is asked keeps
     # the speed of reusing memory at a fraction of that (3.6-minute song: 5.9 s
@@ -136,7 +140,9 @@ class Separator:
     ):
         return_large_allocations_to_os()
         self.card = card
-        self.session = open_session(card, device)
+        # Workers asked for share the cores between their runs.
+        threads = max(1, (os.cpu_count() or 1) // workers) if workers else 0
+        self.session = open_session(card, device, threads)
         self.provider = self.session.get_providers()[0]
         on_gpu = self.provider == CUDA
         self.workers = workers or (2 if on_gpu else 1)
