@@ -31,8 +31,8 @@ from .audio import Audio, resample
 from .chunking import CancelToken, ChunkPlan, Progress, apply_chunked
 from .errors import StemdeskError
 from .memory import return_large_allocations_to_os
-from .wiener import wiener_filter
 from .models import ModelCard
+from .wiener import wiener_filter
 
 DEVICES = ("auto", "cpu", "gpu")
 CUDA = "CUDAExecutionProvider"
