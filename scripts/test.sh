@@ -3,12 +3,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # PortAudio for playback; the libraries Qt's offscreen platform plugin loads;
-# FluidSynth and a small General MIDI SoundFont for the training-data renderer.
+# FluidSynth and a small General MIDI SoundFont for the training-data renderer;
+# the validators of the desktop entry and AppStream metainfo.
 if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq libportaudio2 libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libxcb-cursor0 \
-    libfontconfig1 libdbus-1-3 libglib2.0-0 libfluidsynth3 timgm6mb-soundfont >/dev/null
+    libfontconfig1 libdbus-1-3 libglib2.0-0 libfluidsynth3 timgm6mb-soundfont \
+    desktop-file-utils appstream shared-mime-info >/dev/null
 python3 -m venv .venv
 . .venv/bin/activate
 pip install -q --upgrade pip
