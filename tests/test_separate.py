@@ -136,3 +136,28 @@ def test_a_card_with_a_wiener_postfilter_refines_the_stems(tmp_path, default_car
     plain = separator.separate(excerpt)["vocals"].samples
     difference = np.mean((stems["vocals"].samples - plain) ** 2) / np.mean(plain**2)
     assert 1e-6 < difference < 0.5  # changed, but still the vocals
+
+
+def test_device_choice_reports_what_really_runs(default_card):
+    cpu = Separator(default_card, device="cpu")
+    assert cpu.provider == "CPUExecutionProvider" and cpu.device_name == "CPU"
+    auto = Separator(default_card, device="auto")
+    if auto.provider == "CUDAExecutionProvider":
+        pytest.skip("a usable GPU is present: the no-GPU error cannot be shown here")
+    # onnxruntime-gpu lists CUDA even without a GPU; asking for it must fail in one line
+    with pytest.raises(StemdeskError, match="No usable GPU"):
+        Separator(default_card, device="gpu")
+    with pytest.raises(StemdeskError, match="Unknown device"):
+        Separator(default_card, device="tpu")
+
+
+def test_cli_gpu_request_without_a_gpu_is_one_line(tmp_path, demo_path, capsys):
+    from stemdesk.cli import main
+
+    code = main(["separate", str(demo_path), "-o", str(tmp_path), "--device", "gpu"])
+    err = capsys.readouterr().err
+    if code == 0:
+        pytest.skip("a usable GPU is present")
+    assert code == 2 and "Traceback" not in err
+    (line,) = [line for line in err.splitlines() if line.startswith("stemdesk: error:")]
+    assert "No usable GPU" in line
