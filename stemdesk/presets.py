@@ -73,7 +73,9 @@ def is_preset_file(path: Path) -> bool:
 
 
 class PresetSeparator:
-    """Runs a preset's models in turn; the same interface as :class:`Separator`."""
+    """Runs a preset's models in turn; :class:`Separator`'s ``stems``, ``device_name``
+    and ``separate``, but no ``card``: there is no single card to key a cache or an
+    evaluation on."""
 
     def __init__(self, preset: Preset, repo: ModelRepo, device: str = "auto", workers: int | None = None):
         self.preset = preset
@@ -90,11 +92,6 @@ class PresetSeparator:
     @property
     def stems(self) -> tuple[str, ...]:
         return self.preset.stems
-
-    @property
-    def card(self) -> ModelCard:
-        """The first step's card (its sample rate and STFT describe the preset's front end)."""
-        return self._steps[0][1].card
 
     def separate(
         self, audio: Audio, progress: Progress | None = None, cancel: CancelToken | None = None
