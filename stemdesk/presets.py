@@ -23,7 +23,7 @@ from pathlib import Path
 from .audio import Audio
 from .chunking import CancelToken, Progress
 from .errors import StemdeskError
-from .models import ModelCard, ModelRepo
+from .models import ModelRepo
 from .separate import Separator
 
 
