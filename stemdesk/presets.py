@@ -15,6 +15,7 @@ sum to its input, so a preset's stems sum to the song exactly.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from pathlib import Path
 from .audio import Audio
 from .chunking import CancelToken, Progress
 from .errors import StemdeskError
-from .models import ModelRepo
+from .models import ModelCard, ModelRepo
 from .separate import Separator
 
 
@@ -72,10 +73,36 @@ def is_preset_file(path: Path) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class PresetCard:
+    """What names a preset's separation, as a model card names a model's.
+
+    The stem cache keys on ``id``, ``version`` and ``sha256`` and the window shows
+    ``name``, ``id`` and ``version``, so a preset works wherever a single model does.
+    ``sha256`` digests every step's model id, version and ONNX digest (and the
+    preset's own steps), so re-exporting any one model changes it.
+    """
+
+    id: str
+    name: str
+    version: str
+    stems: tuple[str, ...]
+    sha256: str
+    architecture: str = "preset"
+
+    @classmethod
+    def of(cls, preset: Preset, cards: list[ModelCard]) -> PresetCard:
+        """The card of ``preset`` run with ``cards`` (one per step, in order)."""
+        digest = hashlib.sha256()
+        for step, card in zip(preset.steps, cards, strict=True):
+            digest.update(json.dumps([step.model, step.keep, step.name, card.id, card.version, card.sha256]).encode())
+        digest.update(preset.residual.encode())
+        return cls(preset.id, preset.name, preset.version, preset.stems, digest.hexdigest())
+
+
 class PresetSeparator:
-    """Runs a preset's models in turn; :class:`Separator`'s ``stems``, ``device_name``
-    and ``separate``, but no ``card``: there is no single card to key a cache or an
-    evaluation on."""
+    """Runs a preset's models in turn; :class:`Separator`'s ``card`` (a
+    :class:`PresetCard`), ``stems``, ``device_name`` and ``separate``."""
 
     def __init__(self, preset: Preset, repo: ModelRepo, device: str = "auto", workers: int | None = None):
         self.preset = preset
@@ -86,6 +113,7 @@ class PresetSeparator:
                     f"Preset {preset.id!r}: model {step.model!r} has no stem {step.keep!r} "
                     f"({', '.join(separator.stems)})."
                 )
+        self.card = PresetCard.of(preset, [separator.card for _, separator in self._steps])
         self.device_name = self._steps[0][1].device_name
         self.provider = self._steps[0][1].provider
 
@@ -118,14 +146,53 @@ def open_separator(
 ) -> Separator | PresetSeparator:
     """A separator for a model id, a card path, or a preset id/path (see Separator for ``workers``)."""
     repo = repo or ModelRepo()
+    preset = find_preset(model, repo)
+    if preset is not None:
+        return PresetSeparator(preset, repo, device, workers)
+    return Separator(repo.get(model), device=device, workers=workers)
+
+
+def find_preset(model: str, repo: ModelRepo) -> Preset | None:
+    """The preset ``model`` names (an id in a model folder or a card path), None if it names none."""
     as_path = Path(model)
     if as_path.suffix == ".json" and is_preset_file(as_path):
-        return PresetSeparator(Preset.load(as_path), repo, device, workers)
+        return Preset.load(as_path)
     for folder in repo.dirs:
         candidate = folder / f"{model}.json"
         if candidate.is_file() and is_preset_file(candidate):
-            return PresetSeparator(Preset.load(candidate), repo, device, workers)
-    return Separator(repo.get(model), device=device, workers=workers)
+            return Preset.load(candidate)
+    return None
+
+
+def check_installed(model: str, repo: ModelRepo | None = None) -> str:
+    """The display name of model or preset ``model``, without loading any network.
+
+    Raises StemdeskError (one line) when it is unknown, unreadable, or a preset
+    one of whose models is missing.
+    """
+    repo = repo or ModelRepo()
+    preset = find_preset(model, repo)
+    if preset is None:
+        return repo.get(model).name
+    for step in preset.steps:
+        try:
+            repo.get(step.model)
+        except StemdeskError as error:
+            raise StemdeskError(f"Preset {preset.id!r} cannot run: {error}") from None
+    return preset.name
+
+
+def separation_choices(repo: ModelRepo | None = None) -> list[tuple[str, str]]:
+    """``(id, name)`` of every installed model, then every usable preset: what a song
+    can be separated with."""
+    repo = repo or ModelRepo()
+    choices = [(card.id, card.name) for card in repo.list()]
+    for preset in installed_presets(repo):
+        try:
+            choices.append((preset.id, check_installed(preset.id, repo)))
+        except StemdeskError:
+            continue
+    return choices
 
 
 def installed_presets(repo: ModelRepo | None = None) -> list[Preset]:

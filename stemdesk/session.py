@@ -16,6 +16,7 @@ from pathlib import Path
 from .audio import Audio, decode
 from .chunking import CancelToken, Cancelled, Progress
 from .models import ModelCard
+from .presets import PresetCard, PresetSeparator
 from .separate import Separator
 from .stem_cache import StemCache
 
@@ -27,7 +28,7 @@ class SongSession:
     Attributes:
         path: the file it was decoded from.
         mixture: the decoded file at its own rate, float32 ``(channels, samples)``.
-        card: the model that made ``stems``; None before separation.
+        card: the model (or preset) that made ``stems``; None before separation.
         stems: ``{stem: Audio}`` in the card's order, each shaped and timed
             like ``mixture`` and summing to it; None before separation.
         from_cache: whether ``stems`` came from the disk cache.
@@ -35,7 +36,7 @@ class SongSession:
 
     path: Path
     mixture: Audio
-    card: ModelCard | None = None
+    card: ModelCard | PresetCard | None = None
     stems: dict[str, Audio] | None = None
     from_cache: bool = False
 
@@ -57,7 +58,7 @@ def decode_song(path: str | os.PathLike) -> SongSession:
 
 def separate_song(
     song: SongSession,
-    separator: Separator,
+    separator: Separator | PresetSeparator,
     cache: StemCache | None = None,
     progress: Progress | None = None,
     cancel: CancelToken | None = None,
@@ -91,7 +92,7 @@ def separate_song(
 
 def open_song(
     path: str | os.PathLike,
-    separator: Separator,
+    separator: Separator | PresetSeparator,
     cache: StemCache | None = None,
     progress: Progress | None = None,
     cancel: CancelToken | None = None,
@@ -104,7 +105,7 @@ def open_song(
     return separate_song(decode_song(path), separator, cache, progress, cancel)
 
 
-def _fits(stems: dict[str, Audio], card: ModelCard, mixture: Audio) -> bool:
+def _fits(stems: dict[str, Audio], card: ModelCard | PresetCard, mixture: Audio) -> bool:
     """Whether cached stems are what this model would give for this mixture.
 
     The key already promises it; checking costs nothing and keeps a stale

@@ -43,6 +43,7 @@ import platformdirs
 from .audio import Audio
 from .errors import StemdeskError
 from .models import ModelCard
+from .presets import PresetCard
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +82,8 @@ class StemCache:
         self.max_bytes = int(max_bytes)
 
     @staticmethod
-    def key(mixture: Audio, card: ModelCard) -> str:
-        """32 hex digits naming the separation of ``mixture`` by ``card``'s model.
+    def key(mixture: Audio, card: ModelCard | PresetCard) -> str:
+        """32 hex digits naming the separation of ``mixture`` by ``card``'s model (or preset).
 
         Hashes the decoded samples (so a renamed or re-tagged file still hits,
         and a single changed sample misses), their rate and shape, and the

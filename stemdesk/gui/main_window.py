@@ -10,11 +10,13 @@ and the status bar, never in a modal dialog, and the window keeps working.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import (
     QAction,
+    QActionGroup,
     QCloseEvent,
     QDesktopServices,
     QDragEnterEvent,
@@ -49,8 +51,9 @@ from stemdesk.gui.separation_queue import LoadedSong, SeparationQueue
 from stemdesk.gui.song_views import SongViews
 from stemdesk.gui.transport import Transport
 from stemdesk.gui.transport_bar import TransportBar
-from stemdesk.models import DEFAULT_MODEL, ModelRepo
+from stemdesk.models import ModelRepo
 from stemdesk.playback import MixerState
+from stemdesk.presets import check_installed, separation_choices
 from stemdesk.stem_cache import StemCache
 
 log = logging.getLogger(__name__)
@@ -66,7 +69,9 @@ class MainWindow(QMainWindow):
     Args:
         settings: where preferences and recent files live (tests pass an ini file).
         cache_root: the stem cache folder; default the user's cache folder.
-        repo, model_id: where the separation model comes from.
+        repo: where separation models and presets are found.
+        model_id: the model or preset to separate with; default the one chosen
+            last in the Model menu (kept in the preferences).
 
     Signals:
         song_shown(LoadedSong): a song is on screen, ready to play and export.
@@ -85,7 +90,7 @@ class MainWindow(QMainWindow):
         settings: QSettings,
         cache_root: Path | None = None,
         repo: ModelRepo | None = None,
-        model_id: str = DEFAULT_MODEL,
+        model_id: str | None = None,
         parent: QWidget | None = None,
     ):
         super().__init__(parent)
@@ -93,7 +98,11 @@ class MainWindow(QMainWindow):
         self.preferences = Preferences.load(settings)
         self.cache = StemCache(cache_root, max_bytes=self.preferences.cache_max_bytes)
         self.repo = repo if repo is not None else ModelRepo()
-        self.queue = SeparationQueue(self.repo, model_id, self.cache, self.preferences.compute_device, self)
+        if model_id is not None:
+            self.preferences = replace(self.preferences, separation_model=model_id)
+        self.queue = SeparationQueue(
+            self.repo, self.preferences.separation_model, self.cache, self.preferences.compute_device, self
+        )
         self.mixer_model = MixerModel(self)
         self.transport = Transport(self)
         self.transport.set_output(self.preferences.output_device, self.preferences.buffer_size)
@@ -112,7 +121,7 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_menus()
         self._connect()
-        self._check_model(model_id)
+        self._check_model(self.preferences.separation_model)
 
     # --- construction --------------------------------------------------------------------
 
@@ -239,6 +248,8 @@ class MainWindow(QMainWindow):
         play_menu.addSeparator()
         play_menu.addAction(self.loop_action)
         play_menu.addAction(self.zoom_all_action)
+        self.model_menu = menus.addMenu("Mo&del")
+        self._build_model_menu()
         mixer_menu = menus.addMenu("&Mixer")
         mixer_menu.addAction(self.mute_action)
         mixer_menu.addAction(self.solo_action)
@@ -277,9 +288,39 @@ class MainWindow(QMainWindow):
 
     def _check_model(self, model_id: str) -> None:
         try:
-            self.repo.get(model_id)
+            check_installed(model_id, self.repo)
         except StemdeskError as error:
             self.show_message(f"{error} Songs cannot be separated until the model is installed.", "error")
+
+    def _build_model_menu(self) -> None:
+        """One radio item per installed model and preset; the current one checked."""
+        self.model_menu.clear()
+        self.model_actions = QActionGroup(self)
+        for model_id, name in separation_choices(self.repo):
+            action = self.model_menu.addAction(name)
+            action.setCheckable(True)
+            action.setChecked(model_id == self.queue.model_id)
+            action.setData(model_id)
+            action.setToolTip(model_id)
+            action.triggered.connect(lambda _checked=False, chosen=model_id: self.choose_model(chosen))
+            self.model_actions.addAction(action)
+
+    def choose_model(self, model_id: str) -> None:
+        """Separate with model or preset ``model_id`` from now on, the song on screen too.
+
+        The choice is kept in the preferences. The shown song is queued again:
+        the stem cache makes going back to a model used before instant.
+        """
+        if model_id == self.queue.model_id:
+            return
+        self.preferences = replace(self.preferences, separation_model=model_id)
+        self.preferences.save(self.settings)
+        self.queue.set_model(model_id)
+        for action in self.model_actions.actions():
+            action.setChecked(action.data() == model_id)
+        self._check_model(model_id)
+        if self.song is not None:
+            self.open_song(self.song.session.path)
 
     # --- opening songs -------------------------------------------------------------------
 

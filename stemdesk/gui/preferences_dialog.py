@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QComboBox,
@@ -41,6 +43,8 @@ class PreferencesDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Preferences")
         self.setModal(False)
+        # What the dialog does not edit (the separation model) passes through unchanged.
+        self._base = preferences
 
         self.compute_device = QComboBox()
         for key, label in _DEVICE_LABELS.items():
@@ -116,7 +120,8 @@ class PreferencesDialog(QDialog):
 
     def preferences(self) -> Preferences:
         """The preferences as the dialog shows them."""
-        return Preferences(
+        return replace(
+            self._base,
             compute_device=self.compute_device.currentData(),
             output_device=self.output_device.currentData(),
             buffer_size=self.buffer_size.currentData(),

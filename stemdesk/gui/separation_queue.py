@@ -24,6 +24,7 @@ from stemdesk.chunking import Cancelled, CancelToken, Progress
 from stemdesk.display import SongPicture, song_picture
 from stemdesk.gui.worker import Worker
 from stemdesk.models import ModelRepo
+from stemdesk.presets import PresetSeparator, open_separator
 from stemdesk.separate import Separator
 from stemdesk.session import SongSession, decode_song, separate_song
 from stemdesk.stem_cache import StemCache
@@ -49,7 +50,7 @@ class SeparationQueue(QObject):
 
     Args:
         repo: where the model is looked up.
-        model_id: the model to separate with.
+        model_id: the model or preset to separate with; changeable with :meth:`set_model`.
         cache: the disk cache of finished separations.
         device: "auto", "cpu" or "gpu"; changeable with :meth:`set_device`.
 
@@ -90,9 +91,9 @@ class SeparationQueue(QObject):
         self._waiting: deque[Path] = deque()
         self._worker: Worker | None = None
         self._current: Path | None = None
-        # One separator per device, made on the worker thread (loading a
-        # model takes a second) and kept: only one job runs at a time.
-        self._separators: dict[str, Separator] = {}
+        # The separator of the last (model, device), made on the worker thread
+        # (loading a model takes a second) and kept: only one job runs at a time.
+        self._separators: dict[tuple[str, str], Separator | PresetSeparator] = {}
         self._separating_since: float | None = None
 
     @property
@@ -111,9 +112,11 @@ class SeparationQueue(QObject):
 
     def set_device(self, device: str) -> None:
         """Separate later songs on ``device`` ("auto", "cpu" or "gpu")."""
-        if device != self._device:
-            self._device = device
-            self._separators.clear()
+        self._device = device
+
+    def set_model(self, model_id: str) -> None:
+        """Separate later songs with model or preset ``model_id``."""
+        self.model_id = model_id
 
     def add(self, path: Path) -> bool:
         """Queue ``path``; start it at once when nothing runs.
@@ -154,8 +157,11 @@ class SeparationQueue(QObject):
         path = self._waiting.popleft()
         self._current = path
         self.queue_changed.emit()
-        device = self._device
-        worker = Worker(lambda progress, cancel: self._load(path, device, progress, cancel), f"Separating {path.name}")
+        wanted = (self.model_id, self._device)
+        # No job runs now, so the worker thread cannot be using a separator: drop
+        # the one of another model or device before a new one is loaded.
+        self._separators = {key: kept for key, kept in self._separators.items() if key == wanted}
+        worker = Worker(lambda progress, cancel: self._load(path, wanted, progress, cancel), f"Separating {path.name}")
         worker.progressed.connect(self._on_progress)
         worker.succeeded.connect(lambda loaded: self._report(self.song_ready, loaded))
         worker.failed.connect(lambda message: self._report(self.failed, path, message))
@@ -166,13 +172,17 @@ class SeparationQueue(QObject):
         self.started.emit(path)
         worker.start()
 
-    def _load(self, path: Path, device: str, progress: Progress, cancel: CancelToken) -> LoadedSong:
-        """The job, on the worker thread: decode, separate (or hit the cache), picture."""
+    def _load(self, path: Path, wanted: tuple[str, str], progress: Progress, cancel: CancelToken) -> LoadedSong:
+        """The job, on the worker thread: decode, separate (or hit the cache), picture.
+
+        ``wanted`` is the (model or preset id, device) to separate with.
+        """
         song = decode_song(path)
-        separator = self._separators.get(device)
+        separator = self._separators.get(wanted)
         if separator is None:
-            separator = Separator(self.repo.get(self.model_id), device=device)
-            self._separators[device] = separator
+            model_id, device = wanted
+            separator = open_separator(model_id, device=device, repo=self.repo)
+            self._separators[wanted] = separator
         if cancel.cancelled:
             raise Cancelled()
         self._separating_since = time.monotonic()
