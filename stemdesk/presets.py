@@ -80,7 +80,9 @@ class PresetCard:
     The stem cache keys on ``id``, ``version`` and ``sha256`` and the window shows
     ``name``, ``id`` and ``version``, so a preset works wherever a single model does.
     ``sha256`` digests every step's model id, version and ONNX digest (and the
-    preset's own steps), so re-exporting any one model changes it.
+    preset's own steps), so re-exporting any one model changes it. The rate,
+    STFT and mask power are the first step's: what an evaluation's oracle
+    ratio mask of the whole split is computed with.
     """
 
     id: str
@@ -88,6 +90,10 @@ class PresetCard:
     version: str
     stems: tuple[str, ...]
     sha256: str
+    sample_rate: int
+    n_fft: int
+    hop_length: int
+    mask_power: float
     architecture: str = "preset"
 
     @classmethod
@@ -97,7 +103,11 @@ class PresetCard:
         for step, card in zip(preset.steps, cards, strict=True):
             digest.update(json.dumps([step.model, step.keep, step.name, card.id, card.version, card.sha256]).encode())
         digest.update(preset.residual.encode())
-        return cls(preset.id, preset.name, preset.version, preset.stems, digest.hexdigest())
+        first = cards[0]
+        return cls(
+            preset.id, preset.name, preset.version, preset.stems, digest.hexdigest(),
+            first.sample_rate, first.n_fft, first.hop_length, first.mask_power,
+        )
 
 
 class PresetSeparator:

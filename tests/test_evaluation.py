@@ -131,3 +131,28 @@ def test_the_command_reports_a_missing_dataset_in_one_line(tmp_path, capsys):
                    "--report", str(tmp_path / "r.md")])
     assert status == 2
     assert capsys.readouterr().err.strip().count("\n") == 0
+
+
+def test_the_command_scores_a_preset_as_one_split(tmp_path):
+    low, high = (tone[:1] for tone in two_tones(seconds=1.5))
+    t = np.arange(low.shape[1]) / RATE
+    voice = (0.2 * np.sin(2 * np.pi * 440 * (t + 0.002 * np.sin(2 * np.pi * 5 * t)))).astype(np.float32)
+    write_song(tmp_path / "data" / "test" / "song_a", {"vocals": voice[None], "bass": low, "guitar": high})
+    preset = tmp_path / "voice-band.json"
+    preset.write_text(json.dumps({
+        "id": "voice-band", "name": "Voice and band", "version": "2.0.0", "kind": "preset",
+        "steps": [{"model": "spleeter-2stems", "keep": "vocals"}], "residual": "other",
+    }))
+    report = tmp_path / "out" / "preset.md"
+
+    assert main(["--model", str(preset), "--data", str(tmp_path / "data"), "--seconds", "1",
+                 "--device", "cpu", "--report", str(report)]) == 0
+
+    text = report.read_text()
+    assert "# Evaluation of voice-band 2.0.0" in text and "(preset)" in text
+    numbers = json.loads(report.with_suffix(".json").read_text())
+    # "other" is scored against everything that is not vocals: the bass and the guitar.
+    assert set(numbers["medians"]) == {"vocals", "other"}
+    assert numbers["model"]["id"] == "voice-band" and len(numbers["model"]["sha256"]) == 64
+    other = numbers["medians"]["other"]
+    assert other["oracle"]["sdr"] > other["identity"]["sdr"]

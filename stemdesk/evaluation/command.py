@@ -1,6 +1,6 @@
 """``python -m stemdesk.evaluation`` (``stemdesk eval``): score a model on a multitrack dataset.
 
-    --model ID_OR_CARD --data DIR [--split NAME] [--tracks N] [--seconds S]
+    --model ID_OR_CARD_OR_PRESET --data DIR [--split NAME] [--tracks N] [--seconds S]
     [--device auto|cpu|gpu] --report OUT.md
 
 Writes OUT.md, OUT.png and OUT.json; prints one line per song and the
@@ -19,8 +19,8 @@ from pathlib import Path
 
 from stemdesk.datasets import Track, load_dataset
 from stemdesk.errors import StemdeskError
-from stemdesk.models import ModelRepo
-from stemdesk.separate import DEVICES, Separator
+from stemdesk.presets import open_separator
+from stemdesk.separate import DEVICES
 
 from .report import RunInfo, write_report
 from .scoring import medians, score_dataset
@@ -77,7 +77,7 @@ def evaluate(
         raise StemdeskError(f"the report '{report}' must be a .md file (its plot and numbers go beside it)")
     _require_packages()
     songs = load_dataset(data, split)[:tracks]
-    separator = Separator(ModelRepo().get(model), device=device)
+    separator = open_separator(model, device=device)
     try:
         # Before the long part: a report that cannot be written should cost seconds, not the run.
         report.parent.mkdir(parents=True, exist_ok=True)
@@ -113,7 +113,7 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         description="Score a separation model on a multitrack dataset (MUSDB18, MUSDB18-HQ, MedleyDB, "
         "Slakh2100 or stemdesk-rendered) against the identity and oracle-mask references.",
     )
-    parser.add_argument("--model", required=True, help="model id or card path")
+    parser.add_argument("--model", required=True, help="model or preset id, or card path")
     parser.add_argument("--data", required=True, type=Path, help="dataset folder")
     parser.add_argument("--split", help="only songs in this split folder (e.g. test)")
     parser.add_argument("--tracks", type=_positive_int, help="score only the first N songs")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from stemdesk.audio import atomic_path
 from stemdesk.models import ModelCard
+from stemdesk.presets import PresetCard
 
 from .scoring import StemScore
 
@@ -27,7 +28,7 @@ class RunInfo:
     """How the scores were obtained, for the report's header."""
 
     command: str
-    card: ModelCard
+    card: ModelCard | PresetCard
     data: Path
     split: str | None
     songs: list[str]
