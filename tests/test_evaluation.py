@@ -2,12 +2,15 @@
 
 import json
 import math
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from stemdesk.audio import Audio, write_audio
 from stemdesk.evaluation import bss_eval, global_sdr, main, model_references, oracle_ratio_mask
+from stemdesk.models import ModelCard
 
 RATE = 44_100
 
@@ -156,3 +159,37 @@ def test_the_command_scores_a_preset_as_one_split(tmp_path):
     assert numbers["model"]["id"] == "voice-band" and len(numbers["model"]["sha256"]) == 64
     other = numbers["medians"]["other"]
     assert other["oracle"]["sdr"] > other["identity"]["sdr"]
+
+
+def test_into_card_records_the_medians_in_the_card_and_keeps_the_rest(tmp_path, default_card, capsys):
+    low, high = (tone[:1] for tone in two_tones(seconds=1.5))
+    t = np.arange(low.shape[1]) / RATE
+    voice = (0.2 * np.sin(2 * np.pi * 440 * (t + 0.002 * np.sin(2 * np.pi * 5 * t)))).astype(np.float32)
+    write_song(tmp_path / "data" / "test" / "song_a", {"vocals": voice[None], "bass": low, "guitar": high})
+    models = tmp_path / "models"
+    models.mkdir()
+    card_path = Path(shutil.copy(default_card.card_path, models))
+    shutil.copy(default_card.onnx_path, models)
+    before = json.loads(card_path.read_text())
+    report = tmp_path / "out" / "report.md"
+
+    assert main(["--model", str(card_path), "--data", str(tmp_path / "data"), "--split", "test", "--seconds", "1",
+                 "--device", "cpu", "--report", str(report), "--into-card"]) == 0
+
+    after = json.loads(card_path.read_text())
+    recorded = after["metrics"].pop("evaluation")
+    assert after == before, "only metrics.evaluation changes"
+    medians = json.loads(report.with_suffix(".json").read_text())["medians"]
+    assert recorded["median_db"]["vocals"]["model"]["sdr"] == round(medians["vocals"]["model"]["sdr"], 2)
+    assert recorded["data"] == "data/test: 1 of 1 songs scored, the middle 1 s of each"
+    assert "--into-card" in recorded["command"]
+    assert ModelCard.load(card_path).metrics["evaluation"] == recorded
+
+    # A preset has no card of its own to write to: one line, before any song is separated.
+    preset = tmp_path / "voice-band.json"
+    preset.write_text(json.dumps({"id": "voice-band", "name": "v", "version": "1", "kind": "preset",
+                                  "steps": [{"model": "spleeter-2stems", "keep": "vocals"}], "residual": "other"}))
+    capsys.readouterr()
+    assert main(["--model", str(preset), "--data", str(tmp_path / "data"), "--report", str(report),
+                 "--into-card"]) == 2
+    assert capsys.readouterr().err.strip().count("\n") == 0

@@ -1,7 +1,7 @@
 """``python -m stemdesk.evaluation`` (``stemdesk eval``): score a model on a multitrack dataset.
 
     --model ID_OR_CARD_OR_PRESET --data DIR [--split NAME] [--tracks N] [--seconds S]
-    [--device auto|cpu|gpu] --report OUT.md
+    [--device auto|cpu|gpu] --report OUT.md [--into-card]
 
 Writes OUT.md, OUT.png and OUT.json; prints one line per song and the
 medians. User errors print one line on stderr and exit with status 2.
@@ -22,7 +22,7 @@ from stemdesk.errors import StemdeskError
 from stemdesk.presets import open_separator
 from stemdesk.separate import DEVICES
 
-from .report import RunInfo, write_report
+from .report import RunInfo, record_in_card, write_report
 from .scoring import medians, score_dataset
 
 DEFAULT_SECONDS = 10.0
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None, prog: str = MODULE_PROG) -> int:
         summary = evaluate(
             model=args.model, data=args.data, report=args.report, split=args.split, tracks=args.tracks,
             seconds=args.seconds or None, device=args.device, command=shlex.join([*shlex.split(prog), *argv]),
-            progress=_print_progress,
+            progress=_print_progress, into_card=args.into_card,
         )
     except StemdeskError as error:
         print(f"stemdesk eval: {error}", file=sys.stderr)
@@ -62,6 +62,7 @@ def evaluate(
     device: str = "auto",
     command: str = "",
     progress: Callable[[int, int, Track], None] | None = None,
+    into_card: bool = False,
 ) -> dict[str, dict[str, dict[str, float]]]:
     """Score ``model`` on the songs in ``data``, write the report, return the medians.
 
@@ -70,7 +71,8 @@ def evaluate(
     model card's ``metrics`` can hold. ``tracks`` keeps the first N songs
     (sorted by split and name); ``seconds`` scores the middle S seconds of
     each (None: whole songs). ``progress(done, total, track)`` is called
-    after each song; ``command`` is quoted in the report.
+    after each song; ``command`` is quoted in the report. ``into_card`` also
+    stores the medians in the model's card (see :func:`report.record_in_card`).
     """
     report = Path(report)
     if report.suffix.lower() != ".md":
@@ -78,6 +80,9 @@ def evaluate(
     _require_packages()
     songs = load_dataset(data, split)[:tracks]
     separator = open_separator(model, device=device)
+    card_path = getattr(separator.card, "card_path", None)
+    if into_card and card_path is None:
+        raise StemdeskError(f"{model!r} is a preset: it has no card file to record figures in")
     try:
         # Before the long part: a report that cannot be written should cost seconds, not the run.
         report.parent.mkdir(parents=True, exist_ok=True)
@@ -93,6 +98,8 @@ def evaluate(
         seconds=seconds, device=separator.device_name, elapsed_s=time.monotonic() - started,
     )
     write_report(report, scores, summary, info)
+    if into_card:
+        record_in_card(card_path, scores, summary, info)
     return summary
 
 
@@ -121,6 +128,8 @@ def _parser(prog: str) -> argparse.ArgumentParser:
                         help=f"score the middle S seconds of each song, 0: whole songs (default {DEFAULT_SECONDS:g})")
     parser.add_argument("--device", choices=DEVICES, default="auto")
     parser.add_argument("--report", required=True, type=Path, help="markdown report to write (OUT.md)")
+    parser.add_argument("--into-card", action="store_true",
+                        help="also store the medians in the model card's metrics (models/ID.json)")
     return parser
 
 

@@ -163,6 +163,29 @@ def _box_panel(ax, scores: list[StemScore], stem: str, metric: str) -> None:
     ax.grid(axis="y", alpha=0.3)
 
 
+def record_in_card(card_path: Path, scores: list[StemScore], medians: dict, info: RunInfo) -> None:
+    """Store the medians under ``metrics["evaluation"]`` of the model's card, atomically.
+
+    The card then carries its figures wherever it is copied. Other ``metrics``
+    entries are kept; the ONNX file and its digest are untouched.
+    """
+    card = json.loads(Path(card_path).read_text(encoding="utf-8"))
+    scored = len({score.track for score in scores})
+    excerpt = f"the middle {info.seconds:g} s of each" if info.seconds else "whole songs"
+    card.setdefault("metrics", {})["evaluation"] = _finite_or_none({
+        "data": f"{info.data.name}/{info.split or ''}: {scored} of {len(info.songs)} songs scored, {excerpt}",
+        "command": info.command,
+        "bss_eval": f"museval {_version('museval')} bss_eval v4, 1 s windows; median over windows, then songs",
+        "median_db": {
+            stem: {method: {metric: round(value, 2) for metric, value in values.items()}
+                   for method, values in by_method.items()}
+            for stem, by_method in medians.items()
+        },
+    })
+    with atomic_path(card_path) as temp:
+        temp.write_text(json.dumps(card, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+
+
 def _as_json(scores: list[StemScore], medians: dict, info: RunInfo) -> dict:
     return _finite_or_none({
         "command": info.command,
