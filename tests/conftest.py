@@ -2,6 +2,7 @@
 
 import os
 import resource
+import shutil
 import signal
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +31,16 @@ def demo_audio(demo_path):
 @pytest.fixture(scope="session")
 def default_card():
     return ModelRepo().get(DEFAULT_MODEL)
+
+
+@pytest.fixture
+def model_folder(tmp_path, default_card) -> Path:
+    """A model folder of this test holding a copy of the default model; tests add presets to it."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    shutil.copy(default_card.card_path, folder)
+    shutil.copy(default_card.onnx_path, folder)
+    return folder
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,6 @@
 """Presets chain real models: two passes of the Spleeter model make a three-stem preset."""
 
 import json
-import shutil
 
 import numpy as np
 import pytest
@@ -15,11 +14,8 @@ from stemdesk.presets import PresetSeparator, Preset, installed_presets, open_se
 
 
 @pytest.fixture
-def model_dir(tmp_path, default_card):
-    folder = tmp_path / "models"
-    folder.mkdir()
-    shutil.copy(default_card.card_path, folder)
-    shutil.copy(default_card.onnx_path, folder)
+def model_dir(model_folder):
+    folder = model_folder
     preset = {
         "id": "lead-backing", "name": "Lead vocals, backing, band", "version": "1.0.0", "kind": "preset",
         "steps": [{"model": "spleeter-2stems", "keep": "vocals", "as": "lead"},

@@ -19,12 +19,9 @@ PRESET = {
 
 
 @pytest.fixture
-def repo(tmp_path, default_card):
+def repo(model_folder):
     """The real model, a preset chaining it twice, and a preset whose model is missing."""
-    folder = tmp_path / "models"
-    folder.mkdir()
-    shutil.copy(default_card.card_path, folder)
-    shutil.copy(default_card.onnx_path, folder)
+    folder = model_folder
     (folder / "lead-backing.json").write_text(json.dumps(PRESET))
     missing = dict(PRESET, id="orphan", steps=[{"model": "kazoo-unet", "keep": "kazoo"}])
     (folder / "orphan.json").write_text(json.dumps(missing))
