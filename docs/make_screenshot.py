@@ -1,16 +1,19 @@
-"""Write docs/screenshot.png: the main window with the demo song separated by the real model.
+"""Write docs/screenshot.png: the main window with the demo song separated by a real model.
 
-    python docs/make_screenshot.py [OUT.png]
+    python docs/make_screenshot.py [OUT.png] [--model ID]
 
 Runs headless (Qt's offscreen platform unless QT_QPA_PLATFORM says otherwise),
 with throwaway settings and stem cache, and plays to ALSA's null device so the
-window looks as it does with a sound card. The musician's state shown: the
-vocals' mask, the accompaniment turned down, an A-B loop around a phrase and
-the playhead inside it.
+window looks as it does with a sound card. The musician's state shown: an
+A-B loop around a phrase with the playhead inside it and, with the default
+model, the vocals' mask and the accompaniment turned down; with the band
+preset (``--model band``), the guitar's mask and the guitar muted, as for
+playing it along.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import tempfile
@@ -21,7 +24,7 @@ OUT = ROOT / "docs" / "screenshot.png"
 SIZE = (1400, 880)
 
 
-def main(out: Path) -> int:
+def main(out: Path, model: str | None) -> int:
     scratch = Path(tempfile.mkdtemp(prefix="stemdesk-screenshot-"))
     # Before PortAudio starts: ALSA reads $HOME/.asoundrc and finds its null device.
     (scratch / ".asoundrc").write_text("pcm.!default { type null }\n")
@@ -37,7 +40,7 @@ def main(out: Path) -> int:
 
     app = create_application()
     window = MainWindow(QSettings(str(scratch / "settings.ini"), QSettings.Format.IniFormat),
-                        cache_root=scratch / "cache")
+                        cache_root=scratch / "cache", model_id=model)
     window.resize(*SIZE)
     window.show()
 
@@ -55,13 +58,18 @@ def main(out: Path) -> int:
         print(f"cannot separate the demo song: {failures[0]}", file=sys.stderr)
         return 1
 
-    window.mixer_model.set_gain("accompaniment", -4.5)
-    window.mixer_model.select("vocals")
+    stems = tuple(window.song.session.stems)
+    if "guitar" in stems:
+        window.mixer_model.select("guitar")
+        window.mixer_model.toggle_mute()
+    else:
+        window.mixer_model.set_gain(stems[-1], -4.5)
+        window.mixer_model.select(stems[0])
     window.views.mark_loop(3.05, 5.35)
     window.toggle_loop()
     window.transport.seek_seconds(4.2)
     window.banner.dismiss()
-    window.statusBar().showMessage("audio_example.mp3: 2 stems separated on CPU.")
+    window.statusBar().showMessage(f"audio_example.mp3: {len(stems)} stems separated on CPU.")
     wait(300)
     out.parent.mkdir(parents=True, exist_ok=True)
     if not window.grab().save(str(out)):
@@ -74,4 +82,8 @@ def main(out: Path) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(Path(sys.argv[1]) if len(sys.argv) > 1 else OUT))
+    parser = argparse.ArgumentParser(description="Write a screenshot of the main window.")
+    parser.add_argument("out", nargs="?", type=Path, default=OUT)
+    parser.add_argument("--model", help="model or preset id (default: the default model)")
+    args = parser.parse_args()
+    sys.exit(main(args.out, args.model))
