@@ -196,13 +196,10 @@ def separation_choices(repo: ModelRepo | None = None) -> list[tuple[str, str]]:
     """``(id, name)`` of every installed model, then every usable preset: what a song
     can be separated with."""
     repo = repo or ModelRepo()
-    choices = [(card.id, card.name) for card in repo.list()]
-    for preset in installed_presets(repo):
-        try:
-            choices.append((preset.id, check_installed(preset.id, repo)))
-        except StemdeskError:
-            continue
-    return choices
+    cards = repo.list()
+    installed = {card.id for card in cards}
+    usable = [preset for preset in installed_presets(repo) if all(step.model in installed for step in preset.steps)]
+    return [(card.id, card.name) for card in cards] + [(preset.id, preset.name) for preset in usable]
 
 
 def installed_presets(repo: ModelRepo | None = None) -> list[Preset]:
