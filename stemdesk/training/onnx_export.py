@@ -7,6 +7,7 @@ machine (source paths, stack traces), optionally stores the weights in half prec
 and writes ``<id>.onnx`` and ``<id>.json`` side by side.
 """
 
+import copy
 import hashlib
 import json
 import os
@@ -52,6 +53,10 @@ def export_onnx(
         dynamic_dims: input dimension name -> the multiple its size must be (1 for any
             size). Defaults to ``{"batch": 1}``. Dynamic output dimensions follow.
 
+    Submodules with a ``prepare_for_onnx()`` method are exported as that method leaves
+    them (a layer recast into operators ONNX Runtime runs better, say); ``module``
+    itself is left as it was.
+
     Raises ValueError for a module in training mode or an unknown dtype or dimension.
     """
     if module.training:
@@ -72,6 +77,10 @@ def export_onnx(
         shapes[input_layout.index(name)] = (
             torch.export.Dim(name, min=1) if multiple == 1 else multiple * torch.export.Dim(f"{name}_over_{multiple}", min=1)
         )
+    module = copy.deepcopy(module)
+    for submodule in module.modules():
+        if hasattr(submodule, "prepare_for_onnx"):
+            submodule.prepare_for_onnx()
     program = torch.onnx.export(
         module,
         (example_input,),
