@@ -72,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     separate.add_argument("--bit-depth", choices=list(BIT_DEPTHS), default="16")
     separate.add_argument("--device", choices=DEVICES, default="auto")
     separate.add_argument("--workers", type=int, default=None,
-                          help="chunks separated at once (default 1 on the CPU: least memory; 2 is faster with RAM to spare)")
+                          help="network runs at once (default 1 on the CPU, 2 on a GPU); 2 on the CPU is faster with RAM to spare")
     separate.set_defaults(run=_separate)
 
     models = commands.add_parser("models", help="list installed models")

@@ -1,3 +1,5 @@
+import threading
+
 import numpy as np
 import pytest
 
@@ -87,6 +89,45 @@ def test_long_input_reports_progress_and_cancel_stops_within_one_chunk(separator
     with pytest.raises(Cancelled):
         separator.separate(audio, progress=progress, cancel=token)
     assert seen[0] == (0, 3) and seen[-1] == (1, 3)
+
+
+class _Concurrency:
+    """Counts how many calls of a wrapped function are in progress at once, at most."""
+
+    def __init__(self, function):
+        self._function = function
+        self._lock = threading.Lock()
+        self._now = 0
+        self.most = 0
+
+    def __call__(self, *args):
+        with self._lock:
+            self._now += 1
+            self.most = max(self.most, self._now)
+        try:
+            return self._function(*args)
+        finally:
+            with self._lock:
+                self._now -= 1
+
+
+class _Session:
+    """An ORT session whose ``run`` calls are counted."""
+
+    def __init__(self, session):
+        self.run = _Concurrency(session.run)
+
+
+@pytest.mark.parametrize(("workers", "most_runs"), [(None, 1), (2, 2)])
+def test_on_the_cpu_chunks_overlap_but_network_runs_only_when_asked(default_card, workers, most_runs):
+    separator = Separator(default_card, device="cpu", workers=workers)
+    separator.session = _Session(separator.session)
+    chunks = separator._separate_chunks = _Concurrency(separator._separate_chunks)
+    audio = Audio(np.random.default_rng(0).uniform(-0.1, 0.1, (2, 40 * 44100)).astype(np.float32), 44100)
+    stems = separator.separate(audio)
+    assert chunks.most == 2
+    assert separator.session.run.most == most_runs
+    np.testing.assert_allclose(sum(stem.samples for stem in stems.values()), audio.samples, atol=1e-4)
 
 
 def test_rest_is_mixture_minus_stem(demo_audio, demo_stems):
