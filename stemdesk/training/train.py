@@ -371,7 +371,10 @@ def train(config: TrainingConfig, options: RunOptions) -> TrainingOutcome:
     )
 
     torch.manual_seed(config.seed)
-    net = arch.build(config.model).to(device)
+    # Channels-last weights make every 2-D convolution run channels-last (4-D weights
+    # only; other layers are unaffected): a U-Net step on this CPU in bf16 took 0.33-0.35 s
+    # against 0.42-0.52 s with contiguous ones.
+    net = arch.build(config.model).to(device, memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
     use_fp16_scaler = device.type == "cuda" and config.precision == "fp16"
     scaler = torch.amp.GradScaler(device.type, enabled=use_fp16_scaler)
