@@ -160,7 +160,7 @@ class Separator:
         import onnxruntime as ort
 
         # The song's last network run hands the arena's blocks back: an idle
-        # Separator (the app keeps one) would otherwise hold ~230 MB. Not every
+        # Separator (the app keeps one) would otherwise hold ~100 MB. Not every
         # run: re-faulting those pages each time cost 2 s on a 3.6-minute song.
         self._release_memory = ort.RunOptions()
         self._release_memory.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
