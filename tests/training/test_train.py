@@ -16,7 +16,7 @@ pytest.importorskip("matplotlib")
 from stemdesk import dsp
 from stemdesk.errors import StemdeskError
 from stemdesk.models import ModelCard
-from stemdesk.training.architectures import ARCHITECTURES, architecture
+from stemdesk.training.architectures import ARCHITECTURES, architecture, load_pretrained
 from stemdesk.training.chunk_dataset import (
     ChunkDataset,
     MagnitudeSpectrogram,
@@ -237,6 +237,30 @@ def test_resuming_with_other_settings_or_reusing_a_run_folder_is_refused(multitr
     assert "other arch" in capsys.readouterr().err
     assert main([*common, *TINY_RUN]) == 1
     assert "--resume" in capsys.readouterr().err
+
+
+def test_a_run_starts_from_an_exported_models_weights(multitracks, uninterrupted_run, tmp_path, capsys):
+    exported = uninterrupted_run / "guitar-unet.json"
+    trained = read_checkpoint(uninterrupted_run / "checkpoint.pt")
+    config = json.loads(trained["config"])
+    net = architecture("unet").build(config["model"])
+    load_pretrained(net, "unet", config["model"], str(exported))
+    for key, value in net.state_dict().items():
+        if not key.endswith("num_batches_tracked"):
+            assert torch.equal(value, trained["model"][key]), key
+    # From the command line, and refused with a reason for a network of other sizes.
+    common = ["--data", str(multitracks), "--steps", "1", "--no-export", "--init", str(exported)]
+    assert main([*common, "--out", str(tmp_path / "fine-tuned"), *TINY_RUN]) == 0
+    assert json.loads((tmp_path / "fine-tuned" / "config.json").read_text())["init"] == str(exported)
+    other_sizes = [*TINY_RUN[: TINY_RUN.index("--model-config") + 1], '{"bins": 32, "filters": [4, 8, 16]}',
+                   *TINY_RUN[TINY_RUN.index("--model-config") + 2 :]]
+    assert main([*common, "--out", str(tmp_path / "other"), *other_sizes]) == 1
+    assert "cannot initialise this network" in capsys.readouterr().err
+
+
+def test_an_unknown_initialisation_is_a_clear_error():
+    with pytest.raises(StemdeskError, match="Unknown initialisation 'no-such-model'"):
+        TrainingConfig(target="guitar", arch="unet", model={}, init="no-such-model")
 
 
 class _RunsCodeWhenUnpickled:

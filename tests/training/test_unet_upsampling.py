@@ -24,6 +24,13 @@ def test_subpixel_upsample_equals_the_cropped_transposed_convolution(size):
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
 
 
+def test_the_transposed_convolution_is_recovered_exactly_from_the_subpixel_kernel():
+    torch.manual_seed(0)
+    deconv = torch.nn.ConvTranspose2d(6, 3, kernel_size=5, stride=2)
+    recovered = SubPixelUpsample.transposed_weight(SubPixelUpsample(deconv).kernel)
+    assert torch.equal(recovered, deconv.weight.detach())
+
+
 def test_subpixel_upsample_refuses_other_transposed_convolutions():
     with pytest.raises(ValueError, match="5x5 stride-2"):
         SubPixelUpsample(torch.nn.ConvTranspose2d(4, 4, kernel_size=3, stride=2))
@@ -51,3 +58,21 @@ def test_exported_unet_has_no_transposed_convolution_and_matches_torch(tmp_path)
     with torch.no_grad():
         expected = net(other).numpy()
     assert abs(got - expected).max() < 1e-5
+
+
+def test_a_shipped_instrument_model_loads_back_into_torch_and_computes_the_same_masks():
+    from stemdesk.models import ModelRepo
+    from stemdesk.training.architectures import architecture, load_pretrained
+    from stemdesk.training.export_trained import TwoStemOutput, example_magnitudes
+
+    card = ModelRepo().get("bass-unet")
+    unet = architecture("unet")
+    config = unet.config({})
+    net = unet.build(config)
+    load_pretrained(net, "unet", config, card.id)
+    magnitude = example_magnitudes(1, 2, 64, 1024)
+    with torch.no_grad():
+        expected = TwoStemOutput(net, "mask").eval()(magnitude).numpy()
+    session = onnxruntime.InferenceSession(str(card.onnx_path), providers=["CPUExecutionProvider"])
+    (got,) = session.run(None, {card.input.name: magnitude.numpy()})
+    assert abs(got - expected).max() < 1e-4
