@@ -202,6 +202,15 @@ def check_init(init: str) -> None:
         ) from None
 
 
+def describe_init(init: str) -> str:
+    """What an installed model given as ``init`` was (id, version, its card's source); "" for Spleeter's nets."""
+    check_init(init)
+    if init in PRETRAINED:
+        return ""
+    card = ModelRepo().get(init)
+    return f"{card.id} {card.version}: {card.source}"
+
+
 def load_pretrained(net: nn.Module, arch_name: str, config: Mapping, init: str) -> None:
     """Overwrite ``net``'s weights with a pretrained model (transfer learning).
 

@@ -134,6 +134,9 @@ def _provenance(checkpoint: dict, config: dict, title: str, weights_dtype: str) 
     last = sessions[-1] if sessions else {"data": "?", "train_tracks": 0, "valid_tracks": 0}
     chunk_seconds = (config["chunk_frames"] - 1) * config["hop_length"] / config["sample_rate"]
     init = f"initialised from {config['init']}" if config.get("init") else "trained from scratch"
+    if checkpoint.get("init_provenance"):
+        # Fine-tuned from an installed model: its own story goes along.
+        init = f"fine-tuned from {checkpoint['init_provenance'].rstrip('.')} --"
     valid = checkpoint["history"]["valid_loss"]
     validation = (
         f"validation L1 {valid[-1]:.4g} on {last['valid_tracks']} held-out tracks ({config['valid_split']})"

@@ -50,6 +50,7 @@ from stemdesk.training.architectures import (
     Architecture,
     architecture,
     check_init,
+    describe_init,
     load_pretrained,
 )
 from stemdesk.training.chunk_dataset import (
@@ -386,8 +387,10 @@ def train(config: TrainingConfig, options: RunOptions) -> TrainingOutcome:
         step = saved["step"]
         history = LossHistory(**saved["history"])
         sessions = json.loads(saved["sessions"])
+        init_provenance = saved.get("init_provenance", "")
     else:
         step, history, sessions = 0, LossHistory(), []
+        init_provenance = describe_init(config.init) if config.init is not None else ""
         if config.init is not None:
             load_pretrained(net, config.arch, config.model, config.init)
         elif arch.initialise_from_data is not None:
@@ -421,6 +424,7 @@ def train(config: TrainingConfig, options: RunOptions) -> TrainingOutcome:
             "rng": _rng_states(device),
             "history": asdict(history),
             "sessions": json.dumps(sessions),
+            "init_provenance": init_provenance,
         }
         buffer = io.BytesIO()
         torch.save(checkpoint, buffer)

@@ -252,6 +252,11 @@ def test_a_run_starts_from_an_exported_models_weights(multitracks, uninterrupted
     common = ["--data", str(multitracks), "--steps", "1", "--no-export", "--init", str(exported)]
     assert main([*common, "--out", str(tmp_path / "fine-tuned"), *TINY_RUN]) == 0
     assert json.loads((tmp_path / "fine-tuned" / "config.json").read_text())["init"] == str(exported)
+    # The card of the fine-tuned model tells the story of the model it started from.
+    assert main(["--data", str(multitracks), "--steps", "2", "--export-dtype", "float32",
+                 "--out", str(tmp_path / "fine-tuned"), "--resume"]) == 0
+    source = ModelCard.load(tmp_path / "fine-tuned" / "guitar-unet.json").source
+    assert "fine-tuned from guitar-unet 1.0.0: " in source and "4 steps" in source and "2 steps" in source
     other_sizes = [*TINY_RUN[: TINY_RUN.index("--model-config") + 1], '{"bins": 32, "filters": [4, 8, 16]}',
                    *TINY_RUN[TINY_RUN.index("--model-config") + 2 :]]
     assert main([*common, "--out", str(tmp_path / "other"), *other_sizes]) == 1
