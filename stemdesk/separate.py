@@ -32,6 +32,7 @@ from .chunking import CancelToken, ChunkPlan, Progress, apply_chunked
 from .errors import StemdeskError
 from .memory import return_large_allocations_to_os
 from .models import ModelCard
+from .optimized_models import open_cpu_session
 from .wiener import wiener_filter
 
 DEVICES = ("auto", "cpu", "gpu")
@@ -59,18 +60,25 @@ def open_session(card: ModelCard, device: str = "auto", threads: int = 0):
     # A CUDA provider that cannot load (no driver, no GPU) logs a page of
     # errors before ORT falls back; the fallback is reported by `provider`.
     ort.set_default_logger_severity(3 if device == "gpu" else 4)
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
     # ORT's per-session CPU arena doubles its blocks as it grows and kept
     # ~500 MB for this U-Net; a shared arena that grows by what is asked keeps
     # the speed of reusing memory at a fraction of that (3.6-minute song: 5.9 s
     # and 676 MB peak, against 6.3 s / 764 MB, or 9.4 s / 491 MB without arena).
     _register_cpu_arena(ort)
-    options.add_session_config_entry("session.use_env_allocators", "1")
-    # The memory pattern plans one block for all of a run's activations on top.
-    options.enable_mem_pattern = False
+
+    def make_options():
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.add_session_config_entry("session.use_env_allocators", "1")
+        # The memory pattern plans one block for all of a run's activations on top.
+        options.enable_mem_pattern = False
+        return options
+
     try:
-        session = ort.InferenceSession(str(card.onnx_path), sess_options=options, providers=providers)
+        if wants_cuda:
+            session = ort.InferenceSession(str(card.onnx_path), sess_options=make_options(), providers=providers)
+        else:
+            session = open_cpu_session(card, make_options, ort)
     except Exception as error:  # ORT raises its own untyped errors for bad files
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise StemdeskError(f"Model {card.id!r} cannot be loaded from {card.onnx_path}: {first_line}") from None

@@ -18,6 +18,19 @@ from stemdesk.models import DEFAULT_MODEL, ModelRepo
 from stemdesk.separate import Separator
 
 
+@pytest.fixture(scope="session", autouse=True)
+def own_cache_folder(tmp_path_factory) -> Path:
+    """The user's cache folder (optimised models, stems) is one of this test run's own."""
+    folder = tmp_path_factory.mktemp("cache")
+    previous = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(folder)
+    yield folder
+    if previous is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = previous
+
+
 @pytest.fixture(scope="session")
 def demo_path() -> Path:
     return DEMO_SONG

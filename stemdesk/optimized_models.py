@@ -1,0 +1,112 @@
+"""ONNX Runtime's optimised form of each model, kept between runs so that CPU sessions open fast.
+
+Opening a CPU session makes ORT cast the fp16-stored weights to float32, fold and
+fuse nodes and rewrite the convolutions into its blocked CPU layout (NCHWc): most of
+the 0.3-0.8 s a session of Spleeter's model takes to open, paid again by every
+``stemdesk separate`` and for each of the band preset's five models. ORT can save the
+graph it ends up with; loaded with its optimisers off, that file opens in about a
+tenth of the time and computes the same outputs, bit for bit.
+
+The saved graph is specific to the CPU (the blocked layout follows its vector width)
+and to the ORT version, so its name holds both, with the model's sha256. A file
+that does not load is deleted and rebuilt; a cache folder that cannot be written
+only means sessions open at the usual speed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import re
+import secrets
+from contextlib import suppress
+from pathlib import Path
+
+import platformdirs
+
+from .models import ModelCard
+
+
+def cache_folder() -> Path:
+    """Where optimised models are kept: the user's cache folder (``$XDG_CACHE_HOME`` on Linux)."""
+    return platformdirs.user_cache_path("stemdesk") / "optimized-models"
+
+
+def cpu_signature() -> str:
+    """A short hash of what the optimised graph depends on: the machine, its CPU and its features."""
+    described = [platform.machine(), platform.processor()]
+    with suppress(OSError):
+        # Linux: the model name and the flags (AVX2, AVX-512...) of the first core.
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("model name", "flags", "Features")):
+                described.append(line)
+            if not line.strip() and len(described) > 2:
+                break
+    return hashlib.sha256("\n".join(described).encode()).hexdigest()[:12]
+
+
+def optimized_path(card: ModelCard, ort_version: str) -> Path:
+    """The cache file for ``card`` under this ORT version on this CPU."""
+    return cache_folder() / f"{card.id}-{card.sha256[:16]}-ort{ort_version}-{cpu_signature()}.onnx"
+
+
+def open_cpu_session(card: ModelCard, make_options, ort):
+    """An ORT CPU session on ``card``'s model, from its optimised form when one is cached.
+
+    ``make_options()`` returns fresh ``SessionOptions`` (threads, allocators); ``ort`` is
+    the imported onnxruntime module. Errors from the model itself propagate as ORT
+    raises them (the caller words them).
+    """
+    providers = ["CPUExecutionProvider"]
+    cached = optimized_path(card, ort.__version__)
+    if cached.is_file():
+        options = make_options()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        try:
+            return ort.InferenceSession(str(cached), sess_options=options, providers=providers)
+        except Exception:  # a damaged or foreign file: rebuild it below
+            with suppress(OSError):
+                cached.unlink()
+    temp = _reserve_temp(cached)
+    if temp is None:
+        return ort.InferenceSession(str(card.onnx_path), sess_options=make_options(), providers=providers)
+    options = make_options()
+    options.optimized_model_filepath = str(temp)
+    try:
+        session = ort.InferenceSession(str(card.onnx_path), sess_options=options, providers=providers)
+    except Exception:
+        # Perhaps only the saving failed (disk full); the model's own errors recur here.
+        _remove(temp)
+        return ort.InferenceSession(str(card.onnx_path), sess_options=make_options(), providers=providers)
+    try:
+        os.replace(temp, cached)
+    except OSError:
+        _remove(temp)
+    else:
+        _remove_stale(card, keep=cached)
+    return session
+
+
+def _reserve_temp(cached: Path) -> Path | None:
+    """A fresh temporary name beside ``cached`` (which ORT writes, then we rename); None if unwritable."""
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        temp = cached.with_name(f".{cached.stem}.{secrets.token_hex(4)}.part")
+        os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+    except OSError:
+        return None
+    return temp
+
+
+def _remove_stale(card: ModelCard, keep: Path) -> None:
+    """Delete this model's files cached for other versions of it, of ORT or of the CPU."""
+    ours = re.compile(re.escape(card.id) + r"-[0-9a-f]{16}-ort[^/]+\.onnx")
+    for path in keep.parent.iterdir():
+        if path != keep and ours.fullmatch(path.name):
+            _remove(path)
+
+
+def _remove(path: Path) -> None:
+    with suppress(OSError):
+        path.unlink()

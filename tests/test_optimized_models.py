@@ -1,0 +1,76 @@
+"""ORT's optimised graph of a model, cached between runs: same outputs, rebuilt when damaged."""
+
+import os
+
+import numpy as np
+import onnxruntime
+import pytest
+
+from stemdesk.optimized_models import cache_folder, optimized_path
+from stemdesk.separate import open_session
+
+
+@pytest.fixture
+def fresh_cache(own_cache_folder):
+    """An empty optimised-model cache; the files of earlier tests are put back afterwards."""
+    folder = cache_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    kept = folder.with_name("kept")
+    os.replace(folder, kept)
+    folder.mkdir()
+    yield folder
+    for path in folder.iterdir():
+        path.unlink()
+    folder.rmdir()
+    os.replace(kept, folder)
+
+
+def masks(session, card, frames=64):
+    magnitude = np.random.default_rng(0).random((1, 2, frames, card.bins), dtype=np.float32)
+    return session.run(None, {card.input.name: magnitude})[0]
+
+
+def plain_session(card):
+    return onnxruntime.InferenceSession(str(card.onnx_path), providers=["CPUExecutionProvider"])
+
+
+def test_the_cached_graph_computes_what_the_model_does(default_card, fresh_cache):
+    cached = optimized_path(default_card, onnxruntime.__version__)
+    assert not cached.exists()
+    first = open_session(default_card, "cpu")
+    assert cached.is_file() and list(fresh_cache.iterdir()) == [cached]
+    written = cached.stat().st_mtime_ns
+    second = open_session(default_card, "cpu")
+    assert cached.stat().st_mtime_ns == written  # read, not rebuilt
+    expected = masks(plain_session(default_card), default_card)
+    np.testing.assert_array_equal(masks(first, default_card), expected)
+    np.testing.assert_array_equal(masks(second, default_card), expected)
+
+
+def test_a_damaged_cache_file_is_rebuilt(default_card, fresh_cache):
+    cached = optimized_path(default_card, onnxruntime.__version__)
+    cached.write_bytes(b"not an onnx graph")
+    session = open_session(default_card, "cpu")
+    np.testing.assert_array_equal(masks(session, default_card), masks(plain_session(default_card), default_card))
+    assert cached.stat().st_size > 1_000_000
+    onnxruntime.InferenceSession(str(cached), providers=["CPUExecutionProvider"])
+
+
+def test_files_of_other_versions_go_and_other_models_files_stay(default_card, fresh_cache):
+    stale = fresh_cache / f"{default_card.id}-{'0' * 16}-ort1.0.0-abcdef012345.onnx"
+    longer_id = fresh_cache / f"{default_card.id}-large-{'0' * 16}-ort1.0.0-abcdef012345.onnx"
+    for path in (stale, longer_id):
+        path.write_bytes(b"x")
+    open_session(default_card, "cpu")
+    assert not stale.exists() and longer_id.exists()
+
+
+def test_an_unwritable_cache_only_costs_speed(default_card, fresh_cache):
+    fresh_cache.rmdir()
+    fresh_cache.write_bytes(b"a file where the cache folder should be")
+    try:
+        session = open_session(default_card, "cpu")
+        assert masks(session, default_card).shape == (1, 2, 2, 64, default_card.bins)
+    finally:
+        fresh_cache.unlink()
+        fresh_cache.mkdir()
