@@ -19,9 +19,11 @@ time); it keeps nothing of a song once ``separate`` returns.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -56,6 +58,12 @@ def open_session(card: ModelCard, device: str = "auto", threads: int = 0):
     wants_cuda = device in ("auto", "gpu") and CUDA in ort.get_available_providers()
     if device == "gpu" and not wants_cuda:
         raise StemdeskError("No usable GPU: this onnxruntime has no CUDA provider.")
+    if wants_cuda and not nvidia_driver_present():
+        # onnxruntime-gpu lists CUDA wherever it is installed; without a driver
+        # ORT would try it, fail and fall back, slower and with no cached graph.
+        if device == "gpu":
+            raise StemdeskError("No usable GPU: no NVIDIA driver found (libcuda cannot be loaded).")
+        wants_cuda = False
     providers = [CUDA, CPU] if wants_cuda else [CPU]
     # A CUDA provider that cannot load (no driver, no GPU) logs a page of
     # errors before ORT falls back; the fallback is reported by `provider`.
@@ -85,6 +93,16 @@ def open_session(card: ModelCard, device: str = "auto", threads: int = 0):
     if device == "gpu" and session.get_providers()[0] != CUDA:
         raise StemdeskError("No usable GPU: CUDA could not be initialised (driver or libraries missing).")
     return session
+
+
+def nvidia_driver_present() -> bool:
+    """Whether NVIDIA's driver library (what CUDA runs on) can be loaded here."""
+    name = "nvcuda.dll" if sys.platform == "win32" else "libcuda.so.1"
+    try:
+        ctypes.CDLL(name)
+    except OSError:
+        return False
+    return True
 
 
 _cpu_arena_registered = False

@@ -74,3 +74,13 @@ def test_an_unwritable_cache_only_costs_speed(default_card, fresh_cache):
     finally:
         fresh_cache.unlink()
         fresh_cache.mkdir()
+
+
+def test_auto_without_an_nvidia_driver_goes_straight_to_the_cached_cpu_graph(default_card, fresh_cache):
+    from stemdesk.separate import nvidia_driver_present
+
+    if nvidia_driver_present():
+        pytest.skip("an NVIDIA driver is present: auto may run on the GPU here")
+    session = open_session(default_card, "auto")
+    assert session.get_providers() == ["CPUExecutionProvider"]
+    assert optimized_path(default_card, onnxruntime.__version__).is_file()
