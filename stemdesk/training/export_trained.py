@@ -134,9 +134,10 @@ def _provenance(checkpoint: dict, config: dict, title: str, weights_dtype: str) 
     last = sessions[-1] if sessions else {"data": "?", "train_tracks": 0, "valid_tracks": 0}
     chunk_seconds = (config["chunk_frames"] - 1) * config["hop_length"] / config["sample_rate"]
     init = f"initialised from {config['init']}" if config.get("init") else "trained from scratch"
-    if checkpoint.get("init_provenance"):
-        # Fine-tuned from an installed model: its own story goes along.
-        init = f"fine-tuned from {checkpoint['init_provenance'].rstrip('.')} --"
+    # Fine-tuned from an installed model ("<id> <version>: <its card's source>"): its story goes along.
+    started_from, _, its_story = checkpoint.get("init_provenance", "").partition(": ")
+    if its_story:
+        init = f"fine-tuned from {started_from}"
     valid = checkpoint["history"]["valid_loss"]
     validation = (
         f"validation L1 {valid[-1]:.4g} on {last['valid_tracks']} held-out tracks ({config['valid_split']})"
@@ -153,6 +154,7 @@ def _provenance(checkpoint: dict, config: dict, title: str, weights_dtype: str) 
         f"(L1 on magnitudes, Adam lr {config['lr']}); {validation}; "
         f"trained on {', '.join(devices) or 'nothing yet'} for {seconds / 60:.1f} min in {len(sessions)} session(s); "
         f"exported by python -m stemdesk.training.export_trained; {storage}."
+        + (f" {started_from} was: {its_story}" if its_story else "")
     )
 
 

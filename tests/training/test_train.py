@@ -256,7 +256,9 @@ def test_a_run_starts_from_an_exported_models_weights(multitracks, uninterrupted
     assert main(["--data", str(multitracks), "--steps", "2", "--export-dtype", "float32",
                  "--out", str(tmp_path / "fine-tuned"), "--resume"]) == 0
     source = ModelCard.load(tmp_path / "fine-tuned" / "guitar-unet.json").source
-    assert "fine-tuned from guitar-unet 1.0.0: " in source and "4 steps" in source and "2 steps" in source
+    assert source.startswith("stemdesk U-Net for guitar, fine-tuned from guitar-unet 1.0.0, by ")
+    assert "2 steps" in source and source.index("2 steps") < source.index(" guitar-unet 1.0.0 was: ")
+    assert "4 steps" in source.partition(" guitar-unet 1.0.0 was: ")[2]
     other_sizes = [*TINY_RUN[: TINY_RUN.index("--model-config") + 1], '{"bins": 32, "filters": [4, 8, 16]}',
                    *TINY_RUN[TINY_RUN.index("--model-config") + 2 :]]
     assert main([*common, "--out", str(tmp_path / "other"), *other_sizes]) == 1
