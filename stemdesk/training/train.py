@@ -111,8 +111,6 @@ class TrainingConfig:
         multiple = arch.frame_multiple(self.model)
         if self.chunk_frames % multiple or self.segment_frames % multiple:
             raise StemdeskError(f"{self.arch} needs chunk and segment frames that are multiples of {multiple}")
-        if self.init is not None:
-            check_init(self.init)
         if self.lr is None:
             # Fine-tuning pretrained weights wants smaller steps than learning from scratch.
             self.lr = 1e-4 if self.init is not None else 1e-3
@@ -359,6 +357,10 @@ def train(config: TrainingConfig, options: RunOptions) -> TrainingOutcome:
     saved = read_checkpoint(checkpoint_path) if options.resume and checkpoint_path.exists() else None
     if saved is not None:
         config = TrainingConfig.from_json(saved["config"])
+    elif config.init is not None:
+        # Checked when a run starts, not in TrainingConfig: a resumed run never reads its
+        # initial weights again, so a model uninstalled since must not stop it.
+        check_init(config.init)
     arch = architecture(config.arch)
 
     spectrogram = MagnitudeSpectrogram(config.n_fft, config.hop_length, config.model["bins"]).to(device)

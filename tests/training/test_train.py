@@ -2,6 +2,7 @@
 
 import csv
 import json
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -240,7 +241,9 @@ def test_resuming_with_other_settings_or_reusing_a_run_folder_is_refused(multitr
 
 
 def test_a_run_starts_from_an_exported_models_weights(multitracks, uninterrupted_run, tmp_path, capsys):
-    exported = uninterrupted_run / "guitar-unet.json"
+    # A copy, deleted before the resume below: resuming never reads the initial weights again.
+    shutil.copytree(uninterrupted_run, tmp_path / "installed", ignore=shutil.ignore_patterns("*.pt"))
+    exported = tmp_path / "installed" / "guitar-unet.json"
     trained = read_checkpoint(uninterrupted_run / "checkpoint.pt")
     config = json.loads(trained["config"])
     net = architecture("unet").build(config["model"])
@@ -252,22 +255,25 @@ def test_a_run_starts_from_an_exported_models_weights(multitracks, uninterrupted
     common = ["--data", str(multitracks), "--steps", "1", "--no-export", "--init", str(exported)]
     assert main([*common, "--out", str(tmp_path / "fine-tuned"), *TINY_RUN]) == 0
     assert json.loads((tmp_path / "fine-tuned" / "config.json").read_text())["init"] == str(exported)
+    other_sizes = [*TINY_RUN[: TINY_RUN.index("--model-config") + 1], '{"bins": 32, "filters": [4, 8, 16]}',
+                   *TINY_RUN[TINY_RUN.index("--model-config") + 2 :]]
+    assert main([*common, "--out", str(tmp_path / "other"), *other_sizes]) == 1
+    assert "cannot initialise this network" in capsys.readouterr().err
     # The card of the fine-tuned model tells the story of the model it started from.
+    shutil.rmtree(tmp_path / "installed")
     assert main(["--data", str(multitracks), "--steps", "2", "--export-dtype", "float32",
                  "--out", str(tmp_path / "fine-tuned"), "--resume"]) == 0
     source = ModelCard.load(tmp_path / "fine-tuned" / "guitar-unet.json").source
     assert source.startswith("stemdesk U-Net for guitar, fine-tuned from guitar-unet 1.0.0, by ")
     assert "2 steps" in source and source.index("2 steps") < source.index(" guitar-unet 1.0.0 was: ")
     assert "4 steps" in source.partition(" guitar-unet 1.0.0 was: ")[2]
-    other_sizes = [*TINY_RUN[: TINY_RUN.index("--model-config") + 1], '{"bins": 32, "filters": [4, 8, 16]}',
-                   *TINY_RUN[TINY_RUN.index("--model-config") + 2 :]]
-    assert main([*common, "--out", str(tmp_path / "other"), *other_sizes]) == 1
-    assert "cannot initialise this network" in capsys.readouterr().err
 
 
-def test_an_unknown_initialisation_is_a_clear_error():
-    with pytest.raises(StemdeskError, match="Unknown initialisation 'no-such-model'"):
-        TrainingConfig(target="guitar", arch="unet", model={}, init="no-such-model")
+def test_an_unknown_initialisation_is_a_clear_error(multitracks, tmp_path, capsys):
+    assert main(["--data", str(multitracks), "--out", str(tmp_path), "--steps", "1", "--no-export",
+                 "--init", "no-such-model", *TINY_RUN]) == 1
+    assert "Unknown initialisation 'no-such-model'" in capsys.readouterr().err
+    assert not (tmp_path / "checkpoint.pt").exists()
 
 
 class _RunsCodeWhenUnpickled:
