@@ -29,7 +29,7 @@ from bench_separation import lowpass, sdr  # noqa: E402
 
 from stemdesk import dsp  # noqa: E402
 from stemdesk.audio import Audio, decode  # noqa: E402
-from stemdesk.cli import DEMO_SONG  # noqa: E402
+from stemdesk import DEMO_SONG  # noqa: E402
 from stemdesk.models import DEFAULT_MODEL, ModelRepo  # noqa: E402
 from stemdesk.separate import Separator  # noqa: E402
 

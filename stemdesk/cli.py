@@ -18,10 +18,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import PROJECT_ROOT, __version__
+from . import DEMO_SONG, __version__
 from .errors import StemdeskError
 
-DEMO_SONG = PROJECT_ROOT / "resources" / "demo" / "audio_example.mp3"
 SUBCOMMANDS = ("separate", "models")
 #: Subcommands whose own module parses the rest of the command line.
 DELEGATED = {
@@ -147,7 +146,8 @@ def _open_app(argv: list[str]) -> int:
     try:
         from .gui.app import run_app
     except ImportError as error:
-        raise StemdeskError(f"The window needs the gui extra (pip install 'stemdesk[gui]'): {error}") from None
+        # PySide6 is a core dependency; what fails here is a system library Qt loads (libEGL...).
+        raise StemdeskError(f"The window cannot start: {error} (stemdesk separate works without it)") from None
     return run_app(DEMO_SONG if args.demo else args.song)
 
 

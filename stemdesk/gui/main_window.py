@@ -34,8 +34,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from stemdesk import DEMO_SONG
 from stemdesk.audio import SUPPORTED_SUFFIXES
-from stemdesk.cli import DEMO_SONG
 from stemdesk.errors import StemdeskError
 from stemdesk.gui import theme
 from stemdesk.gui.export_dialog import ExportDialog
