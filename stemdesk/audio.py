@@ -18,7 +18,6 @@ half-written file under the final name.
 import errno
 import logging
 import os
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ import soundfile
 import soxr
 
 from stemdesk.errors import StemdeskError
+from stemdesk.leftovers import owner_tag
 
 log = logging.getLogger(__name__)
 
@@ -222,13 +222,14 @@ def resample(audio: Audio, rate: int) -> Audio:
     return Audio(np.ascontiguousarray(resampled.T), int(rate))
 
 
-def write_audio(path: str | os.PathLike, audio: Audio, subtype: str = "PCM_16") -> Path:
-    """Write ``audio`` as WAV or FLAC (chosen by the suffix) atomically; return the path.
+def write_audio(path: str | os.PathLike, audio: Audio, subtype: str = "PCM_16", gain: float = 1.0) -> Path:
+    """Write ``audio`` times ``gain`` as WAV or FLAC (chosen by the suffix) atomically; return the path.
 
     ``subtype`` is ``"PCM_16"``, ``"PCM_24"`` or, for WAV only, ``"FLOAT"``.
     For PCM the samples are clipped to [-1, 1] here (libsndfile 1.2 clips as
     well, but that is its conversion detail, not a promise); FLOAT keeps them
-    as they are. One channel gives a mono file.
+    as they are. :func:`stemdesk.headroom.clip_free_gain` gives the ``gain``
+    that avoids clipping. One channel gives a mono file.
 
     Raises:
         StemdeskError: unsupported suffix or subtype, or the file cannot be
@@ -257,6 +258,8 @@ def write_audio(path: str | os.PathLike, audio: Audio, subtype: str = "PCM_16") 
             ) as sound:
                 for start in range(0, audio.num_samples, _BLOCK_FRAMES):
                     block = audio.samples[:, start : start + _BLOCK_FRAMES]
+                    if gain != 1.0:
+                        block = block * np.float32(gain)
                     if clip:
                         block = np.clip(block, -1.0, 1.0)
                     sound.write(block.T)
@@ -275,19 +278,22 @@ class _ErrorKeepingFile:
 
     libsndfile only learns that a write came up short and reports a bare
     "system error"; an exception raised inside the C callback would be printed
-    and lost. Keeping it lets the caller say "disk full" instead.
+    and lost. Keeping it lets the caller say "disk full" instead. The same goes
+    for KeyboardInterrupt or SystemExit from a signal handler that happens to
+    run inside the callback: kept and raised again once libsndfile returns, so
+    Ctrl-C stops the program instead of turning into a failed write.
     """
 
     def __init__(self, raw):
         self._raw = raw
-        self._error: OSError | None = None
+        self._error: BaseException | None = None
 
     def write(self, data: bytes) -> int:
         if self._error is not None:
             return 0
         try:
             return self._raw.write(data)
-        except OSError as error:
+        except BaseException as error:  # noqa: BLE001 -- kept, raised again by raise_kept_error
             self._error = error
             return 0
 
@@ -296,12 +302,16 @@ class _ErrorKeepingFile:
         # exception here would escape into cffi's callback and be lost.
         try:
             return self._raw.seek(offset, whence)
-        except OSError as error:
+        except BaseException as error:  # noqa: BLE001 -- kept, raised again by raise_kept_error
             self._error = self._error or error
             return -1
 
     def tell(self) -> int:
-        return self._raw.tell()
+        try:
+            return self._raw.tell()
+        except BaseException as error:  # noqa: BLE001 -- kept, raised again by raise_kept_error
+            self._error = self._error or error
+            return -1
 
     def raise_kept_error(self) -> None:
         if self._error is not None:
@@ -312,15 +322,18 @@ class _ErrorKeepingFile:
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
 
-    The temporary file (``.<name>.<random>.part``, created empty with the
-    usual permissions) is flushed to disk and renamed over ``path`` when the
+    The temporary file (``.<name>.<owner tag>.part``, created empty with the
+    usual permissions; :mod:`stemdesk.leftovers` removes it once a killed
+    writer is gone) is flushed to disk and renamed over ``path`` when the
     block ends normally; on any exception, KeyboardInterrupt included, it is
     removed and ``path`` is left as it was. An OSError, from creating the
     temporary file, from the block or from the rename, becomes a one-line
     StemdeskError naming ``path``.
     """
     target = Path(path)
-    temp = target.with_name(f".{target.name[:100]}.{secrets.token_hex(4)}.part")
+    # The name is cut to 100 bytes, not characters: 100 CJK characters would pass NAME_MAX.
+    short_name = os.fsencode(target.name)[:100].decode(errors="ignore")
+    temp = target.with_name(f".{short_name}.{owner_tag()}.part")
     try:
         # O_EXCL reserves the name; mode 0o666 lets the umask decide, as for
         # any file the user creates (mkstemp would force 0o600).

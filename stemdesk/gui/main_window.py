@@ -51,6 +51,7 @@ from stemdesk.gui.separation_queue import LoadedSong, SeparationQueue
 from stemdesk.gui.song_views import SongViews
 from stemdesk.gui.transport import Transport
 from stemdesk.gui.transport_bar import TransportBar
+from stemdesk.headroom import WrittenFiles
 from stemdesk.models import ModelRepo
 from stemdesk.playback import MixerState
 from stemdesk.presets import check_installed, separation_choices
@@ -537,12 +538,15 @@ class MainWindow(QMainWindow):
         self.export_progress.setRange(0, total)
         self.export_progress.setValue(done)
 
-    def _on_export_done(self, request: ExportRequest, paths: list[Path]) -> None:
+    def _on_export_done(self, request: ExportRequest, written: WrittenFiles) -> None:
         self.export_progress.hide()
+        paths = written.paths
         folder = paths[0].parent if paths else request.folder
         names = ", ".join(path.name for path in paths)
+        note = written.gain_note()
         self.show_message(
-            f"Exported {request.describe()}: {names} in {folder}.", "info",
+            f"Exported {request.describe()}: {names} in {folder}" + (f", {note}." if note else "."),
+            "warning" if note else "info",
             ("Show folder", lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))),
         )
         self.export_finished.emit(paths)
