@@ -18,7 +18,9 @@ half-written file under the final name.
 import errno
 import logging
 import os
-from collections.abc import Iterator
+import signal
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -250,7 +252,7 @@ def write_audio(path: str | os.PathLike, audio: Audio, subtype: str = "PCM_16", 
     if not np.isfinite(audio.samples).all():
         raise ValueError(f"refusing to write '{target}': samples contain NaN or infinity")
     clip = subtype != "FLOAT"
-    with atomic_path(target) as temp, open(temp, "wb") as raw:
+    with atomic_path(target) as temp, open(temp, "wb") as raw, _signals_held() as deliver_held_signal:
         sink = _ErrorKeepingFile(raw)
         try:
             with soundfile.SoundFile(
@@ -264,6 +266,7 @@ def write_audio(path: str | os.PathLike, audio: Audio, subtype: str = "PCM_16", 
                         block = np.clip(block, -1.0, 1.0)
                     sound.write(block.T)
                     sink.raise_kept_error()
+                    deliver_held_signal()
         # soundfile reports a short write with a bare assert; the OSError
         # behind it was kept by the sink.
         except (AssertionError, soundfile.SoundFileError) as error:
@@ -278,22 +281,19 @@ class _ErrorKeepingFile:
 
     libsndfile only learns that a write came up short and reports a bare
     "system error"; an exception raised inside the C callback would be printed
-    and lost. Keeping it lets the caller say "disk full" instead. The same goes
-    for KeyboardInterrupt or SystemExit from a signal handler that happens to
-    run inside the callback: kept and raised again once libsndfile returns, so
-    Ctrl-C stops the program instead of turning into a failed write.
+    and lost. Keeping it lets the caller say "disk full" instead.
     """
 
     def __init__(self, raw):
         self._raw = raw
-        self._error: BaseException | None = None
+        self._error: OSError | None = None
 
     def write(self, data: bytes) -> int:
         if self._error is not None:
             return 0
         try:
             return self._raw.write(data)
-        except BaseException as error:  # noqa: BLE001 -- kept, raised again by raise_kept_error
+        except OSError as error:
             self._error = error
             return 0
 
@@ -302,20 +302,55 @@ class _ErrorKeepingFile:
         # exception here would escape into cffi's callback and be lost.
         try:
             return self._raw.seek(offset, whence)
-        except BaseException as error:  # noqa: BLE001 -- kept, raised again by raise_kept_error
+        except OSError as error:
             self._error = self._error or error
             return -1
 
     def tell(self) -> int:
-        try:
-            return self._raw.tell()
-        except BaseException as error:  # noqa: BLE001 -- kept, raised again by raise_kept_error
-            self._error = self._error or error
-            return -1
+        return self._raw.tell()
 
     def raise_kept_error(self) -> None:
         if self._error is not None:
             raise self._error
+
+
+@contextmanager
+def _signals_held() -> Iterator[Callable[[], None]]:
+    """Hold SIGINT and SIGTERM while libsndfile calls back into Python; yield a function
+    that delivers a held one (to the handler it was meant for) at a safe point.
+
+    Python runs a signal handler in the main thread between any two bytecodes,
+    so Ctrl-C's KeyboardInterrupt can start inside soundfile's write callback,
+    where cffi prints and swallows it and libsndfile sees a short write. Held,
+    it arrives once libsndfile has returned, and unwinds through atomic_path's
+    cleanup like any other exception. Other threads get no signals: no-op there.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: None
+        return
+    held: list[tuple[int, object]] = []
+    previous = {signum: signal.signal(signum, lambda *received: held.append(received))
+                for signum in (signal.SIGINT, signal.SIGTERM)}
+
+    def deliver() -> None:
+        if not held:
+            return
+        signum, frame = held.pop(0)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        handler = previous[signum]
+        if callable(handler):
+            handler(signum, frame)
+        elif handler == signal.SIG_DFL:
+            # The default action (end the process) once the handler is back in place.
+            os.kill(os.getpid(), signum)
+
+    try:
+        yield deliver
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        deliver()
 
 
 @contextmanager
