@@ -83,13 +83,13 @@ def _parser() -> argparse.ArgumentParser:
 def _separate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .presets import open_separator
+    from .catalogue import Catalogue
     from .stem_files import BIT_DEPTHS, choose_stems, separate_file
 
     inputs = args.inputs or [DEMO_SONG]
     if not args.inputs:
         print(f"No input given: separating the demo song {DEMO_SONG.name}", file=sys.stderr)
-    separator = open_separator(args.model, device=args.device, workers=args.workers)
+    separator = Catalogue().open(args.model, device=args.device, workers=args.workers)
     choose_stems(separator.stems, args.stems)
     print(f"Model {args.model} ({', '.join(separator.stems)}) on {separator.device_name}", file=sys.stderr)
     failed = 0
@@ -113,17 +113,19 @@ def _separate(args: argparse.Namespace) -> int:
 
 
 def _models(args: argparse.Namespace) -> int:
-    from .models import ModelRepo
-    from .presets import installed_presets
+    from .catalogue import Catalogue
 
-    cards, presets = ModelRepo().list(), installed_presets()
-    if not cards:
-        _error("no models installed")
+    entries = Catalogue().entries()
+    for entry in entries:
+        if entry.usable:
+            card = entry.card
+            print(f"{card.id:<24} {card.version:<8} {entry.kind:<7} {','.join(card.stems):<40} {card.name}")
+            print(f"{'':<24} licence: {card.license}")
+        else:
+            print(f"{entry.id:<24} broken: {entry.problem}")
+    if not any(entry.usable for entry in entries):
+        _error("no usable models installed")
         return 1
-    for card in cards:
-        print(f"{card.id:<24} {card.version:<8} {card.architecture:<10} {','.join(card.stems):<32} {card.name}")
-    for preset in presets:
-        print(f"{preset.id:<24} {preset.version:<8} {'preset':<10} {','.join(preset.stems):<32} {preset.name}")
     return 0
 
 

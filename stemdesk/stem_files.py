@@ -13,8 +13,8 @@ from pathlib import Path
 from .audio import Audio, decode, write_audio
 from .chunking import CancelToken, Progress
 from .errors import StemdeskError
-from .presets import PresetSeparator
-from .separate import Separator, rest_of
+from .separate import rest_of
+from .separators import StemSeparator
 
 FORMATS = ("wav", "flac")
 #: CLI bit depth name -> libsndfile subtype.
@@ -47,7 +47,7 @@ def song_folder(song: Path, out_dir: Path) -> Path:
 
 
 def separate_file(
-    separator: Separator | PresetSeparator,
+    separator: StemSeparator,
     song: str | os.PathLike,
     out_dir: str | os.PathLike,
     stems: list[str] | None = None,

@@ -14,7 +14,8 @@ import pytest
 
 from stemdesk.audio import decode
 from stemdesk.cli import DEMO_SONG
-from stemdesk.models import DEFAULT_MODEL, ModelRepo
+from stemdesk.catalogue import Catalogue
+from stemdesk.models import DEFAULT_MODEL
 from stemdesk.separate import Separator
 
 
@@ -43,7 +44,7 @@ def demo_audio(demo_path):
 
 @pytest.fixture(scope="session")
 def default_card():
-    return ModelRepo().get(DEFAULT_MODEL)
+    return Catalogue().get(DEFAULT_MODEL)
 
 
 @pytest.fixture

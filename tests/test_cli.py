@@ -151,7 +151,7 @@ def test_corrupt_card_is_refused(tmp_path, demo_audio, model_copy, capsys):
     card.write_text(json.dumps(raw))
     assert main(["separate", str(song), "--model", str(card)]) == 2
     (line,) = error_lines(capsys.readouterr())
-    assert "missing stems" in line
+    assert "spleeter-2stems.json: stems: Field required" in line
 
 
 def test_models_lists_the_installed_cards(capsys):

@@ -51,9 +51,8 @@ from stemdesk.gui.separation_queue import LoadedSong, SeparationQueue
 from stemdesk.gui.song_views import SongViews
 from stemdesk.gui.transport import Transport
 from stemdesk.gui.transport_bar import TransportBar
-from stemdesk.models import ModelRepo
+from stemdesk.catalogue import Catalogue
 from stemdesk.playback import MixerState
-from stemdesk.presets import check_installed, separation_choices
 from stemdesk.stem_cache import StemCache
 
 log = logging.getLogger(__name__)
@@ -89,7 +88,7 @@ class MainWindow(QMainWindow):
         self,
         settings: QSettings,
         cache_root: Path | None = None,
-        repo: ModelRepo | None = None,
+        repo: Catalogue | None = None,
         model_id: str | None = None,
         parent: QWidget | None = None,
     ):
@@ -97,7 +96,7 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.preferences = Preferences.load(settings)
         self.cache = StemCache(cache_root, max_bytes=self.preferences.cache_max_bytes)
-        self.repo = repo if repo is not None else ModelRepo()
+        self.repo = repo if repo is not None else Catalogue()
         if model_id is not None:
             self.preferences = replace(self.preferences, separation_model=model_id)
         self.queue = SeparationQueue(
@@ -288,7 +287,7 @@ class MainWindow(QMainWindow):
 
     def _check_model(self, model_id: str) -> None:
         try:
-            check_installed(model_id, self.repo)
+            self.repo.check(model_id)
         except StemdeskError as error:
             self.show_message(f"{error} Songs cannot be separated until the model is installed.", "error")
 
@@ -296,7 +295,7 @@ class MainWindow(QMainWindow):
         """One radio item per installed model and preset; the current one checked."""
         self.model_menu.clear()
         self.model_actions = QActionGroup(self)
-        for model_id, name in separation_choices(self.repo):
+        for model_id, name in self.repo.choices():
             action = self.model_menu.addAction(name)
             action.setCheckable(True)
             action.setChecked(model_id == self.queue.model_id)
