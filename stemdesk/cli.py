@@ -15,6 +15,7 @@ on stderr and give a non-zero exit status; a failed file does not stop a batch.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -100,6 +101,7 @@ def _separate(args: argparse.Namespace) -> int:
     from .catalogue import Catalogue
     from .stem_files import BIT_DEPTHS, choose_stems, separate_file
 
+    _check_separate_options(args)
     inputs = args.inputs or [DEMO_SONG]
     if not args.inputs:
         print(f"No input given: separating the demo song {DEMO_SONG.name}", file=sys.stderr)
@@ -124,6 +126,15 @@ def _separate(args: argparse.Namespace) -> int:
                 continue
         print(f"{song} -> {paths[0].parent} ({', '.join(path.name for path in paths)})")
     return 1 if failed else 0
+
+
+def _check_separate_options(args: argparse.Namespace) -> None:
+    """Refuse option values that cannot work, before any song is decoded or model loaded."""
+    cores = os.cpu_count() or 1
+    if args.workers is not None and not 1 <= args.workers <= cores:
+        raise StemdeskError(f"--workers {args.workers}: use 1 to {cores} (the cores of this machine).")
+    if args.format == "flac" and args.bit_depth == "float":
+        raise StemdeskError("--bit-depth float: FLAC holds 16- or 24-bit samples only; use --format wav for float stems.")
 
 
 def _models(args: argparse.Namespace) -> int:
