@@ -118,7 +118,10 @@ class Catalogue:
         # The file names, not choices(): reading the cards could lead back here through a preset.
         known = ", ".join(sorted({path.stem for folder in self.dirs if folder.is_dir() for path in folder.glob("*.json")}))
         known = known or "none installed"
-        raise StemdeskError(f"Unknown model {model!r} (available: {known}).")
+        from .installer import INSTALLABLE  # here: the installer builds on the catalogue
+
+        hint = f" Install it with: stemdesk models install {model}" if model in INSTALLABLE else ""
+        raise StemdeskError(f"Unknown model {model!r} (available: {known}).{hint}")
 
     def _entry(self, path: Path) -> CatalogueEntry:
         try:

@@ -1,5 +1,6 @@
 """Presets chain real models: two passes of the Spleeter model make a three-stem preset."""
 
+import hashlib
 import json
 
 import numpy as np
@@ -107,3 +108,65 @@ def test_cli_separates_and_lists_with_a_preset(model_dir, demo_audio, tmp_path, 
     assert sorted(p.name for p in (tmp_path / "out" / "song").iterdir()) == ["backing.wav", "band.wav", "lead.wav"]
     assert main(["models"]) == 0
     assert "lead-backing" in capsys.readouterr().out
+
+
+def three_stem_model(folder, raw_card):
+    """A real ONNX mask network with three stems ("low", "high", "even"), built here: the masks are
+    sigmoids of the magnitude, so each stem takes a different share of every bin."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    one = helper.make_tensor("one", TensorProto.FLOAT, [], [1.0])
+    zero = helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0])
+    axis = helper.make_tensor("axis", TensorProto.INT64, [1], [1])
+    nodes = [
+        helper.make_node("Sub", ["magnitude", "one"], ["shifted"]),
+        helper.make_node("Sigmoid", ["shifted"], ["low"]),
+        helper.make_node("Neg", ["shifted"], ["flipped"]),
+        helper.make_node("Sigmoid", ["flipped"], ["high"]),
+        helper.make_node("Mul", ["magnitude", "zero"], ["nothing"]),
+        helper.make_node("Sigmoid", ["nothing"], ["even"]),
+        *[helper.make_node("Unsqueeze", [name, "axis"], [f"{name}_stem"]) for name in ("low", "high", "even")],
+        helper.make_node("Concat", ["low_stem", "high_stem", "even_stem"], ["stacked"], axis=1),
+        # (batch, stems, channels, frames, bins) as the card's layout says.
+        helper.make_node("Identity", ["stacked"], ["mask"]),
+    ]
+    dims = ["batch", 2, "frames", raw_card["bins"]]
+    graph = helper.make_graph(
+        nodes, "three-stems",
+        [helper.make_tensor_value_info("magnitude", TensorProto.FLOAT, dims)],
+        [helper.make_tensor_value_info("mask", TensorProto.FLOAT, ["batch", 3, 2, "frames", raw_card["bins"]])],
+        initializer=[one, zero, axis],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    path = folder / "three-stems.onnx"
+    onnx.save(model, path)
+    card = dict(raw_card, id="three-stems", name="Three sigmoid stems", stems=["low", "high", "even"],
+                onnx=path.name, sha256=hashlib.sha256(path.read_bytes()).hexdigest(), metrics={})
+    (folder / "three-stems.json").write_text(json.dumps(card))
+
+
+def test_a_chain_shaped_like_band_gives_every_stem_once_and_sums_to_the_song(model_dir, demo_audio):
+    """band's shape with mask models: a step keeping two of three stems, then a model on what is left."""
+    raw = json.loads((model_dir / "spleeter-2stems.json").read_text())
+    three_stem_model(model_dir, raw)
+    preset = {"id": "shape", "name": "band-shaped", "version": "1.0.0", "kind": "preset",
+              "steps": [{"model": "three-stems", "keep": ["high", "low"]},
+                        {"model": "spleeter-2stems", "keep": "vocals"}],
+              "residual": "other"}
+    (model_dir / "shape.json").write_text(json.dumps(preset))
+    catalogue = Catalogue([model_dir])
+    separator = catalogue.open("shape", device="cpu")
+    assert separator.stems == ("high", "low", "vocals", "other")
+    excerpt = Audio(demo_audio.samples[:, : 4 * 44100], demo_audio.rate)
+    stems = separator.separate(excerpt)
+    assert tuple(stems) == separator.stems
+    np.testing.assert_allclose(sum(s.samples for s in stems.values()), excerpt.samples, atol=1e-5)
+    alone = catalogue.open("three-stems", device="cpu").separate(excerpt)
+    for stem in ("high", "low"):
+        np.testing.assert_array_equal(stems[stem].samples, alone[stem].samples)
+    # The second model ran on the first one's "even" stem: what the kept stems left.
+    np.testing.assert_allclose(stems["vocals"].samples + stems["other"].samples, alone["even"].samples, atol=1e-5)
+    energy = {name: float(np.mean(s.samples**2)) for name, s in stems.items()}
+    assert all(value > 1e-9 for value in energy.values()), energy
