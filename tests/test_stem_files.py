@@ -82,10 +82,10 @@ def test_a_song_within_full_scale_gets_no_gain_in_16_bit(tmp_path, demo_audio):
 
 
 def _separator():
-    from stemdesk.models import DEFAULT_MODEL, ModelRepo
-    from stemdesk.separate import Separator
+    from stemdesk.catalogue import Catalogue
+    from stemdesk.models import DEFAULT_MODEL
 
-    return Separator(ModelRepo().get(DEFAULT_MODEL), device="cpu")
+    return Catalogue().open(DEFAULT_MODEL, device="cpu")
 
 
 # --- every song its own folder, inside -o ----------------------------------------------------------

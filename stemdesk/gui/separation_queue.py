@@ -23,9 +23,8 @@ from PySide6.QtCore import QObject, Signal
 from stemdesk.chunking import Cancelled, CancelToken, Progress
 from stemdesk.display import SongPicture, song_picture
 from stemdesk.gui.worker import Worker
-from stemdesk.models import ModelRepo
-from stemdesk.presets import PresetSeparator, open_separator
-from stemdesk.separate import Separator
+from stemdesk.catalogue import Catalogue
+from stemdesk.separators import StemSeparator
 from stemdesk.session import SongSession, decode_song, separate_song
 from stemdesk.stem_cache import StemCache
 
@@ -77,7 +76,7 @@ class SeparationQueue(QObject):
 
     def __init__(
         self,
-        repo: ModelRepo,
+        repo: Catalogue,
         model_id: str,
         cache: StemCache,
         device: str = "auto",
@@ -93,7 +92,7 @@ class SeparationQueue(QObject):
         self._current: Path | None = None
         # The separator of the last (model, device), made on the worker thread
         # (loading a model takes a second) and kept: only one job runs at a time.
-        self._separators: dict[tuple[str, str], Separator | PresetSeparator] = {}
+        self._separators: dict[tuple[str, str], StemSeparator] = {}
         self._separating_since: float | None = None
 
     @property
@@ -181,7 +180,7 @@ class SeparationQueue(QObject):
         separator = self._separators.get(wanted)
         if separator is None:
             model_id, device = wanted
-            separator = open_separator(model_id, device=device, repo=self.repo)
+            separator = self.repo.open(model_id, device=device)
             self._separators[wanted] = separator
         if cancel.cancelled:
             raise Cancelled()
