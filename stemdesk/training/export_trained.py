@@ -162,7 +162,14 @@ def export_checkpoint(
     checkpoint_path: Path, out_dir: Path, weights_dtype: str = "float16", version: str = "1.0.0"
 ) -> tuple[Path, Path]:
     """Write the checkpoint's ``.onnx`` and card into ``out_dir``; return both paths."""
-    checkpoint = read_checkpoint(checkpoint_path)
+    return export_trained(read_checkpoint(checkpoint_path), out_dir, weights_dtype, version)
+
+
+def export_trained(
+    checkpoint: dict, out_dir: Path, weights_dtype: str = "float16", version: str = "1.0.0"
+) -> tuple[Path, Path]:
+    """Write the ``.onnx`` and card of a checkpoint already in memory (as
+    :func:`read_checkpoint` returns it, or a trainer holds it) into ``out_dir``."""
     module = trained_network(checkpoint)
     card = trained_card(checkpoint, weights_dtype, version)
     config = json.loads(checkpoint["config"])
