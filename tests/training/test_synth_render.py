@@ -226,3 +226,16 @@ def test_a_song_without_a_lead_guitar_has_no_guitar_substems(written_track):
     assert not any(part.stem == "guitar-lead" and part.notes for part in compose(request.seed, request.seconds, "rock").parts)
     assert not list(request.folder.glob("guitar-*.wav"))
     assert "substems" not in json.loads((request.folder / METADATA).read_text())["stems"]["guitar"]
+
+
+def test_tracks_take_several_soundfonts_in_turn_and_record_the_timbre(timgm6mb, tmp_path):
+    try:
+        second = find_soundfont("sf_GMbank")
+    except StemdeskError:
+        pytest.skip("a second SoundFont is needed (Debian package csound-soundfont)")
+    argv = ["--out", str(tmp_path), "--tracks", "3", "--seconds", "1.5", "--soundfont", "TimGM6mb",
+            "--soundfont", str(second), "--seed", "2", "--jobs", "1", "--timbre", "varied"]
+    assert main(argv) == 0
+    metadata = [json.loads((tmp_path / "train" / f"s2-0000{i}" / METADATA).read_text()) for i in range(3)]
+    assert [m["soundfont"] for m in metadata] == ["TimGM6mb.sf2", "sf_GMbank.sf2", "TimGM6mb.sf2"]
+    assert all(m["timbre"] == "varied" for m in metadata)

@@ -45,7 +45,8 @@ class TrackRequest:
     """Everything that determines one track: same request, same files.
 
     ``source`` is "procedural", "music21" or "both" (the track's seed then picks one,
-    procedural three times in four); ``genre`` restricts procedural songs to one genre.
+    procedural three times in four); ``genre`` restricts procedural songs to one genre;
+    ``timbre`` is one of :data:`~stemdesk.training.synth.effects.TIMBRES`.
     """
 
     root: Path
@@ -58,6 +59,7 @@ class TrackRequest:
     rate: int = 44100
     augment: bool = True
     genre: str | None = None
+    timbre: str = "classic"
 
     @property
     def seed(self) -> int:
@@ -151,7 +153,7 @@ def render_stems(song: Song, request: TrackRequest) -> tuple[dict[str, np.ndarra
             # Levelled first: compressors and amps act on a part at mix level, as in a
             # studio, whatever the SoundFont's own loudness.
             levelled = level_part(audio, request.rate, part.stem_class, 0.0)
-            audio, effects = augment_part(levelled, request.rate, part, rng)
+            audio, effects = augment_part(levelled, request.rate, part, rng, request.timbre)
         rendered.append((part.stem, level_part(audio, request.rate, part.stem_class, offset_db)))
         described.setdefault(part.stem_class, []).append({
             "name": part.name, "program": program, "style": part.style, "stem": part.stem, "notes": len(part.notes),
@@ -200,6 +202,7 @@ def _metadata(
         "rate": request.rate,
         "seconds": request.seconds,
         "augmented": request.augment,
+        "timbre": request.timbre,
         "programs": {stem_class: sorted({part["program"] for part in parts[stem_class]}) for stem_class in stems},
         "stems": {
             stem_class: {
