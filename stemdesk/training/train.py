@@ -3,6 +3,11 @@
     python -m stemdesk.training.train --data DIR --target guitar --arch unet \\
         [--init spleeter-accompaniment] --out RUN_DIR --steps 20000 [--minutes 9] [--resume]
 
+A second stage (a model for the guitar inside Demucs' "other") trains on ``--stage other``
+inputs: sub-mixes of the stems "other" holds, and, for a share of the chunks, the first
+stage's own "other" cached by ``python -m stemdesk.training.first_stage``
+(``--first-stage htdemucs.other --mixing '{"first_stage_probability": 0.5}'``).
+
 What a run keeps in RUN_DIR:
 
 * ``config.json``: the run's settings (also inside the checkpoint, which --resume reads);
@@ -43,7 +48,6 @@ from torch import nn
 from tqdm import tqdm
 
 from stemdesk.errors import StemdeskError
-from stemdesk.instruments import CLASSES
 from stemdesk.training.architectures import (
     ARCHITECTURES,
     PRETRAINED,
@@ -54,10 +58,13 @@ from stemdesk.training.architectures import (
     load_pretrained,
 )
 from stemdesk.training.chunk_dataset import (
+    STAGES,
+    TARGETS,
     ChunkDataset,
     MagnitudeSpectrogram,
     MixingOptions,
     chunk_samples_for,
+    stem_set,
 )
 from stemdesk.training.export_trained import export_trained, read_checkpoint
 from stemdesk.training.onnx_export import write_atomically
@@ -71,7 +78,10 @@ class TrainingConfig:
     """What defines a run: the same config, data and seed give the same network.
 
     ``model`` is the architecture's config (see ``architectures.Architecture.config``);
-    ``mixing`` holds the fields of ``chunk_dataset.MixingOptions``; ``segment_frames``
+    ``stage`` which stems make an input (``chunk_dataset.STAGES``: the whole song, or
+    Demucs' "other") and ``first_stage`` the cached first-stage output drawn for some
+    chunks (e.g. "htdemucs.other"); ``mixing`` holds the fields of
+    ``chunk_dataset.MixingOptions``; ``segment_frames``
     (the exported model's chunk) and ``precision`` (autocast on CUDA, bf16 also on CPUs
     with native bf16) default to the
     architecture's, ``lr`` to 1e-4 when starting from pretrained weights and 1e-3
@@ -100,10 +110,11 @@ class TrainingConfig:
     stats_chunks: int = 64
     precision: str | None = None
     mixing: dict = field(default_factory=lambda: asdict(MixingOptions()))
+    stage: str = "mix"
+    first_stage: str | None = None
 
     def __post_init__(self) -> None:
-        if self.target not in CLASSES:
-            raise StemdeskError(f"Unknown target {self.target!r}; classes are {', '.join(CLASSES)}")
+        stem_set(self.target, self.stage)
         arch = architecture(self.arch)
         self.model = arch.config(self.model)
         if self.segment_frames is None:
@@ -121,9 +132,11 @@ class TrainingConfig:
         if self.model["bins"] > self.n_fft // 2 + 1:
             raise StemdeskError(f"bins {self.model['bins']} exceed the {self.n_fft // 2 + 1} of a {self.n_fft}-point STFT")
         try:
-            MixingOptions(**self.mixing)
+            mixing = MixingOptions(**self.mixing)
         except TypeError as error:
             raise StemdeskError(f"bad mixing options: {error}") from None
+        if mixing.first_stage_probability > 0 and not self.first_stage:
+            raise StemdeskError("first_stage_probability needs --first-stage: the cached output to draw on")
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -512,11 +525,15 @@ def _datasets(config: TrainingConfig, data: Path) -> tuple[ChunkDataset, ChunkDa
     chunk_samples = chunk_samples_for(config.chunk_frames, config.hop_length)
     common = dict(
         root=data, target=config.target, chunk_samples=chunk_samples, seed=config.seed,
-        channels=config.model["channels"], sample_rate=config.sample_rate,
+        channels=config.model["channels"], sample_rate=config.sample_rate, stage=config.stage,
+        first_stage=config.first_stage,
     )
+    mixing = MixingOptions(**config.mixing)
+    # Validated on inputs like the training ones: the first stage's output as often.
+    valid_mixing = MixingOptions.song_as_is(mixing.first_stage_probability)
     return (
-        ChunkDataset(split=config.train_split, mixing=MixingOptions(**config.mixing), **common),
-        ChunkDataset(split=config.valid_split, mixing=MixingOptions.song_as_is(), **common),
+        ChunkDataset(split=config.train_split, mixing=mixing, **common),
+        ChunkDataset(split=config.valid_split, mixing=valid_mixing, **common),
     )
 
 
@@ -544,7 +561,12 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     run.add_argument("--no-progress", action="store_true")
     # The run's identity: no argparse defaults, so that --resume can tell what was given.
     identity = parser.add_argument_group("the run (fixed once started; defaults in TrainingConfig)")
-    identity.add_argument("--target", choices=CLASSES, default=argparse.SUPPRESS)
+    identity.add_argument("--target", choices=TARGETS, default=argparse.SUPPRESS)
+    identity.add_argument("--stage", choices=sorted(STAGES), default=argparse.SUPPRESS,
+                          help="mix: inputs are whole songs (default); other: what Demucs' \"other\" holds")
+    identity.add_argument("--first-stage", default=argparse.SUPPRESS,
+                          help="cached first-stage output to draw inputs from, e.g. htdemucs.other "
+                               "(see python -m stemdesk.training.first_stage)")
     identity.add_argument("--arch", choices=sorted(ARCHITECTURES), default=argparse.SUPPRESS)
     identity.add_argument("--init", default=argparse.SUPPRESS,
                           help=f"weights to start from: {' or '.join(sorted(PRETRAINED))}, or an installed model's id "
