@@ -63,7 +63,8 @@ def choose_stems(available: tuple[str, ...], wanted: list[str] | None) -> list[s
 
 def folder_name(song: str | os.PathLike) -> str:
     """The name of ``song``'s folder: its file name without the suffix, never ``.``, ``..`` or hidden."""
-    name = Path(song).stem.strip(". \t\n\r")
+    # Control characters (a newline...) in a folder name only cause grief in shells and file managers.
+    name = "".join(ch if ch.isprintable() else "_" for ch in Path(song).stem).strip(". ")
     return name or "song"
 
 
