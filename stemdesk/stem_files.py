@@ -110,7 +110,12 @@ def check_output_folder(out_dir: str | os.PathLike) -> None:
     if not existing.is_dir():
         raise StemdeskError(f"Output folder {out_dir}: {existing} is a file, not a folder.")
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise StemdeskError(f"Output folder {out_dir}: no permission to write in {existing}.")
+        try:
+            read_only = os.statvfs(existing).f_flag & os.ST_RDONLY
+        except OSError:
+            read_only = False
+        reason = "the disk is read-only" if read_only else "no permission to write"
+        raise StemdeskError(f"Output folder {out_dir}: cannot write in {existing} ({reason}).")
 
 
 def separate_file(
