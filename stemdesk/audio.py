@@ -132,6 +132,29 @@ def decode(path: str | os.PathLike) -> Audio:
     return Audio(samples, rate)
 
 
+@contextmanager
+def decode_warnings() -> Iterator[list[str]]:
+    """Collect the warnings :func:`decode` logs on this thread inside the block
+    (a file that ends early, damaged parts), one line each, for a window to show."""
+    handler = _ThreadWarnings()
+    log.addHandler(handler)
+    try:
+        yield handler.caught
+    finally:
+        log.removeHandler(handler)
+
+
+class _ThreadWarnings(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.thread = threading.get_ident()
+        self.caught: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self.thread:
+            self.caught.append(record.getMessage())
+
+
 def _check_readable_file(source: Path) -> None:
     if source.is_dir():
         raise StemdeskError(f"cannot read '{source}': it is a folder, not an audio file")

@@ -19,7 +19,10 @@ def test_a_queue_of_hostile_files_fails_each_in_the_banner_and_opens_the_good_on
     paths = {name: cases[name].make(tmp_path) for name in BAD + GOOD}
     failures, opened = [], []
     window.queue.failed.connect(lambda path, message: failures.append((path, message, window.banner.text)))
+    shown = []
     window.queue.song_ready.connect(lambda loaded: opened.append(loaded.session.path))
+    window.song_shown.connect(lambda loaded: shown.append((loaded.session.path, window.banner.level,
+                                                           window.banner.text)))
     ticks = []
     timer = QTimer()
     timer.timeout.connect(lambda: ticks.append(time.monotonic()))
@@ -34,6 +37,10 @@ def test_a_queue_of_hostile_files_fails_each_in_the_banner_and_opens_the_good_on
     for path, message, banner in failures:
         assert path.name in banner and "\n" not in banner and "Traceback" not in banner, banner
     assert opened == [paths[name] for name in GOOD]
+    qtbot.waitUntil(lambda: len(shown) == len(GOOD))
+    (cut_path, level, text), (unicode_path, _, unicode_text) = shown
+    assert level == "warning" and "ends early" in text and cut_path.name in text, "a cut file is said to be cut"
+    assert unicode_path.name not in unicode_text, "no warning about the whole file"
     assert window.banner.level in ("info", "error", "warning")
     # Decoding and failing happen on the worker thread: the event loop kept ticking.
     gaps = [later - earlier for earlier, later in zip(ticks, ticks[1:])]
