@@ -20,6 +20,7 @@ import logging
 import os
 import re
 import signal
+import stat
 import sys
 import tempfile
 import threading
@@ -105,18 +106,11 @@ def decode(path: str | os.PathLike) -> Audio:
     """
     source = Path(path)
     _check_readable_file(source)
-    samples, rate, problem = None, 0, None
-    if source.suffix.lower() in _SOUNDFILE_SUFFIXES:
-        with suppress(soundfile.SoundFileError):
-            samples, rate, problem = _read_with_soundfile(source)
-        if samples is not None and problem:
-            # libsndfile stops at the first damaged MP3 frame; FFmpeg skips it and goes on.
-            with suppress(StemdeskError):
-                other, other_rate, other_problem = _read_with_pyav(source)
-                if other.shape[1] > samples.shape[1] and other.shape[0] == samples.shape[0]:
-                    samples, rate, problem = other, other_rate, other_problem or problem
-    if samples is None:
-        samples, rate, problem = _read_with_pyav(source)
+    try:
+        samples, rate, problem = _read_any(source)
+    except MemoryError:
+        # A header claiming billions of frames asks for an array that cannot be had.
+        raise StemdeskError(f"cannot decode '{source}': it is too long to hold in memory") from None
     if samples.shape[0] == 0:
         raise StemdeskError(f"cannot use '{source}': it has no audio channels")
     if samples.shape[1] == 0:
@@ -155,10 +149,30 @@ class _ThreadWarnings(logging.Handler):
             self.caught.append(record.getMessage())
 
 
+def _read_any(source: Path) -> tuple[np.ndarray, int, str | None]:
+    """libsndfile for its formats, FFmpeg for the rest and for what libsndfile refuses or cuts short."""
+    samples, rate, problem = None, 0, None
+    if source.suffix.lower() in _SOUNDFILE_SUFFIXES:
+        with suppress(soundfile.SoundFileError):
+            samples, rate, problem = _read_with_soundfile(source)
+        if samples is not None and problem:
+            # libsndfile stops at the first damaged MP3 frame; FFmpeg skips it and goes on.
+            with suppress(StemdeskError):
+                other, other_rate, other_problem = _read_with_pyav(source)
+                if other.shape[1] > samples.shape[1] and other.shape[0] == samples.shape[0]:
+                    samples, rate, problem = other, other_rate, other_problem or problem
+    if samples is None:
+        samples, rate, problem = _read_with_pyav(source)
+    return samples, rate, problem
+
+
 def _check_readable_file(source: Path) -> None:
     if source.is_dir():
         raise StemdeskError(f"cannot read '{source}': it is a folder, not an audio file")
     try:
+        if not stat.S_ISREG(source.stat().st_mode):
+            # A pipe or a device would block the read below, or never end.
+            raise StemdeskError(f"cannot read '{source}': it is not a regular file (a pipe or a device?)")
         with open(source, "rb") as handle:
             empty = not handle.read(1)
     except FileNotFoundError:

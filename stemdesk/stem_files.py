@@ -26,15 +26,18 @@ from __future__ import annotations
 
 import os
 import shutil
+import warnings
 from collections.abc import Sequence
 from contextlib import suppress
 from itertools import chain
 from pathlib import Path
 
+import numpy as np
+
 from .audio import Audio, decode, write_audio
 from .chunking import CancelToken, Progress
 from .errors import StemdeskError
-from .headroom import WrittenFiles, clip_free_gain
+from .headroom import WrittenFiles, clip_free_gain, peak
 from .leftovers import dead_leftovers, owner_tag, remove_leftovers
 from .presets import PresetSeparator
 from .separate import Separator, rest_of
@@ -154,8 +157,18 @@ def separate_file(
     song, out_dir = Path(song), Path(out_dir)
     folder = out_dir / (name or folder_name(song))
     _check_replaceable(folder)
+    if _is_inside(song, folder):
+        raise StemdeskError(f"Cannot write the stems of {song} to {folder}: the song itself is in that folder, "
+                            "which the new stems would replace; choose another output folder (-o).")
     mixture = decode(song)
-    separated = separator.separate(mixture, progress=progress, cancel=cancel)
+    with warnings.catch_warnings():
+        # A song near float32's largest value overflows inside the separator; numpy's
+        # "invalid value" warnings would add lines to the one error below.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        separated = separator.separate(mixture, progress=progress, cancel=cancel)
+    if not all(np.isfinite(stem.samples).all() for stem in separated.values()):
+        raise StemdeskError(f"cannot separate '{song}': its samples (peak {peak(mixture):.3g}) are too loud "
+                            "for the network's arithmetic; lower its level first.")
     outputs: dict[str, Audio] = {f"{stem}.{file_format}": separated[stem] for stem in chosen}
     if rest:
         for stem in chosen:
@@ -192,6 +205,13 @@ def recover_output_folder(out_dir: str | os.PathLike) -> None:
                 # Killed between moving the old set aside and moving the new one in.
                 os.replace(old, target)
     remove_leftovers(out_dir)
+
+
+def _is_inside(path: Path, folder: Path) -> bool:
+    try:
+        return Path(path).resolve().is_relative_to(folder.resolve())
+    except (OSError, RuntimeError):
+        return False
 
 
 def _check_replaceable(folder: Path) -> None:

@@ -209,3 +209,23 @@ def test_a_folder_holding_the_musicians_own_files_is_not_replaced(tmp_path, demo
     with pytest.raises(StemdeskError, match="notes.txt"):
         separate_file(separator, song, tmp_path / "out")
     assert os.listdir(tmp_path / "out" / "song") == ["notes.txt"]
+
+
+def test_a_song_inside_the_folder_its_stems_would_replace_is_refused(tmp_path, demo_audio, separator):
+    """`separate out/take/take.wav -o out` would swap away the folder holding the song itself."""
+    (tmp_path / "out" / "take").mkdir(parents=True)
+    song = tmp_path / "out" / "take" / "take.wav"
+    hot_song(demo_audio, song, 0.5, seconds=1)
+    with pytest.raises(StemdeskError, match="the song itself is in that folder"):
+        separate_file(separator, song, tmp_path / "out")
+    assert os.listdir(tmp_path / "out" / "take") == ["take.wav"]
+
+
+def test_a_file_squatting_the_song_folder_name_is_refused(tmp_path, demo_audio, separator):
+    song = tmp_path / "song.wav"
+    hot_song(demo_audio, song, 0.5, seconds=1)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "song").write_text("a file, not a folder")
+    with pytest.raises(StemdeskError, match="not a folder"):
+        separate_file(separator, song, tmp_path / "out")
+    assert (tmp_path / "out" / "song").read_text() == "a file, not a folder"

@@ -10,6 +10,7 @@ import io
 import json
 import os
 import shutil
+import warnings
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,7 @@ class Batch:
     stdout: list[str]
     stderr: list[str]
     raw_stderr: str
+    python_warnings: list[str]
     results: dict[str, CaseResult]
 
 
@@ -59,7 +61,9 @@ def run_batch(folder: Path, out: Path, model: Path) -> Batch:
     """Make every case in ``folder`` and separate them all into ``out`` in one CLI run."""
     songs = {case.id: case.make(folder) for case in CASES}
     stdout, stderr = io.StringIO(), io.StringIO()
-    with redirect_stdout(stdout), redirect_stderr(stderr):
+    # Python warnings (numpy's RuntimeWarning...) would be lines on a real stderr too.
+    with redirect_stdout(stdout), redirect_stderr(stderr), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         status = main(["separate", "-o", str(out), "--model", str(model), "--device", "cpu",
                        "--", *map(str, songs.values())])
     # Progress bars redraw with carriage returns; the lines a terminal keeps are what is after the last.
@@ -76,4 +80,4 @@ def run_batch(folder: Path, out: Path, model: Path) -> Batch:
                       if line.startswith("stemdesk: warning: ") and f"'{shown(song)}'" in line],
             done=[line for line in out_lines if line.startswith(f"{shown(song)} -> ")],
         )
-    return Batch(status, out, out_lines, err_lines, stderr.getvalue(), results)
+    return Batch(status, out, out_lines, err_lines, stderr.getvalue(), [str(w.message) for w in caught], results)

@@ -194,14 +194,34 @@ def with_values(name: str, values: dict[int, float], subtype: str = "FLOAT"):
     return make
 
 
-def scaled(name: str, peak: float):
+def scaled(name: str, peak: float, subtype: str = "DOUBLE"):
     def make(folder: Path) -> Path:
         data = demo().astype(np.float64)
         data *= peak / np.abs(data).max()
         path = folder / name
-        sf.write(path, data, 44100, subtype="DOUBLE")
+        sf.write(path, data, 44100, subtype=subtype)
         return path
     return make
+
+
+def symlink_loop(folder: Path) -> Path:
+    path = folder / "loop.wav"
+    path.symlink_to(path.name)
+    return path
+
+
+def fifo(folder: Path) -> Path:
+    """A named pipe with no writer: reading it would wait forever."""
+    path = folder / "pipe.wav"
+    os.mkfifo(path)
+    return path
+
+
+def device_link(folder: Path) -> Path:
+    """/dev/zero under a song's name: an endless stream of bytes."""
+    path = folder / "endless.wav"
+    path.symlink_to("/dev/zero")
+    return path
 
 
 def demo_mp3(name: str, keep: float = 1.0):
@@ -338,6 +358,10 @@ CASES: list[Case] = [
     Case("broken-symlink", symlink_to(soundfile_song("gone.wav", "PCM_16"), "dangling.wav", broken=True),
          "error", "no such file"),
     Case("missing-file", lambda folder: folder / "never-made.wav", "error", "no such file"),
+    Case("symlink-loop", symlink_loop, "error", "symbolic links"),
+    Case("fifo", fifo, "error", "not a regular file"),
+    Case("device", device_link, "error", "not a regular file"),
+    Case("peak-3e38", scaled("loud-3e38.wav", 3.3e38, subtype="FLOAT"), "error", "too loud"),
     Case("folder-named-wav", lambda folder: (folder / "album.wav").mkdir() or folder / "album.wav", "error",
          "is a folder"),
 ]

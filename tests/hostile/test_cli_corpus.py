@@ -37,6 +37,7 @@ def test_the_corpus_has_at_least_forty_cases_of_every_kind():
 def test_the_batch_as_a_whole(batch):
     assert batch.status == 1, "some files were refused"
     assert "Traceback" not in batch.raw_stderr
+    assert batch.python_warnings == []
     # Every stderr line is the model line, a warning or an error: no library noise.
     stray = [line for line in batch.stderr if not line.startswith(("stemdesk: ", "Model "))]
     assert stray == []
