@@ -24,6 +24,7 @@ is scaled by one gain where any of them would clip (:mod:`stemdesk.headroom`).
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import warnings
@@ -255,8 +256,13 @@ def _write_set(folder: Path, outputs: dict[str, Audio], subtype: str, gain: floa
 def _swap_in(staging: Path, folder: Path, tag: str) -> None:
     """Move ``staging`` to ``folder``; an older ``folder`` goes only once the new one is in place."""
     if not os.path.lexists(folder):
-        os.replace(staging, folder)
-        return
+        try:
+            os.replace(staging, folder)
+            return
+        except OSError as error:
+            if error.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+            # Another run put a set there since we looked: replace it like any older set.
     old = folder.parent / f".stemdesk.{tag}.old"
     journal = folder.parent / f".stemdesk.{tag}.swap"
     # The journal names the folder, so that a run killed between the two

@@ -15,18 +15,17 @@ import pytest
 import soundfile as sf
 
 from stemdesk.audio import decode
-from tests.hostile.batch import run_batch, short_segment_model
+from tests.hostile.batch import run_batch
 from tests.hostile.corpus import CASES
 
 STEMS = ["accompaniment.wav", "vocals.wav"]
 
 
 @pytest.fixture(scope="module")
-def batch(tmp_path_factory, default_card):
+def batch(tmp_path_factory, short_segment_card):
     """Every case made in one folder and separated by one `stemdesk separate` run."""
-    model = short_segment_model(default_card.card_path, default_card.onnx_path, tmp_path_factory.mktemp("model"))
     return run_batch(tmp_path_factory.mktemp("hostile-inputs"), tmp_path_factory.mktemp("hostile-out") / "stems",
-                     model)
+                     short_segment_card)
 
 
 def test_the_corpus_has_at_least_forty_cases_of_every_kind():

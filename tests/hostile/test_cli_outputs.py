@@ -58,11 +58,12 @@ def test_a_read_only_output_disk_is_refused_before_any_work(tmp_path, mount_tmpf
     assert "Model" not in captured.err, "the model was not even opened"
 
 
-def test_a_full_disk_fails_that_song_leaves_nothing_partial_and_the_batch_goes_on(tmp_path, mount_tmpfs, capsys):
+def test_a_full_disk_fails_that_song_leaves_nothing_partial_and_the_batch_goes_on(tmp_path, mount_tmpfs, capsys,
+                                                                                    short_segment_card):
     disk = mount_tmpfs("1M")
     # Two float stems of 3 s are 2 MB: more than the disk; two of 0.3 s fit.
     big, small = song(tmp_path / "big.wav", 3.0), song(tmp_path / "small.wav", 0.3)
-    assert main(["separate", str(big), str(small), "-o", str(disk), "--device", "cpu"]) == 1
+    assert main(["separate", str(big), str(small), "-o", str(disk), "--model", str(short_segment_card)]) == 1
     captured = capsys.readouterr()
     (line,) = error_lines(captured)
     assert str(big) in line and "disk is full" in line, line
@@ -71,12 +72,12 @@ def test_a_full_disk_fails_that_song_leaves_nothing_partial_and_the_batch_goes_o
     assert sorted(os.listdir(disk / "small")) == ["accompaniment.wav", "vocals.wav"]
 
 
-def test_a_full_disk_leaves_an_older_set_of_the_song_whole(tmp_path, mount_tmpfs, capsys):
+def test_a_full_disk_leaves_an_older_set_of_the_song_whole(tmp_path, mount_tmpfs, short_segment_card):
     disk = mount_tmpfs("1M")
     older = disk / "big"
     older.mkdir()
     (older / "vocals.wav").write_bytes(b"older vocals")
-    assert main(["separate", str(song(tmp_path / "big.wav", 3.0)), "-o", str(disk), "--device", "cpu"]) == 1
+    assert main(["separate", str(song(tmp_path / "big.wav", 3.0)), "-o", str(disk), "--model", str(short_segment_card)]) == 1
     assert os.listdir(disk) == ["big"] and os.listdir(older) == ["vocals.wav"]
     assert (older / "vocals.wav").read_bytes() == b"older vocals"
 
@@ -127,10 +128,10 @@ def test_an_output_folder_squatted_by_a_file_is_refused_before_any_work(tmp_path
     assert "is a file" in line
 
 
-def test_silence_of_every_length_round_trips(tmp_path, capsys):
+def test_digital_silence_gives_silent_stems(tmp_path, short_segment_card):
     """Digital silence: masks of 0/0 must not become NaN stems."""
     path = tmp_path / "silence.wav"
     sf.write(path, np.zeros((30_000, 2), np.float32), 44100)
-    assert main(["separate", str(path), "-o", str(tmp_path / "out"), "--device", "cpu"]) == 0
+    assert main(["separate", str(path), "-o", str(tmp_path / "out"), "--model", str(short_segment_card)]) == 0
     vocals, _ = sf.read(tmp_path / "out" / "silence" / "vocals.wav")
     assert np.isfinite(vocals).all() and not vocals.any()
