@@ -14,6 +14,7 @@ the CLI uses), and the window reports it; float WAV keeps the level.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +27,9 @@ from stemdesk.gui.preferences import EXPORT_FORMATS
 from stemdesk.gui.worker import Worker
 from stemdesk.playback import MixerState
 from stemdesk.session import SongSession
-from stemdesk.stem_files import REST_PREFIX, song_folder, song_gain
+from stemdesk.errors import StemdeskError
+from stemdesk.leftovers import remove_leftovers
+from stemdesk.stem_files import REST_PREFIX, folder_name, song_folder, song_gain
 
 KINDS = ("stems", "rest", "mix")
 
@@ -71,7 +74,21 @@ def export_song(request: ExportRequest, song: SongSession, state: MixerState, pr
     done, files total)`` follows each file. StemdeskError when a file cannot
     be written (full disk, no permission...): no half-written file remains.
     """
+    existed = (request.folder / folder_name(song.path)).is_dir()
     folder = song_folder(song.path, request.folder)
+    remove_leftovers(folder)
+    try:
+        return _write_export(request, song, state, progress, folder)
+    except StemdeskError:
+        if not existed:
+            # A folder made for files that could not be written is of no use.
+            with suppress(OSError):
+                folder.rmdir()
+        raise
+
+
+def _write_export(request: ExportRequest, song: SongSession, state: MixerState, progress: Progress,
+                  folder: Path) -> WrittenFiles:
     file_format, subtype = EXPORT_FORMATS[request.export_format]
     if request.kind == "stems":
         gain = song_gain(song.stems, song.mixture, subtype)

@@ -376,9 +376,13 @@ class MainWindow(QMainWindow):
             # Never pull the song from under a musician who is playing along; the
             # notice stays until answered (see MessageBanner).
             open_now = ("Open it now", lambda: self._switch_to(session.path))
-            self.show_message(f"{session.path.name} is separated and ready.", "info", open_now)
+            warned = f" ({loaded.warnings[0]})" if loaded.warnings else ""
+            self.show_message(f"{session.path.name} is separated and ready{warned}.", "warning" if warned else "info",
+                              open_now)
             return
         self.show_song(loaded)
+        if loaded.warnings:
+            self.show_message(loaded.warnings[0], "warning")
 
     def _switch_to(self, path: Path) -> None:
         # Asked for explicitly: stop playing, so that the song is shown when it is ready.

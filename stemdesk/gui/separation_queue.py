@@ -21,6 +21,7 @@ from pathlib import Path
 import onnxruntime  # noqa: F401
 from PySide6.QtCore import QObject, Signal
 
+from stemdesk.audio import decode_warnings
 from stemdesk.chunking import Cancelled, CancelToken, Progress
 from stemdesk.display import SongPicture, song_picture
 from stemdesk.presets import PresetSeparator
@@ -38,6 +39,8 @@ class LoadedSong:
     session: SongSession
     picture: SongPicture
     identity: str
+    #: What decoding warned about (the file ends early...), one line each.
+    warnings: tuple[str, ...] = ()
 
 
 class TimeLeft:
@@ -230,7 +233,8 @@ class SeparationQueue(QObject):
 
         ``wanted`` is the (model or preset id, device) to separate with.
         """
-        song = decode_song(path)
+        with decode_warnings() as warnings:
+            song = decode_song(path)
         separator = self._separators.get(wanted)
         if separator is None:
             model_id, device = wanted
@@ -247,7 +251,7 @@ class SeparationQueue(QObject):
         picture = song_picture(
             song.mixture.samples, {name: stem.samples for name, stem in song.stems.items()}, song.mixture.rate
         )
-        return LoadedSong(song, picture, song_identity(song.mixture))
+        return LoadedSong(song, picture, song_identity(song.mixture), tuple(warnings))
 
     def _on_progress(self, done: int, total: int) -> None:
         since, now = self._separating_since, time.monotonic()
