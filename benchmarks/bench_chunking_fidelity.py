@@ -29,8 +29,8 @@ from bench_separation import lowpass, sdr  # noqa: E402
 
 from stemdesk import dsp  # noqa: E402
 from stemdesk.audio import Audio, decode  # noqa: E402
-from stemdesk.cli import DEMO_SONG  # noqa: E402
-from stemdesk.catalogue import Catalogue
+from stemdesk import DEMO_SONG  # noqa: E402
+from stemdesk.catalogue import Catalogue  # noqa: E402
 from stemdesk.models import DEFAULT_MODEL  # noqa: E402
 from stemdesk.separate import Separator  # noqa: E402
 

@@ -1,28 +1,34 @@
 """Command line: ``stemdesk [SONG | --demo]`` opens the app; subcommands work headless.
 
     stemdesk separate [IN...] [-o OUT] [--model ID] [--stems a,b] [--rest]
-                      [--format wav|flac] [--bit-depth 16|24|float] [--device auto|cpu|gpu]
+                      [--format wav|flac] [--bit-depth float|24|16] [--device auto|cpu|gpu]
     stemdesk models [install htdemucs [--from FILE] [--accept-licence] | remove ID]
     stemdesk eval --model ID --data DIR --report OUT.md
     stemdesk synth --out DIR --tracks N --seconds S --soundfont NAME   (render training data)
     stemdesk train --data DIR --target guitar --arch unet --out RUN --steps N [--resume]
     stemdesk export --checkpoint RUN/checkpoint.pt --out models
+    stemdesk beats IN [--json OUT]   (tempo, meter, beats and downbeats)
 
 Parses arguments, calls the API, prints progress. User errors print one line
 on stderr and give a non-zero exit status; a failed file does not stop a batch.
+Ctrl-C (exit 130) and SIGTERM (exit 143) stop it, after removing the files
+being written.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from . import PROJECT_ROOT, __version__
+from . import DEMO_SONG, __version__
 from .errors import StemdeskError
 
-DEMO_SONG = PROJECT_ROOT / "resources" / "demo" / "audio_example.mp3"
 SUBCOMMANDS = ("separate", "models")
 #: Subcommands whose own module parses the rest of the command line.
 DELEGATED = {
@@ -30,6 +36,7 @@ DELEGATED = {
     "synth": "stemdesk.training.synth.command",
     "train": "stemdesk.training.train",
     "export": "stemdesk.training.export_trained",
+    "beats": "stemdesk.analysis.command",
 }
 
 
@@ -40,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
             return _delegate(argv[0], argv[1:])
         if argv and argv[0] in SUBCOMMANDS:
             args = _parser().parse_args(argv)
-            return args.run(args)
+            with _sigterm_raises():
+                return args.run(args)
         return _open_app(argv)
     except StemdeskError as error:
         _error(str(error))
@@ -48,6 +56,30 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _error("interrupted")
         return 130
+    except _Terminated:
+        _error("terminated")
+        return 128 + signal.SIGTERM
+
+
+class _Terminated(BaseException):
+    """SIGTERM as an exception: raised in the main thread, it unwinds through every
+    ``finally`` that removes a temporary file, as Ctrl-C's KeyboardInterrupt does."""
+
+
+@contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum, frame):
+        raise _Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -71,7 +103,9 @@ def _parser() -> argparse.ArgumentParser:
                           help="comma-separated stems to write (default: all)")
     separate.add_argument("--rest", action="store_true", help="also write no_<stem>: everything but that stem")
     separate.add_argument("--format", choices=FORMATS, default="wav")
-    separate.add_argument("--bit-depth", choices=list(BIT_DEPTHS), default="16")
+    separate.add_argument("--bit-depth", choices=list(BIT_DEPTHS), default=None,
+                          help="sample format (default: float for wav, 24 for flac); 16 and 24 lower "
+                               "every file of a song by one gain where a stem would clip")
     separate.add_argument("--device", choices=DEVICES, default="auto")
     separate.add_argument("--workers", type=int, default=None,
                           help="network runs at once (default 1 on the CPU, 2 on a GPU); 2 on the CPU is faster with RAM to spare")
@@ -99,32 +133,37 @@ def _separate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from .catalogue import Catalogue
-    from .stem_files import BIT_DEPTHS, choose_stems, separate_file
+    from .stem_files import (BIT_DEPTHS, DEFAULT_SUBTYPES, check_output_folder, choose_stems, folder_names,
+                             separate_file)
 
     _check_separate_options(args)
     inputs = args.inputs or [DEMO_SONG]
     if not args.inputs:
         print(f"No input given: separating the demo song {DEMO_SONG.name}", file=sys.stderr)
+    subtype = BIT_DEPTHS[args.bit_depth] if args.bit_depth else DEFAULT_SUBTYPES[args.format]
+    check_output_folder(args.output)
     separator = Catalogue().open(args.model, device=args.device, workers=args.workers)
     choose_stems(separator.stems, args.stems)
     print(f"Model {args.model} ({', '.join(separator.stems)}) on {separator.device_name}", file=sys.stderr)
     failed = 0
-    for song in inputs:
+    for song, name in zip(inputs, folder_names(inputs)):
         with tqdm(desc=song.name, unit="chunk", leave=False, file=sys.stderr) as bar:
             def progress(done: int, total: int) -> None:
                 bar.total = total
                 bar.update(done - bar.n)
 
             try:
-                paths = separate_file(separator, song, args.output, stems=args.stems, rest=args.rest,
-                                      file_format=args.format, subtype=BIT_DEPTHS[args.bit_depth],
-                                      progress=progress)
+                written = separate_file(separator, song, args.output, stems=args.stems, rest=args.rest,
+                                        file_format=args.format, subtype=subtype, progress=progress, name=name)
             except StemdeskError as error:
                 failed += 1
                 bar.close()
                 _error(f"{song}: {error}")
                 continue
-        print(f"{song} -> {paths[0].parent} ({', '.join(path.name for path in paths)})")
+        note = written.gain_note()
+        if note:
+            print(f"{song}: {note}", file=sys.stderr)
+        print(f"{song} -> {written.paths[0].parent} ({', '.join(path.name for path in written.paths)})")
     return 1 if failed else 0
 
 
@@ -215,7 +254,8 @@ def _open_app(argv: list[str]) -> int:
     try:
         from .gui.app import run_app
     except ImportError as error:
-        raise StemdeskError(f"The window needs the gui extra (pip install 'stemdesk[gui]'): {error}") from None
+        # PySide6 is a core dependency; what fails here is a system library Qt loads (libEGL...).
+        raise StemdeskError(f"The window cannot start: {error} (stemdesk separate works without it)") from None
     return run_app(DEMO_SONG if args.demo else args.song)
 
 

@@ -13,7 +13,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import pytest
 
 from stemdesk.audio import decode
-from stemdesk.cli import DEMO_SONG
+from stemdesk import DEMO_SONG
 from stemdesk.catalogue import Catalogue
 from stemdesk.models import DEFAULT_MODEL, user_model_dir
 from stemdesk.separate import Separator

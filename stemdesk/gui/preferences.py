@@ -50,7 +50,7 @@ class Preferences:
     compute_device: str = "auto"
     output_device: str = ""
     buffer_size: int = 1024
-    export_format: str = "WAV 24-bit"
+    export_format: str = "WAV 32-bit float"
     export_folder: str = ""
     cache_max_mb: int = DEFAULT_MAX_BYTES // MEGABYTE
 

@@ -39,7 +39,7 @@ def test_a_failed_separation_shows_why_and_the_open_song_stays(demo_window, qtbo
     assert "3 channels" in message and demo_window.banner.level == "error"
     assert demo_window.song.session.path.name == "audio_example.mp3"
     qtbot.waitUntil(lambda: not demo_window.separation_panel.isVisible())
-    assert demo_window.transport.has_output and demo_window.play_action.isEnabled()
+    assert demo_window.transport.has_output and demo_window.actions["play"].isEnabled()
 
 
 def test_a_missing_model_is_reported_at_start_and_when_opening(qtbot, settings, tmp_path, demo_path,
@@ -48,7 +48,7 @@ def test_a_missing_model_is_reported_at_start_and_when_opening(qtbot, settings, 
     assert window.banner.level == "error" and "spleeter-2stems" in window.banner.text
     message = open_and_fail(window, qtbot, demo_path)
     assert "Unknown model 'spleeter-2stems'" in message
-    assert window.isVisible() and window.open_action.isEnabled()
+    assert window.isVisible() and window.actions["open"].isEnabled()
     window.close()
 
 
