@@ -218,13 +218,14 @@ class HybridSeparator:
         passes = max(1, card.shifts)
         max_shift = int(card.max_shift_seconds * card.sample_rate)
         delays = [0] if card.shifts == 0 else [(2 * k + 1) * max_shift // (2 * card.shifts) for k in range(passes)]
-        length = mix.shape[1]
-        chunks = len(ChunkPlan(length + max(delays), card.segment_samples, card.overlap_samples, "triangle").starts)
+        plans = [ChunkPlan(mix.shape[1] + delay, card.segment_samples, card.overlap_samples, "triangle") for delay in delays]
+        counts = [len(plan.starts) for plan in plans]
+        total_chunks = sum(counts)
         total: np.ndarray | None = None
         for index, delay in enumerate(delays):
-            def pass_progress(done: int, _total: int, index=index) -> None:
+            def pass_progress(done: int, _count: int, before=sum(counts[:index])) -> None:
                 if progress:
-                    progress(min(index * chunks + done, passes * chunks), passes * chunks)
+                    progress(before + done, total_chunks)
 
             delayed = np.pad(mix, ((0, 0), (delay, 0))) if delay else mix
             out = apply_chunked(
@@ -238,8 +239,6 @@ class HybridSeparator:
                 total += out
         if passes > 1:
             total /= np.float32(passes)
-        if progress:
-            progress(passes * chunks, passes * chunks)
         return total
 
     def _separate_segments(self, segments: np.ndarray) -> np.ndarray:
