@@ -138,7 +138,9 @@ class HybridSeparator:
         return_large_allocations_to_os()
         self.card = card
         threads = max(1, (os.cpu_count() or 1) // workers) if workers else 0
-        self.session = open_session(card, device, threads)
+        # Without an arena: a segment's activations (attention maps of 2,688
+        # tokens, 230 MB each) come and go; an arena would keep their peak.
+        self.session = open_session(card, device, threads, arena=False)
         self.provider = self.session.get_providers()[0]
         on_gpu = self.provider == CUDA
         self.device_name = gpu_name() if on_gpu else "CPU"

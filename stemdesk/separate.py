@@ -42,10 +42,13 @@ CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
 
 
-def open_session(card: ModelCard, device: str = "auto", threads: int = 0):
+def open_session(card: ModelCard, device: str = "auto", threads: int = 0, arena: bool = True):
     """An ORT session on the card's model: CUDA when asked for and usable, else CPU.
 
     ``threads``: ORT's intra-op threads on the CPU (0: one per core).
+    ``arena``: False allocates each CPU tensor when needed and frees it after
+    its last use, with no threads spinning between runs (for a network whose
+    activations dwarf its weights, where an arena keeps the peak).
 
     ``device="gpu"`` raises StemdeskError when CUDA is not what really runs;
     ``"auto"`` falls back to the CPU quietly.
@@ -77,7 +80,11 @@ def open_session(card: ModelCard, device: str = "auto", threads: int = 0):
     def make_options():
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
-        options.add_session_config_entry("session.use_env_allocators", "1")
+        if arena:
+            options.add_session_config_entry("session.use_env_allocators", "1")
+        else:
+            options.enable_cpu_mem_arena = False
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         # The memory pattern plans one block for all of a run's activations on top.
         options.enable_mem_pattern = False
         return options
