@@ -160,6 +160,27 @@ def stem_share(stem: np.ndarray, mixture: np.ndarray) -> np.ndarray:
     return np.clip(share, 0.0, 1.0, out=share)
 
 
+def power_shares(stems: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The effective mask of a waveform model's stems: each stem's power over the sum of their powers.
+
+    A waveform model (Demucs) has no mask to show; what it did in a cell is
+    how the stems' power divides there. The shares sum to one wherever some
+    stem sounds, as a mask model's normalised masks do.
+
+    Args:
+        stems: name -> float32 band magnitudes ``(rows, frames)`` from
+            :func:`band_magnitudes` on one grid.
+
+    Returns:
+        name -> float32 ``(rows, frames)`` in 0..1; 0 for every stem where all
+        are silent (more than FLOOR_DB below the loudest stem's peak).
+    """
+    powers = {name: np.square(bands, dtype=np.float32) for name, bands in stems.items()}
+    total = np.sum(list(powers.values()), axis=0, dtype=np.float32)
+    silent = total <= float(total.max(initial=0.0)) * 10.0 ** (FLOOR_DB / 10.0)
+    return {name: np.divide(power, total, out=np.zeros_like(power), where=~silent) for name, power in powers.items()}
+
+
 def waveform_envelope(samples: np.ndarray, columns: int) -> tuple[np.ndarray, np.ndarray]:
     """Min and max of the mono mixdown in each of ``columns`` equal time slices.
 
@@ -202,16 +223,23 @@ def song_picture(
     max_frames: int = 2000,
     rows: int = 256,
     envelope_columns: int = 2000,
+    effective_masks: bool = False,
 ) -> SongPicture:
     """The display spectrogram, stem masks and waveform envelope of one song.
 
     Args:
         mixture: float32 ``(channels, samples)``.
         stems: name -> float32 ``(channels, samples)``, same length as ``mixture``.
+        effective_masks: show each stem's power share (:func:`power_shares`,
+            for waveform models) instead of its share of the mixture's magnitude.
     """
     grid = display_grid(mixture.shape[-1], rate, max_frames=max_frames, rows=rows)
     mixture_bands = band_magnitudes(mixture, grid)
-    masks = {name: stem_share(band_magnitudes(stem, grid), mixture_bands) for name, stem in stems.items()}
+    stem_bands = {name: band_magnitudes(stem, grid) for name, stem in stems.items()}
+    if effective_masks:
+        masks = power_shares(stem_bands)
+    else:
+        masks = {name: stem_share(bands, mixture_bands) for name, bands in stem_bands.items()}
     return SongPicture(
         grid=grid,
         spectrogram_db=to_db(mixture_bands),

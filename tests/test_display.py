@@ -109,3 +109,24 @@ def test_a_ten_minute_song_is_pictured_well_within_two_seconds():
     cells = picture.spectrogram_db.size + sum(mask.size for mask in picture.masks.values())
     assert cells < 2_000_000, "display resolution, never the song's"
     np.testing.assert_allclose(picture.masks["vocals"], 0.3, atol=1e-3)
+
+
+def test_power_shares_are_the_effective_mask_of_waveform_stems():
+    from stemdesk.display import power_shares
+
+    loud = np.array([[3.0, 0.0, 1e-9]], dtype=np.float32)
+    soft = np.array([[1.0, 2.0, 1e-9]], dtype=np.float32)
+    shares = power_shares({"a": loud, "b": soft})
+    np.testing.assert_allclose(shares["a"], [[0.9, 0.0, 0.0]], atol=1e-6)
+    np.testing.assert_allclose(shares["b"], [[0.1, 1.0, 0.0]], atol=1e-6)  # silent cell: no share
+
+
+def test_song_picture_with_effective_masks_sums_to_one_where_stems_sound():
+    low, high = sine(220.0, 0.5), sine(3000.0, 0.5)
+    picture = song_picture(low + high, {"low": low, "high": high}, RATE, effective_masks=True)
+    total = picture.masks["low"] + picture.masks["high"]
+    sounding = total > 0
+    assert sounding.mean() > 0.5
+    np.testing.assert_allclose(total[sounding], 1.0, atol=1e-5)
+    row = np.argmin(np.abs(picture.grid.row_centres - 220.0))
+    assert picture.masks["low"][row].mean() > 0.9
