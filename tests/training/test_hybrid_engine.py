@@ -171,3 +171,13 @@ def test_tiny_model_weights_read_back_from_its_graph(tiny_hybrid):
     exported = dict(tiny_hybrid.model.named_parameters())
     for name, parameter in fresh.named_parameters():
         assert torch.allclose(parameter, exported[name], rtol=1e-6, atol=1e-7), name
+
+
+def test_asking_for_a_gpu_without_one_is_one_line(tiny_hybrid):
+    from stemdesk.errors import StemdeskError
+    from stemdesk.separate import nvidia_driver_present
+
+    if nvidia_driver_present():
+        pytest.skip("this machine has an NVIDIA driver")
+    with pytest.raises(StemdeskError, match="No usable GPU"):
+        HybridSeparator(tiny_hybrid.card, "gpu")
