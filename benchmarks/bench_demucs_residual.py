@@ -10,7 +10,8 @@ each per stem and the median over songs of the per-song difference.
         --data DIR [--split test] [--tracks 10] [--seconds 8] [--variant PATH.onnx]
 
 ``--variant`` scores another ONNX of the same graph (e.g. a quantised one)
-against the fp32 model instead of raw against summing.
+against the fp32 model instead of raw against summing. The identity (the
+mixture as the estimate) and the oracle (power-2 ratio mask) frame the figures.
 """
 
 from __future__ import annotations
@@ -47,8 +48,8 @@ def variant_card(card: HybridCard, onnx: Path, folder: Path) -> HybridCard:
     return HybridCard.load(path)
 
 
-def model_sdr(scores) -> dict[tuple[str, str], float]:
-    return {(s.track, s.stem): s.sdr for s in scores if s.method == "model" and s.sdr == s.sdr}  # NaN: all silent
+def sdr_by_song(scores, method: str = "model") -> dict[tuple[str, str], float]:
+    return {(s.track, s.stem): s.sdr for s in scores if s.method == method and s.sdr == s.sdr}  # NaN: all silent
 
 
 def main() -> None:
@@ -69,13 +70,15 @@ def main() -> None:
                           args.variant.stem: HybridSeparator(variant_card(card, args.variant, Path(folder)), "cpu")}
         else:
             contenders = {"raw": HybridSeparator(card, "cpu", sum_to_mixture=False), "summing": HybridSeparator(card, "cpu")}
-        scored = {}
+        scored, references = {}, {}
         for name, separator in contenders.items():
-            scored[name] = model_sdr(score_dataset(separator, songs, args.seconds,
-                                                   lambda done, total, track, name=name: print(f"{name} [{done}/{total}] {track.name}", file=sys.stderr)))
+            scores = score_dataset(separator, songs, args.seconds,
+                                   lambda done, total, track, name=name: print(f"{name} [{done}/{total}] {track.name}", file=sys.stderr))
+            scored[name] = sdr_by_song(scores)
+            references = {method: sdr_by_song(scores, method) for method in ("identity", "oracle")}
     first, second = contenders
     print(f"{len(songs)} songs of {args.data}/{args.split}, middle {args.seconds:g} s; median SDR in dB")
-    print(f"{'stem':8s} {'songs':>5s} {first:>9s} {second:>9s} {'median diff':>12s}")
+    print(f"{'stem':8s} {'songs':>5s} {first:>9s} {second:>9s} {'median diff':>12s} {'identity':>9s} {'oracle':>7s}")
     for stem in card.stems:
         keys = [key for key in scored[first] if key[1] == stem and key in scored[second]]
         if not keys:
@@ -83,7 +86,8 @@ def main() -> None:
         a = statistics.median(scored[first][k] for k in keys)
         b = statistics.median(scored[second][k] for k in keys)
         diff = statistics.median(scored[second][k] - scored[first][k] for k in keys)
-        print(f"{stem:8s} {len(keys):5d} {a:9.2f} {b:9.2f} {diff:+12.2f}")
+        identity, oracle = (statistics.median(references[m][k] for k in keys) for m in ("identity", "oracle"))
+        print(f"{stem:8s} {len(keys):5d} {a:9.2f} {b:9.2f} {diff:+12.2f} {identity:9.2f} {oracle:7.2f}")
 
 
 if __name__ == "__main__":
