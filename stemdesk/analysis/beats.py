@@ -8,7 +8,8 @@ The pipeline, all on a 22.05 kHz mono mix at 11.6 ms frames:
    notes) and a log-normal prior around 115 bpm, then refined to a fraction of a
    frame from the peaks at 1-8 beat periods, so a tempo 0.7 % off a round number
    is found 0.7 % off;
-3. beat tracking by dynamic programming at that tempo (librosa's Ellis tracker);
+3. beat tracking by dynamic programming at that tempo (librosa's Ellis tracker) on
+   the mix's onsets plus half as much of the low-frequency ones (kick and bass);
 4. the grid refined against the music: each beat is moved to the onset peak near
    it and the beat times are smoothed by a weighted, robust least-squares fit that
    penalises changes of the beat period (a Whittaker smoother), so the grid follows
@@ -37,11 +38,18 @@ RATE = 22050
 HOP = 256
 N_FFT = 1024
 N_MELS = 96
+CHROMA_FFT = 2048
 #: Mel bands below this (Hz) carry the kick drum and the bass.
 LOW_HZ = 180.0
 MIN_BPM, MAX_BPM = 50.0, 220.0
 #: Centre and width (octaves) of the tempo prior: most songs lie within 80-160 bpm.
 PRIOR_BPM, PRIOR_OCTAVES = 115.0, 0.7
+#: A level whose half-period autocorrelation reaches this fraction of its own is too slow.
+SUBDIVISION_RATIO = 0.9
+#: Frame energy (dB below the song's loudest frame) under which a beat is in silence.
+SILENCE_DB = -60.0
+#: Weight of the low-frequency onsets, against the mix's, in the envelope beats are tracked on.
+LOW_WEIGHT = 0.5
 #: How strongly the smoothed grid resists a change of beat period between beats.
 SMOOTHING = 30.0
 
@@ -76,8 +84,10 @@ def analyse_beats(audio: Audio, stems: Mapping[str, Audio] | None = None) -> Bea
     if len(features.onsets) < 4 * features.fps or not np.any(features.onsets > 0):
         return BeatGrid(np.empty(0), 4, 0, duration)
     bpm = estimate_tempo(features.onsets, features.fps)
-    beats = track_beats(features.onsets, features.fps, bpm)
-    beats = beats[(beats >= 0) & (beats <= duration)]
+    # The kick and the bass mostly land on the beat, hi-hats and guitars between beats too:
+    # adding the low onsets keeps the tracker from locking onto the off-beats.
+    beats = track_beats(_unit_spread(features.onsets) + LOW_WEIGHT * _unit_spread(features.low), features.fps, bpm)
+    beats = _within_sound(beats[(beats >= 0) & (beats <= duration)], features)
     if len(beats) < 2:
         return BeatGrid(beats, 4, 0, duration)
     meter, first = find_downbeats(beats, features)
@@ -99,7 +109,7 @@ def onset_features(audio: Audio, stems: Mapping[str, Audio] | None = None) -> On
     harmonic = mix - _mono(stems["drums"]) if "drums" in stems else mix
     # Unnormalised (energy) chroma: a beat's mean is then led by its loud frames, not by
     # the noise of near-silent ones, which per-frame normalisation would blow up.
-    chroma = librosa.feature.chroma_stft(y=harmonic, sr=RATE, hop_length=HOP, n_fft=4 * N_FFT, norm=None, tuning=0.0)
+    chroma = librosa.feature.chroma_stft(y=harmonic, sr=RATE, hop_length=HOP, n_fft=CHROMA_FFT, norm=None, tuning=0.0)
     frames = min(len(onsets), len(low), chroma.shape[1])
     return OnsetFeatures(onsets[:frames].astype(np.float32), low[:frames].astype(np.float32),
                          loudness[:frames].astype(np.float32), chroma[:, :frames].astype(np.float32), RATE / HOP)
@@ -124,8 +134,9 @@ def estimate_tempo(onsets: np.ndarray, fps: float) -> float:
     def at(lag: np.ndarray) -> np.ndarray:
         return np.interp(lag, lags, ac, right=0.0)
 
-    # Strong onsets halfway between candidate beats mean the candidate is too slow.
-    salience = at(period) * (1 + 0.5 * at(2 * period) + 0.25 * at(4 * period)) - 0.5 * at(period / 2)
+    # Onsets halfway between candidate beats as strong as on them mean the candidate is too slow.
+    too_slow = np.maximum(at(period / 2) - SUBDIVISION_RATIO * at(period), 0.0)
+    salience = at(period) * (1 + at(2 * period) + 0.5 * at(4 * period)) - 3.0 * too_slow
     prior = np.exp(-0.5 * (np.log2(bpms / PRIOR_BPM) / PRIOR_OCTAVES) ** 2)
     best = float(period[np.argmax(salience * prior)])
     return 60.0 * fps / _refined_period(ac, best)
@@ -199,6 +210,20 @@ def _parabolic_offset(values: np.ndarray, peak):
     curvature = left - 2 * centre + right
     safe = np.where(curvature < 0, curvature, -1.0)
     return np.clip(np.where(curvature < 0, 0.5 * (left - right) / safe, 0.0), -0.5, 0.5)
+
+
+def _within_sound(beats: np.ndarray, features: OnsetFeatures) -> np.ndarray:
+    """``beats`` without those in the silence before the song starts or after it ends
+    (the tracker carries its grid on through them)."""
+    frames = np.clip(np.round(beats * features.fps).astype(int), 0, len(features.loudness) - 1)
+    reach = int(0.1 * features.fps)
+    window = np.clip(frames[:, None] + np.arange(-reach, reach + 1)[None, :], 0, len(features.loudness) - 1)
+    audible = np.flatnonzero(features.loudness[window].max(axis=1) > SILENCE_DB)
+    return beats[audible[0] : audible[-1] + 1] if len(audible) else beats[:0]
+
+
+def _unit_spread(values: np.ndarray) -> np.ndarray:
+    return values / max(float(np.std(values)), 1e-9)
 
 
 def _mono(audio: Audio) -> np.ndarray:
