@@ -18,7 +18,7 @@ METERS = (3, 4)
 #: 4/4 is far more common: 3 has to win by this much evidence.
 TRIPLE_MARGIN = 0.15
 _NEAR_SECONDS = 0.04
-CUE_WEIGHTS = {"low": 1.0, "harmony": 1.0, "accent": 0.5}
+CUE_WEIGHTS = {"low": 0.5, "harmony": 1.0, "accent": 1.0}
 #: Cosine distance of beat chroma across a typical chord change, and a typical accent (dB).
 CHORD_CHANGE, ACCENT_DB = 0.15, 3.0
 
