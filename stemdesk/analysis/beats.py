@@ -29,7 +29,7 @@ import scipy.sparse
 import scipy.sparse.linalg
 
 from stemdesk.analysis.downbeats import find_downbeats
-from stemdesk.analysis.features import HOP, OnsetFeatures, onset_features
+from stemdesk.analysis.features import OnsetFeatures, onset_features
 from stemdesk.analysis.grid import BeatGrid
 from stemdesk.audio import Audio
 
@@ -38,6 +38,7 @@ MIN_BPM, MAX_BPM = 50.0, 220.0
 PRIOR_BPM, PRIOR_OCTAVES = 115.0, 0.7
 #: A level whose half-period autocorrelation reaches this fraction of its own is too slow.
 SUBDIVISION_RATIO = 0.9
+SLOW_PENALTY = 3.0
 #: Frame energy (dB below the song's loudest frame) under which a beat is in silence.
 SILENCE_DB = -60.0
 #: Weight of the low-frequency onsets, against the mix's, in the envelope beats are tracked on.
@@ -75,9 +76,11 @@ def estimate_tempo(onsets: np.ndarray, fps: float) -> float:
     """The song's tempo in bpm from its onset envelope ``(frames,)`` at ``fps``.
 
     Each candidate lag is scored by the autocorrelation at it, raised by that at 2 and
-    4 times it (a beat level is the one whose multiples are bars), less that at half of it (a
-    level with as strong onsets between its beats is too slow), weighted by the prior;
-    the winner is refined from the autocorrelation peaks at 1-8 of its periods.
+    4 times it (a beat level is the one whose multiples are bars), less a penalty
+    when that at half of it is nearly as high (a level with onsets between its beats
+    as strong as on them is too slow: a click track at 180 bpm is not at 90), and
+    weighted by the prior; the winner is refined from the autocorrelation peaks at
+    1-8 of its periods.
     """
     envelope = onsets - np.mean(onsets)
     max_lag = int(8 * 60 * fps / MIN_BPM) + 2
@@ -92,7 +95,7 @@ def estimate_tempo(onsets: np.ndarray, fps: float) -> float:
 
     # Onsets halfway between candidate beats as strong as on them mean the candidate is too slow.
     too_slow = np.maximum(at(period / 2) - SUBDIVISION_RATIO * at(period), 0.0)
-    salience = at(period) * (1 + at(2 * period) + 0.5 * at(4 * period)) - 3.0 * too_slow
+    salience = at(period) * (1 + at(2 * period) + 0.5 * at(4 * period)) - SLOW_PENALTY * too_slow
     prior = np.exp(-0.5 * (np.log2(bpms / PRIOR_BPM) / PRIOR_OCTAVES) ** 2)
     best = float(period[np.argmax(salience * prior)])
     return 60.0 * fps / _refined_period(ac, best)
@@ -167,17 +170,19 @@ def _smoothed(onsets: np.ndarray, frames: np.ndarray, fps: float) -> np.ndarray:
     reach = max(int(0.15 * period), 1)
     peaks, strength = _nearest_peaks(onsets, frames, reach)
     scale = float(np.median(strength[strength > 0])) if np.any(strength > 0) else 1.0
-    weights = np.minimum(strength / max(scale, 1e-9), 3.0)
+    # Strong onsets count more, but none more than three typical ones.
+    confidence = np.minimum(strength / max(scale, 1e-9), 3.0)
+    weights = confidence
     n = len(frames)
     second_difference = scipy.sparse.diags([1.0, -2.0, 1.0], [0, 1, 2], shape=(n - 2, n))
     penalty = SMOOTHING * (second_difference.T @ second_difference)
-    fitted = peaks.copy()
     for _ in range(4):
+        # A beat without an onset (a break) keeps, faintly, the frame the tracker gave it.
         system = scipy.sparse.diags(weights + 1e-6) + penalty
         fitted = scipy.sparse.linalg.spsolve(system.tocsc(), weights * peaks + 1e-6 * frames)
         # Downweight onsets far from the smooth grid (syncopation, fills): Cauchy weights.
         residual = (peaks - fitted) / max(0.02 * period, 0.5)
-        weights = np.minimum(strength / max(scale, 1e-9), 3.0) / (1.0 + residual**2)
+        weights = confidence / (1.0 + residual**2)
     return fitted
 
 
