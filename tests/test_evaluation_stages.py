@@ -62,6 +62,19 @@ def test_the_other_stage_scores_on_the_sum_of_what_demucs_other_holds(tmp_path, 
     assert numbers["guitar"]["oracle"]["sdr"] > numbers["guitar"]["identity"]["sdr"]
 
 
+def test_songs_without_anything_demucs_other_would_hold_are_left_out(tmp_path, song):
+    folder = tmp_path / "data" / "test" / "rhythm section"
+    folder.mkdir()
+    stems = {"drums": tone(3000, 0.2), "bass": tone(82, 0.3)}
+    for name, samples in stems.items():
+        write_audio(folder / f"{name}.wav", Audio(samples, RATE), subtype="FLOAT")
+    write_audio(folder / "mixture.wav", Audio(sum(stems.values()), RATE), subtype="FLOAT")
+    (folder / "metadata.json").write_text(json.dumps({"stems": list(stems)}))
+    assert run(tmp_path, "--stage", "other") == 0
+    numbers = json.loads((tmp_path / "out" / "r.json").read_text())
+    assert {score["track"] for score in numbers["scores"]} == {"song"}
+
+
 def test_with_a_first_stage_it_scores_on_that_stages_cached_output(tmp_path, song):
     folder, stems = song
     report = tmp_path / "out" / "r.md"

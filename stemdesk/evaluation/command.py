@@ -28,7 +28,7 @@ from stemdesk.separate import DEVICES
 
 from .report import RunInfo, record_in_card, write_report
 from .scoring import medians, score_dataset
-from .stages import as_other_stage
+from .stages import OTHER_CLASSES, as_other_stage
 
 DEFAULT_SECONDS = 10.0
 MODULE_PROG = "python -m stemdesk.evaluation"
@@ -89,7 +89,8 @@ def evaluate(
     _require_packages()
     songs = load_dataset(data, split)[:tracks]
     if stage == "other":
-        songs = [as_other_stage(song, first_stage) for song in songs]
+        # A song of drums, bass and vocals only gives Demucs' "other" nothing to hold.
+        songs = [as_other_stage(song, first_stage) for song in songs if set(song.stems) & set(OTHER_CLASSES)]
     elif first_stage is not None:
         raise StemdeskError("--first-stage only applies with --stage other")
     separator = open_separator(model, device=device)
