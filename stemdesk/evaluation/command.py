@@ -21,9 +21,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from stemdesk.catalogue import Catalogue
 from stemdesk.datasets import Track, load_dataset
 from stemdesk.errors import StemdeskError
-from stemdesk.presets import open_separator
 from stemdesk.separate import DEVICES
 
 from .report import RunInfo, record_in_card, write_report
@@ -93,7 +93,7 @@ def evaluate(
         songs = [as_other_stage(song, first_stage) for song in songs if set(song.stems) & set(OTHER_CLASSES)]
     elif first_stage is not None:
         raise StemdeskError("--first-stage only applies with --stage other")
-    separator = open_separator(model, device=device)
+    separator = Catalogue().open(model, device=device)
     card_path = getattr(separator.card, "card_path", None)
     if into_card and card_path is None:
         raise StemdeskError(f"{model!r} is a preset: it has no card file to record figures in")

@@ -24,8 +24,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from stemdesk.audio import Audio, decode, write_audio
+from stemdesk.catalogue import Catalogue
 from stemdesk.errors import StemdeskError
-from stemdesk.presets import open_separator
+from stemdesk.catalogue import Catalogue
 
 #: A first stage: the song's full mix in, the stem a second stage works on out, same shape.
 FirstStage = Callable[[Audio], Audio]
@@ -38,7 +39,7 @@ def cache_name(model: str, stem: str) -> str:
 
 def separator_stage(model: str, stem: str = "other", device: str = "auto") -> FirstStage:
     """A first stage that runs installed model or preset ``model`` and keeps its ``stem``."""
-    separator = open_separator(model, device=device)
+    separator = Catalogue().open(model, device=device)
     if stem not in separator.stems:
         raise StemdeskError(f"{model} has no stem {stem!r}; its stems are {', '.join(separator.stems)}")
 

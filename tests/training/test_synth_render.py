@@ -96,7 +96,8 @@ def test_a_rendered_song_is_written_in_the_musdb_layout(written_track):
     song = compose(request.seed, request.seconds, "rock")
     expected = {part.stem_class for part in song.parts if part.notes}
     assert set(result.classes) == expected
-    assert sorted(p.name for p in folder.iterdir()) == sorted([*(f"{c}.wav" for c in expected), "mixture.wav", METADATA])
+    # A procedural song also has its beat labels.
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*(f"{c}.wav" for c in expected), "mixture.wav", METADATA, "beats.json"])
     stems = {c: decode(folder / f"{c}.wav") for c in expected}
     mixture = decode(folder / "mixture.wav")
     assert mixture.rate == RATE and mixture.channels == 2
