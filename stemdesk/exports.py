@@ -27,8 +27,9 @@ def export_stems(
     file_format: str = "wav",
     subtype: str = "PCM_16",
     progress: Progress | None = None,
+    prefix: str = "",
 ) -> list[Path]:
-    """Write each chosen stem to ``folder/<stem>.<file_format>``.
+    """Write each chosen stem to ``folder/<prefix><stem>.<file_format>``.
 
     Args:
         stems: ``{stem: Audio}`` of one song.
@@ -38,6 +39,7 @@ def export_stems(
         file_format: "wav" or "flac".
         subtype: "PCM_16", "PCM_24" or (WAV only) "FLOAT".
         progress: ``progress(files done, files total)``, first with 0 done.
+        prefix: put before each file name, e.g. the song's name (``"song - "``).
 
     Returns:
         The written paths. Each file is atomic on its own; after an error the
@@ -51,7 +53,7 @@ def export_stems(
     if progress:
         progress(0, len(chosen))
     for name in chosen:
-        written.append(write_audio(folder / f"{name}.{file_format}", stems[name], subtype))
+        written.append(write_audio(folder / f"{prefix}{name}.{file_format}", stems[name], subtype))
         if progress:
             progress(len(written), len(chosen))
     return written

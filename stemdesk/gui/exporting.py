@@ -1,10 +1,11 @@
 """Exporting the open song: what to write (the request), the job, and its runner.
 
-Three kinds of export, all into ``<folder>/<song title>/``:
+Three kinds of export, all into ``<folder>/<song title>/`` and named after the
+song, so that a file dragged elsewhere still says what it is:
 
-- ``stems``: the chosen stems, one file each (``vocals.wav``...);
-- ``rest``: everything but one stem, the practice track (``no_vocals.wav``);
-- ``mix``: the mix the mixer plays now, faders, mute and solo included (``mix.wav``).
+- ``stems``: the chosen stems, one file each (``song - vocals.wav``...);
+- ``rest``: everything but one stem, the practice track (``song - no_vocals.wav``);
+- ``mix``: the mix the mixer plays now, faders, mute and solo included (``song - mix.wav``).
 
 The files are written by :mod:`stemdesk.exports` (temporary name, then
 renamed) on a worker thread, one export at a time.
@@ -70,14 +71,16 @@ def export_song(request: ExportRequest, song: SongSession, state: MixerState, pr
     """
     folder = song_folder(song.path, request.folder)
     file_format, subtype = EXPORT_FORMATS[request.export_format]
+    prefix = f"{song.title} - "
     if request.kind == "stems":
-        return export_stems(song.stems, list(request.stems), folder, file_format, subtype, progress)
+        return export_stems(song.stems, list(request.stems), folder, file_format, subtype, progress, prefix)
     progress(0, 1)
     if request.kind == "rest":
         name = request.stems[0]
-        path = export_rest(song.stems, song.mixture, name, folder / f"{REST_PREFIX}{name}.{file_format}", subtype)
+        target = folder / f"{prefix}{REST_PREFIX}{name}.{file_format}"
+        path = export_rest(song.stems, song.mixture, name, target, subtype)
     else:
-        path = export_mix(song.stems, state, folder / f"mix.{file_format}", subtype)
+        path = export_mix(song.stems, state, folder / f"{prefix}mix.{file_format}", subtype)
     progress(1, 1)
     return [path]
 

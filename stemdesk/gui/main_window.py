@@ -537,8 +537,10 @@ class MainWindow(QMainWindow):
     def show_export_dialog(self) -> ExportDialog | None:
         if self.song is None:
             return None
+        chosen = tuple(name for name in self.preferences.export_stems.split(",") if name)
         dialog = ExportDialog(
-            self.mixer_model.stems, self.preferences.export_format, Path(self.preferences.export_folder), self
+            self.mixer_model.stems, self.preferences.export_format, Path(self.preferences.export_folder), self,
+            kind=self.preferences.export_kind, chosen=chosen,
         )
         dialog.export_requested.connect(self.export)
         self._keep_dialog(dialog)
@@ -552,6 +554,12 @@ class MainWindow(QMainWindow):
         if not self.exports.run(request, self.song.session, self.mixer_model.state):
             self.show_message("An export is still running; try again when it is done.", "info")
             return False
+        # The next export starts from this one: same folder, format and choice.
+        self.preferences = replace(
+            self.preferences, export_folder=str(request.folder), export_format=request.export_format,
+            export_kind=request.kind, export_stems=",".join(request.stems),
+        )
+        self.preferences.save(self.settings)
         return True
 
     def _on_export_started(self, description: str) -> None:

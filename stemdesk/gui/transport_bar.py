@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QDoubleSpinBox, QFrame, QHBoxLayout, QLabel, QSpinBox, QToolButton, QWidget
+from PySide6.QtWidgets import (
+    QDoubleSpinBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QSpinBox,
+    QToolButton,
+    QWidget,
+)
 
 from stemdesk.gui.icons import pause_icon, play_icon, to_start_icon
 from stemdesk.gui.song_views import format_time
@@ -81,6 +90,8 @@ class TransportBar(QFrame):
         self.loop_span.setObjectName("dim")
         self.hint = QLabel("Click: seek · drag: loop · wheel: zoom")
         self.hint.setObjectName("dim")
+        # The first thing to give up room on a narrow window.
+        self.hint.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.hint.setToolTip("Click: seek · drag: mark the A-B loop (Alt: off the grid) · wheel: zoom · middle-drag: scroll")
         self.to_start.clicked.connect(self.to_start_clicked)
         self.play.clicked.connect(self.play_clicked)
