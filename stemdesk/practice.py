@@ -1,9 +1,9 @@
 """What the musician sets up to practise a song: loop, tempo, transpose, click, markers.
 
-One immutable :class:`PracticeState` per open song, in song time (seconds of
+One immutable :class:`PracticeSetup` per open song, in song time (seconds of
 the original recording, whatever the tempo). It is the only owner of the A-B
 loop: the player's sample loop (``MixerState.loop``) is derived from it by
-:meth:`PracticeState.loop_samples`, never set on its own. Plain Python and
+:meth:`PracticeSetup.loop_samples`, never set on its own. Plain Python and
 pydantic, no Qt: the window keeps the current value in an evented model and
 hands each new value to the player and the views, as it does with
 :class:`~stemdesk.playback.MixerState`.
@@ -51,7 +51,7 @@ class SpeedTrainer(BaseModel):
         return max(self.target, self.start - index * self.step)
 
 
-class PracticeState(BaseModel):
+class PracticeSetup(BaseModel):
     """Everything practice-related the musician sets for one song, as one immutable value.
 
     loop: the A-B span (start, end) in song seconds, or None when none is marked.
@@ -81,7 +81,7 @@ class PracticeState(BaseModel):
     markers: tuple[Marker, ...] = ()
 
     @model_validator(mode="after")
-    def _check(self) -> PracticeState:
+    def _check(self) -> PracticeSetup:
         if self.loop is not None and not 0.0 <= self.loop[0] < self.loop[1]:
             raise ValueError(f"a loop needs 0 <= start < end, got {self.loop}")
         if self.count_in_bars not in COUNT_IN_CHOICES:
@@ -90,25 +90,25 @@ class PracticeState(BaseModel):
             raise ValueError("looping needs a marked loop")
         return self
 
-    def change(self, **changes) -> PracticeState:
+    def change(self, **changes) -> PracticeSetup:
         """This state with ``changes`` applied, validated (pydantic's model_copy does not validate)."""
-        return PracticeState.model_validate({**self.model_dump(), **changes})
+        return PracticeSetup.model_validate({**self.model_dump(), **changes})
 
-    def with_loop(self, span: tuple[float, float] | None, looping: bool | None = None) -> PracticeState:
+    def with_loop(self, span: tuple[float, float] | None, looping: bool | None = None) -> PracticeSetup:
         """This state with the A-B span ``span`` (None: no span, and so no looping)."""
         if span is None:
             return self.change(loop=None, looping=False)
         return self.change(loop=(float(span[0]), float(span[1])), looping=self.looping if looping is None else looping)
 
-    def with_tempo(self, tempo: float) -> PracticeState:
+    def with_tempo(self, tempo: float) -> PracticeSetup:
         """This state at tempo factor ``tempo``, clamped to the offered range."""
         return self.change(tempo=round(min(MAX_TEMPO, max(MIN_TEMPO, float(tempo))), 4))
 
-    def with_transpose(self, semitones: float) -> PracticeState:
+    def with_transpose(self, semitones: float) -> PracticeSetup:
         """This state transposed by ``semitones``, clamped to the offered range."""
         return self.change(transpose=round(min(MAX_TRANSPOSE, max(-MAX_TRANSPOSE, float(semitones))), 2))
 
-    def with_marker(self, name: str, seconds: float) -> PracticeState:
+    def with_marker(self, name: str, seconds: float) -> PracticeSetup:
         """This state with a marker ``name`` at ``seconds`` (replacing one of the same name)."""
         kept = [marker for marker in self.markers if marker.name != name]
         markers = sorted([*kept, Marker(name=name, seconds=seconds)], key=lambda marker: marker.seconds)

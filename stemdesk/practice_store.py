@@ -4,7 +4,7 @@ One JSON file per song in the user's data folder
 (``~/.local/share/stemdesk/practice/<song identity>.json`` on Linux), named
 by :func:`stemdesk.stem_cache.song_identity`, so a renamed file keeps its
 loops and markers and another model's stems still find them. It holds the
-:class:`~stemdesk.practice.PracticeState`, the mixer's controls by stem name
+:class:`~stemdesk.practice.PracticeSetup`, the mixer's controls by stem name
 and, once corrected by the musician, the beat grid. Written whole under a
 temporary name and renamed; a damaged or foreign file is logged and ignored
 (the song opens with a fresh set-up), never an error.
@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from .audio import atomic_path
 from .errors import StemdeskError
 from .playback.mixer import MixerState, StemControl
-from .practice import PracticeState
+from .practice import PracticeSetup
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +51,13 @@ class SavedPractice(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     format: int = _FORMAT
-    practice: PracticeState = PracticeState()
+    practice: PracticeSetup = PracticeSetup()
     stems: dict[str, StemSetting] = {}
     master_db: float | None = 0.0
     grid: dict | None = None
 
     @classmethod
-    def of(cls, practice: PracticeState, mixer: MixerState | None, grid: dict | None = None) -> SavedPractice:
+    def of(cls, practice: PracticeSetup, mixer: MixerState | None, grid: dict | None = None) -> SavedPractice:
         if mixer is None:
             return cls(practice=practice, grid=grid)
         stems = {

@@ -50,7 +50,7 @@ from stemdesk.gui.song_views import SongViews
 from stemdesk.gui.transport import Transport
 from stemdesk.gui.transport_bar import TransportBar
 from stemdesk.models import ModelRepo
-from stemdesk.practice import PracticeState, bar_at
+from stemdesk.practice import PracticeSetup, bar_at
 from stemdesk.practice_store import PracticeStore, SavedPractice
 from stemdesk.presets import check_installed, separation_choices
 from stemdesk.stem_cache import StemCache
@@ -379,8 +379,6 @@ class MainWindow(QMainWindow):
             self.practice.reset(saved.practice if saved else None)
             self.practice.set_grid(self._saved_grid(saved), corrected=True)
         self.song = loaded
-        if self.practice.grid is None:
-            self.grid_analysis.analyse(loaded)
         self.transport.set_practice(self.practice.state)
         self.transport.load(stems, session.mixture.rate, self.mixer_model.state, position, playing)
         self.transport_bar.setEnabled(True)
@@ -408,6 +406,9 @@ class MainWindow(QMainWindow):
             self.views.zoom_to(*zoom)
         self.stack.setCurrentWidget(self.views)
         self.song_shown.emit(loaded)
+        # After the song is on screen: the analysis competes with drawing for the interpreter.
+        if self.practice.grid is None:
+            self.grid_analysis.analyse(loaded)
 
     def _on_separation_failed(self, path: Path, message: str) -> None:
         self.show_message(message if path.name in message else f"{path.name}: {message}", "error")
@@ -439,7 +440,7 @@ class MainWindow(QMainWindow):
         stems = self.mixer_model.stems
         return theme.stem_colours(stems)[stem] if stem in stems else theme.ACCENT
 
-    def _on_practice_state(self, state: PracticeState) -> None:
+    def _on_practice_state(self, state: PracticeSetup) -> None:
         self.transport.set_practice(state)
         self.actions["loop"].setChecked(state.looping)
         self.actions["snap"].setChecked(state.snap)
@@ -451,7 +452,7 @@ class MainWindow(QMainWindow):
         self.views.set_loop_span(state.loop, state.looping)
         self._schedule_save()
 
-    def _loop_bars(self, state: PracticeState) -> str:
+    def _loop_bars(self, state: PracticeSetup) -> str:
         """``bars 17-20`` when the loop lies on the grid's bar lines, else ""."""
         grid = self.practice.grid
         if grid is None or state.loop is None or not len(grid.downbeats):

@@ -35,7 +35,7 @@ from stemdesk.gui import theme
 from stemdesk.gui.mixer_model import MAX_DB, MIN_DB, MixerModel
 from stemdesk.gui.practice_model import PracticeModel
 from stemdesk.playback import MixerState
-from stemdesk.practice import COUNT_IN_CHOICES, PracticeState
+from stemdesk.practice import COUNT_IN_CHOICES, PracticeSetup
 
 # The fader moves in tenths of a dB.
 _STEPS_PER_DB = 10
@@ -295,7 +295,7 @@ class ClickStrip(QFrame):
         practice.state_changed.connect(self.show_state)
         self.show_state(practice.state)
 
-    def show_state(self, state: PracticeState) -> None:
+    def show_state(self, state: PracticeSetup) -> None:
         self.fader.set_db(state.click_db)
         self.level.setText(format_db(state.click_db))
         self.mute.setChecked(not state.click)

@@ -17,7 +17,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from stemdesk.errors import StemdeskError
 from stemdesk.playback import Mixer, MixerState, Player, list_output_devices
-from stemdesk.practice import PracticeState
+from stemdesk.practice import PracticeSetup
 
 # How often the playhead is redrawn while playing (about 30 frames a second).
 _POLL_MS = 33
@@ -29,7 +29,7 @@ class Transport(QObject):
     The player hears one MixerState made of the mixer's controls
     (:meth:`set_state`) and the loop of the practice set-up
     (:meth:`set_practice`): the loop in samples is derived here, from the one
-    span the PracticeState owns.
+    span the PracticeSetup owns.
 
     Signals:
         position_changed(samples): the playhead moved (polled while playing,
@@ -49,7 +49,7 @@ class Transport(QObject):
         self.player: Player | None = None
         self.output_error = ""
         self._mix: MixerState | None = None
-        self._practice = PracticeState()
+        self._practice = PracticeSetup()
         self._device: str | None = None
         self._blocksize = 1024
         self._was_playing = False
@@ -88,7 +88,7 @@ class Transport(QObject):
         return self.player is not None
 
     @property
-    def practice(self) -> PracticeState:
+    def practice(self) -> PracticeSetup:
         return self._practice
 
     def load(
@@ -132,7 +132,7 @@ class Transport(QObject):
         if self.mixer is not None:
             self.mixer.state = self._engine_state()
 
-    def set_practice(self, practice: PracticeState) -> None:
+    def set_practice(self, practice: PracticeSetup) -> None:
         """The loop (and, from the player, tempo and click) to play from the next block on."""
         self._practice = practice
         if self.mixer is not None and self._mix is not None:

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 
 from stemdesk.gui.icons import pause_icon, play_icon, to_start_icon
 from stemdesk.gui.song_views import format_time
-from stemdesk.practice import MAX_TEMPO, MAX_TRANSPOSE, MIN_TEMPO, PracticeState
+from stemdesk.practice import MAX_TEMPO, MAX_TRANSPOSE, MIN_TEMPO, PracticeSetup
 
 
 def _button(text: str, tooltip: str, checkable: bool = False, icon: QIcon | None = None) -> QToolButton:
@@ -123,7 +123,7 @@ class TransportBar(QFrame):
         self.play.setIcon(self._pause_icon if playing else self._play_icon)
         self.play.setToolTip("Pause (Space)" if playing else "Play (Space)")
 
-    def show_practice(self, state: PracticeState, bars: str = "") -> None:
+    def show_practice(self, state: PracticeSetup, bars: str = "") -> None:
         """Show ``state``'s loop, snap, tempo, transpose and trainer; ``bars`` names the loop's bars."""
         self.loop.setChecked(state.looping)
         self.snap.setChecked(state.snap)
