@@ -64,6 +64,9 @@ class Transport(QObject):
 
     @property
     def position(self) -> int:
+        """Playhead in song samples (the player's: it renders ahead of what is heard)."""
+        if self.player is not None:
+            return self.player.position
         return self.mixer.position if self.mixer else 0
 
     @property
@@ -107,7 +110,9 @@ class Transport(QObject):
 
     def set_state(self, state: MixerState) -> None:
         """The mix to hear from the next audio block on (a reference swap)."""
-        if self.mixer is not None:
+        if self.player is not None:
+            self.player.set_state(state)
+        elif self.mixer is not None:
             self.mixer.state = state
 
     def play(self) -> None:
@@ -137,7 +142,10 @@ class Transport(QObject):
         """Move the playhead (clamped to the song), playing or not."""
         if self.mixer is None:
             return
-        self.mixer.seek(samples)
+        if self.player is not None:
+            self.player.seek(samples)
+        else:
+            self.mixer.seek(samples)
         self.position_changed.emit(self.position)
 
     def seek_seconds(self, seconds: float) -> None:
