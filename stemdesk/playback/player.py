@@ -32,6 +32,7 @@ import numpy as np
 
 from stemdesk.errors import StemdeskError
 from stemdesk.playback.click import BeatGrid
+from stemdesk.playback.feed import BlockFeed
 from stemdesk.playback.mixer import Mixer, MixerState
 from stemdesk.playback.pipeline import RenderPipeline
 from stemdesk.playback.practice import PracticeState, SpeedTrainer
@@ -96,19 +97,13 @@ class Player:
         self._mixer = mixer
         self._blocksize = blocksize
         self._pause_requested = False
-        self._fade_in = False
         self._status_count = 0
         self._underflow_count = 0
         self._callback_stop = sd.CallbackStop
         self._closed = False
-        #: Frames the latest callback took from the ring (the rest of its block was zeros).
-        self.copied = 0
-        # Gains of a block's frames at play (rising) and pause (falling), made once so
-        # the callback only multiplies.
-        ramp = (np.arange(1, blocksize + 1, dtype=np.float32) / blocksize)[:, None]
-        self._rise, self._fall = ramp, 1.0 - ramp
         self._pipeline = RenderPipeline(mixer, grid)
         self._ring = OutputRing(mixer.channels, _RING_FRAMES)
+        self._feed = BlockFeed(self._ring, mixer.length, blocksize)
         fill = max(2 * blocksize, 2048) if fill is None else int(fill)
         try:
             self._stream = sd.OutputStream(
@@ -143,24 +138,10 @@ class Player:
             self._status_count += 1
             if status.output_underflow:
                 self._underflow_count += 1
-        pausing = self._pause_requested
-        ring = self._ring
-        copied = ring.read_into(outdata)
-        # The song has ended when a frame past its end is played (the render thread
-        # always writes one: it labels the stretcher's tail with the song's length).
-        ended = copied > 0 and ring.last_position >= self._mixer.length
-        if copied < frames and not ended:
-            self._underflow_count += 1
-        self.copied = copied
-        if frames == self._blocksize:
-            if pausing:
-                np.multiply(outdata, self._fall, out=outdata)
-            elif self._fade_in:
-                np.multiply(outdata, self._rise, out=outdata)
-        self._fade_in = False
+        stop = self._feed.fill(outdata, self._pause_requested)
         # Stopping from inside the callback lets PortAudio play this last (faded or
         # final) block before the stream goes quiet.
-        if pausing or ended:
+        if stop:
             raise self._callback_stop
 
     @property
@@ -232,7 +213,12 @@ class Player:
     @property
     def underflow_count(self) -> int:
         """Blocks that ran dry: PortAudio's underflows plus blocks the ring could not fill."""
-        return self._underflow_count
+        return self._underflow_count + self._feed.underruns
+
+    @property
+    def copied(self) -> int:
+        """Frames the latest block took from the ring (the rest of it was zeros)."""
+        return self._feed.copied
 
     @property
     def latency(self) -> float:
@@ -313,7 +299,7 @@ class Player:
             self._renderer.restart(0)
         # The first blocks come from the ring: wait (briefly) until it holds them.
         self._renderer.wait_filled(timeout=1.0)
-        self._fade_in = True
+        self._feed.fade_in = True
         self._stream.start()
 
     def pause(self) -> None:
