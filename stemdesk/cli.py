@@ -7,6 +7,7 @@
     stemdesk synth --out DIR --tracks N --seconds S --soundfont NAME   (render training data)
     stemdesk train --data DIR --target guitar --arch unet --out RUN --steps N [--resume]
     stemdesk export --checkpoint RUN/checkpoint.pt --out models
+    stemdesk beats IN [--json OUT]   (tempo, meter, beats and downbeats)
 
 Parses arguments, calls the API, prints progress. User errors print one line
 on stderr and give a non-zero exit status; a failed file does not stop a batch.
@@ -29,6 +30,7 @@ DELEGATED = {
     "synth": "stemdesk.training.synth.command",
     "train": "stemdesk.training.train",
     "export": "stemdesk.training.export_trained",
+    "beats": "stemdesk.analysis.command",
 }
 
 

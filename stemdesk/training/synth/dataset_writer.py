@@ -2,7 +2,8 @@
 
 ``<root>/<split>/<track>/`` holds ``<class>.wav`` for each stemdesk class the song has
 (16-bit), ``mixture.wav`` (24-bit, exactly the sum of the stems) and
-``metadata.json``. The metadata is written last: a track folder without it (a render
+``metadata.json``, and for procedural songs ``beats.json`` (beat and downbeat
+labels, :mod:`~stemdesk.training.synth.labels`). The metadata is written last: a track folder without it (a render
 that was interrupted) is incomplete and is rendered again on resume.
 """
 
@@ -26,6 +27,7 @@ from stemdesk.training.synth.mixdown import (
     mixture_of,
     sum_by_class,
 )
+from stemdesk.training.synth.labels import write_labels
 from stemdesk.training.synth.render import fresh_synthesizer, render_part
 from stemdesk.training.synth.scores import score_song
 from stemdesk.training.synth.silence import active_fraction
@@ -116,6 +118,7 @@ def render_track(request: TrackRequest) -> TrackResult:
     for stem_class, audio in stems.items():
         write_audio(folder / f"{stem_class}.wav", Audio(audio, request.rate), "PCM_16")
     write_audio(folder / MIXTURE, Audio(mixture_of(stems), request.rate), "PCM_24")
+    write_labels(folder, song, request.seconds)
     metadata = _metadata(request, song, stems, described)
     with atomic_path(folder / METADATA) as temp:
         temp.write_text(json.dumps(metadata, indent=1))
