@@ -16,6 +16,10 @@ from typing import Protocol
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from stemdesk.playback import BeatGrid as ClickGrid
+from stemdesk.playback import PracticeState as PlayerSettings
+from stemdesk.playback import SpeedTrainer as PlayerTrainer
+
 #: Tempo factors the player offers (1.0: the recording's own tempo).
 MIN_TEMPO, MAX_TEMPO = 0.25, 2.0
 #: Transpose range in semitones; the half semitone beyond 12 is the ±50 cents fine tune.
@@ -44,11 +48,11 @@ class SpeedTrainer(BaseModel):
     target: float = Field(1.0, ge=MIN_TEMPO, le=MAX_TEMPO)
     step: float = Field(0.05, gt=0.0, le=1.0)
 
-    def tempo_of_pass(self, index: int) -> float:
-        """The tempo factor of loop pass ``index`` (0: the first)."""
-        if self.target >= self.start:
-            return min(self.target, self.start + index * self.step)
-        return max(self.target, self.start - index * self.step)
+    @model_validator(mode="after")
+    def _check(self) -> SpeedTrainer:
+        if self.start > self.target:
+            raise ValueError(f"a speed trainer goes up: start {self.start} is above target {self.target}")
+        return self
 
 
 class PracticeSetup(BaseModel):
@@ -114,6 +118,21 @@ class PracticeSetup(BaseModel):
         markers = sorted([*kept, Marker(name=name, seconds=seconds)], key=lambda marker: marker.seconds)
         return self.change(markers=tuple(markers))
 
+    def player_settings(self) -> PlayerSettings:
+        """What the player's render thread needs of this set-up (its own immutable value)."""
+        semitones = round(self.transpose)
+        trainer = self.trainer
+        return PlayerSettings(
+            tempo=self.tempo,
+            semitones=float(semitones),
+            cents=round((self.transpose - semitones) * 100.0, 6),
+            click_db=self.click_db,
+            click_muted=not self.click,
+            count_in_bars=self.count_in_bars,
+            count_in_each_loop=self.count_in_each_pass,
+            trainer=None if trainer is None else PlayerTrainer(trainer.start, trainer.target, trainer.step * 100.0),
+        )
+
     def loop_samples(self, rate: int, length: int) -> tuple[int, int] | None:
         """The loop the player wraps in: samples [start, end) of a song ``length`` long, or None."""
         if not self.looping or self.loop is None:
@@ -134,6 +153,13 @@ class Grid(Protocol):
 
     @property
     def duration(self) -> float: ...
+
+
+def click_grid(grid: Grid | None) -> ClickGrid | None:
+    """The beats and downbeats the player's click follows, from a song's grid (None without two beats)."""
+    if grid is None or len(grid.beats) < 2:
+        return None
+    return ClickGrid(grid.beats, grid.downbeats)
 
 
 def bar_length(grid: Grid) -> float:

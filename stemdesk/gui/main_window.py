@@ -379,7 +379,6 @@ class MainWindow(QMainWindow):
             self.practice.reset(saved.practice if saved else None)
             self.practice.set_grid(self._saved_grid(saved), corrected=True)
         self.song = loaded
-        self.transport.set_practice(self.practice.state)
         self.transport.load(stems, session.mixture.rate, self.mixer_model.state, position, playing)
         self.transport_bar.setEnabled(True)
         self.song_card.show_song(loaded, self.device_name or "the CPU")
@@ -441,7 +440,10 @@ class MainWindow(QMainWindow):
         return theme.stem_colours(stems)[stem] if stem in stems else theme.ACCENT
 
     def _on_practice_state(self, state: PracticeSetup) -> None:
-        self.transport.set_practice(state)
+        try:
+            self.transport.set_practice(state)
+        except StemdeskError as error:
+            self.show_message(f"{error} The song plays at its own tempo and key.", "warning")
         self.actions["loop"].setChecked(state.looping)
         self.actions["snap"].setChecked(state.snap)
         self.actions["click"].setChecked(state.click)
@@ -465,6 +467,7 @@ class MainWindow(QMainWindow):
 
     def _on_grid(self, grid: BeatGrid | None) -> None:
         self.views.set_grid(grid)
+        self.transport.set_grid(grid)
         self._on_practice_state(self.practice.state)
 
     def _on_grid_found(self, identity: str, grid: BeatGrid) -> None:

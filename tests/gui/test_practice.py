@@ -128,6 +128,10 @@ def test_tempo_transpose_click_and_count_in_keys(grid_window, qtbot):
     assert window.practice.state.tempo == 0.75
     bar.transpose.setValue(-2.5)
     assert window.practice.state.transpose == -2.5
+    # The player's render thread gets them: -2.5 semitones is -2 and -50 cents.
+    player = window.transport.player
+    assert (player.practice.tempo, player.practice.semitones, player.practice.cents) == (0.75, -2.0, -50.0)
+    assert np.allclose(player.grid.beats, window.practice.grid.beats)
 
     click = window.mixer_panel.click
     assert click.isVisible() and click.mute.isChecked(), "the click strip starts muted"
@@ -141,6 +145,8 @@ def test_tempo_transpose_click_and_count_in_keys(grid_window, qtbot):
     assert window.practice.state.count_in_bars == 2
     click.each_pass.setChecked(True)
     assert window.practice.state.count_in_each_pass
+    assert (player.practice.click_muted, player.practice.click_db) == (False, -12.0)
+    assert (player.practice.count_in_bars, player.practice.count_in_each_loop) == (2, True)
     qtbot.mouseClick(click.mute, Qt.MouseButton.LeftButton)
     assert not window.practice.state.click
 
