@@ -8,7 +8,7 @@ The pipeline, all on a 22.05 kHz mono mix at 11.6 ms frames:
    notes) and a log-normal prior around 115 bpm, then refined to a fraction of a
    frame from the peaks at 1-8 beat periods, so a tempo 0.7 % off a round number
    is found 0.7 % off;
-3. beat tracking by dynamic programming at that tempo (librosa's Ellis tracker) on
+3. beat tracking by dynamic programming at that tempo (Ellis's tracker) on
    the mix's onsets plus half as much of the low-frequency ones (kick and bass);
 4. the grid refined against the music: each beat is moved to the onset peak near
    it and the beat times are smoothed by a weighted, robust least-squares fit that
@@ -22,25 +22,17 @@ The pipeline, all on a 22.05 kHz mono mix at 11.6 ms frames:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import librosa
 import numpy as np
 import scipy.sparse
 import scipy.sparse.linalg
-import soxr
 
 from stemdesk.analysis.downbeats import find_downbeats
+from stemdesk.analysis.features import HOP, OnsetFeatures, onset_features
 from stemdesk.analysis.grid import BeatGrid
 from stemdesk.audio import Audio
 
-RATE = 22050
-HOP = 256
-N_FFT = 1024
-N_MELS = 96
-CHROMA_FFT = 2048
-#: Mel bands below this (Hz) carry the kick drum and the bass.
-LOW_HZ = 180.0
 MIN_BPM, MAX_BPM = 50.0, 220.0
 #: Centre and width (octaves) of the tempo prior: most songs lie within 80-160 bpm.
 PRIOR_BPM, PRIOR_OCTAVES = 115.0, 0.7
@@ -50,25 +42,10 @@ SUBDIVISION_RATIO = 0.9
 SILENCE_DB = -60.0
 #: Weight of the low-frequency onsets, against the mix's, in the envelope beats are tracked on.
 LOW_WEIGHT = 0.5
+#: How strongly the dynamic programme holds the beat period (Ellis's "tightness").
+TIGHTNESS = 400.0
 #: How strongly the smoothed grid resists a change of beat period between beats.
 SMOOTHING = 30.0
-
-
-@dataclass(frozen=True)
-class OnsetFeatures:
-    """Frame-wise features of a song at ``fps`` frames per second.
-
-    ``onsets`` float32 ``(frames,)``: onset strength of the mix (what beats are tracked on);
-    ``low`` float32 ``(frames,)``: onset strength below :data:`LOW_HZ` (kick, bass);
-    ``loudness`` float32 ``(frames,)``: the mix's frame energy in dB;
-    ``chroma`` float32 ``(12, frames)``: pitch-class energy of the harmonic part (not normalised).
-    """
-
-    onsets: np.ndarray
-    low: np.ndarray
-    loudness: np.ndarray
-    chroma: np.ndarray
-    fps: float
 
 
 def analyse_beats(audio: Audio, stems: Mapping[str, Audio] | None = None) -> BeatGrid:
@@ -92,27 +69,6 @@ def analyse_beats(audio: Audio, stems: Mapping[str, Audio] | None = None) -> Bea
         return BeatGrid(beats, 4, 0, duration)
     meter, first = find_downbeats(beats, features)
     return BeatGrid(beats, meter, first, duration)
-
-
-def onset_features(audio: Audio, stems: Mapping[str, Audio] | None = None) -> OnsetFeatures:
-    """The :class:`OnsetFeatures` of a song, from its stems where they help (see :func:`analyse_beats`)."""
-    stems = stems or {}
-    mix = _mono(audio)
-    power = _mel_power(mix)
-    mel = librosa.power_to_db(power, ref=np.max)
-    loudness = librosa.power_to_db(power.sum(axis=0), ref=np.max)
-    onsets = librosa.onset.onset_strength(S=mel, sr=RATE, hop_length=HOP, center=False)
-    low_bands = int(np.searchsorted(librosa.mel_frequencies(N_MELS + 2, fmax=RATE / 2)[1:-1], LOW_HZ))
-    rhythm = [_mono(stems[name]) for name in ("drums", "bass") if name in stems]
-    low_mel = librosa.power_to_db(_mel_power(np.sum(rhythm, axis=0)), ref=np.max) if rhythm else mel
-    low = librosa.onset.onset_strength(S=low_mel[:low_bands], sr=RATE, hop_length=HOP, center=False)
-    harmonic = mix - _mono(stems["drums"]) if "drums" in stems else mix
-    # Unnormalised (energy) chroma: a beat's mean is then led by its loud frames, not by
-    # the noise of near-silent ones, which per-frame normalisation would blow up.
-    chroma = librosa.feature.chroma_stft(y=harmonic, sr=RATE, hop_length=HOP, n_fft=CHROMA_FFT, norm=None, tuning=0.0)
-    frames = min(len(onsets), len(low), chroma.shape[1])
-    return OnsetFeatures(onsets[:frames].astype(np.float32), low[:frames].astype(np.float32),
-                         loudness[:frames].astype(np.float32), chroma[:, :frames].astype(np.float32), RATE / HOP)
 
 
 def estimate_tempo(onsets: np.ndarray, fps: float) -> float:
@@ -163,11 +119,46 @@ def _refined_period(ac: np.ndarray, period: float) -> float:
 def track_beats(onsets: np.ndarray, fps: float, bpm: float) -> np.ndarray:
     """Beat times (float64 ``(beats,)`` seconds) tracked on ``onsets`` at about ``bpm``,
     refined against the onset peaks (see the module docstring, step 4)."""
-    _, frames = librosa.beat.beat_track(onset_envelope=onsets, sr=fps * HOP, hop_length=HOP, bpm=bpm,
-                                        tightness=400, trim=False, units="frames")
+    frames = dynamic_programming_beats(onsets, 60.0 * fps / bpm)
     if len(frames) < 3:
         return frames / fps
     return _smoothed(onsets, frames.astype(np.float64), fps) / fps
+
+
+def dynamic_programming_beats(onsets: np.ndarray, period: float, tightness: float = TIGHTNESS) -> np.ndarray:
+    """Beat frames (int ``(beats,)``) that best fit ``onsets`` ``(frames,)`` at about ``period``
+    frames a beat: Ellis's dynamic programme (J. New Music Research 36(1), 2007).
+
+    Each frame's score is its (smoothed, normalised) onset strength plus the best
+    score of a previous frame 0.5-2 periods back, less ``tightness`` times the
+    squared log ratio of that interval to the period. The last beat is the best
+    scoring frame in the final period; the rest follow from the back-links.
+
+    Written here rather than taken from ``librosa.beat``: importing that module
+    compiles an uncached numba kernel in every process (6 s on the build machine),
+    more than the whole analysis of a song takes.
+    """
+    width = max(period / 32.0, 0.5)
+    kernel = np.exp(-0.5 * (np.arange(-int(4 * width), int(4 * width) + 1) / width) ** 2)
+    local = np.convolve(onsets / max(float(np.std(onsets)), 1e-9), kernel, mode="same")
+    lags = np.arange(int(round(period / 2)), int(round(2 * period)) + 1)
+    penalty = tightness * np.log(lags / period) ** 2
+    score = local.astype(np.float64).copy()
+    back = np.full(len(local), -1)
+    for frame in range(lags[0], len(local)):
+        usable = lags[lags <= frame]
+        candidates = score[frame - usable] - penalty[: len(usable)]
+        best = int(np.argmax(candidates))
+        # A frame before the first beat starts a path of its own rather than a poor link.
+        if candidates[best] > 0:
+            score[frame] += candidates[best]
+            back[frame] = frame - usable[best]
+    tail = len(score) - int(round(period))
+    beat = tail + int(np.argmax(score[tail:])) if tail > 0 else int(np.argmax(score))
+    beats = [beat]
+    while back[beats[-1]] >= 0:
+        beats.append(int(back[beats[-1]]))
+    return np.array(beats[::-1])
 
 
 def _smoothed(onsets: np.ndarray, frames: np.ndarray, fps: float) -> np.ndarray:
@@ -224,16 +215,3 @@ def _within_sound(beats: np.ndarray, features: OnsetFeatures) -> np.ndarray:
 
 def _unit_spread(values: np.ndarray) -> np.ndarray:
     return values / max(float(np.std(values)), 1e-9)
-
-
-def _mono(audio: Audio) -> np.ndarray:
-    """``audio`` as one float32 channel at :data:`RATE`, shape ``(samples,)``."""
-    mono = np.mean(audio.samples, axis=0, dtype=np.float32)
-    if audio.rate != RATE:
-        mono = soxr.resample(mono, audio.rate, RATE)
-    return np.asarray(mono, dtype=np.float32)
-
-
-def _mel_power(mono: np.ndarray) -> np.ndarray:
-    """Mel power spectrogram ``(N_MELS, frames)`` of a mono signal at :data:`RATE`, centred frames."""
-    return librosa.feature.melspectrogram(y=mono, sr=RATE, n_fft=N_FFT, hop_length=HOP, n_mels=N_MELS)

@@ -10,15 +10,9 @@ most clearly in one phase; the phase is the one whose beats score highest.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
-if TYPE_CHECKING:
-    from stemdesk.analysis.beats import OnsetFeatures
-
-# The analysis window of the chroma features (a module of its own would be a cycle).
-CHROMA_FFT, HOP = 2048, 256
+from stemdesk.analysis.features import CHROMA_FFT, CHROMA_STEP, HOP, OnsetFeatures
 
 METERS = (3, 4)
 #: 4/4 is far more common: 3 has to win by this much evidence.
@@ -37,7 +31,7 @@ def find_downbeats(beats: np.ndarray, features: OnsetFeatures) -> tuple[int, int
     frames = np.clip(np.round(beats * features.fps).astype(int), 0, len(features.onsets) - 1)
     cues = downbeat_cues(frames, features)
     score = sum(CUE_WEIGHTS[name] * cue for name, cue in cues.items())
-    chroma = _beat_chroma(frames, features.chroma, CHROMA_FFT // (2 * HOP))
+    chroma = _beat_chroma(frames // CHROMA_STEP, features.chroma, CHROMA_FFT // (2 * HOP * CHROMA_STEP))
     pattern = _beat_patterns(frames, features)
     evidence = {}
     for meter in METERS:
@@ -59,7 +53,7 @@ def downbeat_cues(frames: np.ndarray, features: OnsetFeatures) -> dict[str, np.n
     near = max(int(_NEAR_SECONDS * features.fps), 1)
     low = _around(features.low, frames, near)
     accent = _around(features.loudness, frames, 2 * near)
-    chroma = _beat_chroma(frames, features.chroma, CHROMA_FFT // (2 * HOP))
+    chroma = _beat_chroma(frames // CHROMA_STEP, features.chroma, CHROMA_FFT // (2 * HOP * CHROMA_STEP))
     before = (chroma + np.roll(chroma, 1, axis=0)) / 2
     after = (chroma + np.roll(chroma, -1, axis=0)) / 2
     novelty = 1.0 - np.sum(_unit(np.roll(before, 1, axis=0)) * _unit(after), axis=1)

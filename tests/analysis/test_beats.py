@@ -38,6 +38,13 @@ def test_a_tempo_0_7_percent_off_a_round_number_does_not_drift_over_two_minutes(
     assert np.max(errors[half:]) < TOLERANCE
 
 
+def test_the_grid_follows_a_tempo_that_speeds_up():
+    audio, truth = click_track(100.0, 60.0, end_bpm=112.0)
+    grid = analyse_beats(audio)
+    assert np.max(nearest_errors(grid.beats, truth)) < TOLERANCE
+    assert np.max(nearest_errors(grid.downbeats, truth[::4])) < TOLERANCE
+
+
 @pytest.mark.parametrize(("bpm", "meter"), [(120.0, 4), (96.0, 4), (150.0, 3), (110.0, 3)])
 def test_downbeats_of_an_accented_click_track(bpm, meter):
     audio, truth = click_track(bpm, 30.0, meter=meter)
