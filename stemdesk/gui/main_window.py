@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from stemdesk.analysis.grid import BeatGrid
+from stemdesk.analysis import BeatGrid, save_grid
 from stemdesk.audio import SUPPORTED_SUFFIXES
 from stemdesk.cli import DEMO_SONG
 from stemdesk.errors import StemdeskError
@@ -35,7 +35,7 @@ from stemdesk.gui import theme
 from stemdesk.gui.actions import install_actions, song_actions
 from stemdesk.gui.export_dialog import ExportDialog
 from stemdesk.gui.exporting import ExportRequest, ExportRunner
-from stemdesk.gui.grid_analysis import GridAnalysis
+from stemdesk.gui.grid_analysis import GridAnalysis, SongAnalysis
 from stemdesk.gui.info_cards import DropHint, ShortcutCard, SongCard
 from stemdesk.gui.message_banner import MessageBanner
 from stemdesk.gui.mixer_model import MixerModel
@@ -71,8 +71,8 @@ class MainWindow(QMainWindow):
         repo: where separation models and presets are found.
         model_id: the model or preset to separate with; default the one chosen
             last in the Model menu (kept in the preferences).
-        practice_root: where each song's practice set-up is kept; default the
-            user's data folder.
+        data_root: where each song's practice set-up (``practice/``) and corrected
+            beat grid (``grids/``) are kept; default the user's data folder.
 
     Signals:
         song_shown(LoadedSong): a song is on screen, ready to play and export.
@@ -92,7 +92,7 @@ class MainWindow(QMainWindow):
         cache_root: Path | None = None,
         repo: ModelRepo | None = None,
         model_id: str | None = None,
-        practice_root: Path | None = None,
+        data_root: Path | None = None,
         parent: QWidget | None = None,
     ):
         super().__init__(parent)
@@ -107,8 +107,9 @@ class MainWindow(QMainWindow):
         )
         self.mixer_model = MixerModel(self)
         self.practice = PracticeModel(self)
-        self.practice_store = PracticeStore(practice_root)
-        self.grid_analysis = GridAnalysis(self)
+        self.practice_store = PracticeStore(data_root / "practice" if data_root is not None else None)
+        self.grid_root = data_root / "grids" if data_root is not None else None
+        self.grid_analysis = GridAnalysis(self.grid_root, self)
         self._save_timer = QTimer(self)
         self._save_timer.setSingleShot(True)
         self._save_timer.setInterval(_SAVE_DELAY_MS)
@@ -202,7 +203,8 @@ class MainWindow(QMainWindow):
         self.mixer_model.selection_changed.connect(self._on_selection)
         self.practice.state_changed.connect(self._on_practice_state)
         self.practice.grid_changed.connect(self._on_grid)
-        self.grid_analysis.ready.connect(self._on_grid_found)
+        self.grid_analysis.ready.connect(self._on_analysis)
+        self.practice.grid_edited.connect(self._on_grid_corrected)
         self.grid_analysis.failed.connect(lambda message: self.show_message(message, "warning"))
 
         self.transport.position_changed.connect(self._on_position)
@@ -212,6 +214,7 @@ class MainWindow(QMainWindow):
         self.views.seek_requested.connect(self.transport.seek_seconds)
         self.views.loop_selected.connect(lambda start, end: self.practice.set_loop((start, end)))
         self.views.grid_shift_requested.connect(self.tools.shift_grid)
+        self.views.span_loop_requested.connect(self.tools.loop_span)
         self.transport_bar.play_clicked.connect(self.transport.toggle)
         self.transport_bar.to_start_clicked.connect(lambda: self.transport.seek(0))
         self.transport_bar.loop_clicked.connect(lambda on: self.toggle_loop())
@@ -377,8 +380,10 @@ class MainWindow(QMainWindow):
             saved = self.practice_store.load(loaded.identity)
             self.mixer_model.reset(session.card.stems, keep=saved.mixer_for(session.card.stems) if saved else None)
             self.practice.reset(saved.practice if saved else None)
-            self.practice.set_grid(self._saved_grid(saved), corrected=True)
+            self.practice.set_grid(None)
         self.song = loaded
+        # The lanes take their room now and fill in when the analysis is done: nothing moves under the mouse.
+        self.views.set_activity({name: [] for name in session.card.stems}, theme.stem_colours(session.card.stems))
         self.transport.load(stems, session.mixture.rate, self.mixer_model.state, position, playing)
         self.transport_bar.setEnabled(True)
         self.song_card.show_song(loaded, self.device_name or "the CPU")
@@ -406,8 +411,7 @@ class MainWindow(QMainWindow):
         self.stack.setCurrentWidget(self.views)
         self.song_shown.emit(loaded)
         # After the song is on screen: the analysis competes with drawing for the interpreter.
-        if self.practice.grid is None:
-            self.grid_analysis.analyse(loaded)
+        self.grid_analysis.analyse(loaded)
 
     def _on_separation_failed(self, path: Path, message: str) -> None:
         self.show_message(message if path.name in message else f"{path.name}: {message}", "error")
@@ -470,18 +474,22 @@ class MainWindow(QMainWindow):
         self.transport.set_grid(grid)
         self._on_practice_state(self.practice.state)
 
-    def _on_grid_found(self, identity: str, grid: BeatGrid) -> None:
-        if self.song is not None and identity == self.song.identity and not self.practice.grid_corrected:
-            self.practice.set_grid(grid)
+    def _on_analysis(self, identity: str, analysis: SongAnalysis) -> None:
+        if self.song is None or identity != self.song.identity:
+            return
+        self.views.set_activity(analysis.activity, theme.stem_colours(self.mixer_model.stems))
+        # A correction made while the analysis ran wins over the analysed grid.
+        if not self.practice.grid_corrected:
+            self.practice.set_grid(analysis.grid, corrected=analysis.corrected)
 
-    def _saved_grid(self, saved: SavedPractice | None) -> BeatGrid | None:
-        if saved is None or saved.grid is None:
-            return None
+    def _on_grid_corrected(self, grid: BeatGrid) -> None:
+        """Keep the musician's correction with the song (the analysis will not override it)."""
+        if self.song is None:
+            return
         try:
-            return BeatGrid.from_dict(saved.grid)
+            save_grid(self.song.identity, grid, self.grid_root)
         except StemdeskError as error:
-            log.warning("ignoring a saved beat grid: %s", error)
-            return None
+            self.show_message(f"The corrected grid could not be saved: {error}", "warning")
 
     def _on_selection(self, stem: str) -> None:
         if stem:
@@ -518,8 +526,7 @@ class MainWindow(QMainWindow):
         """Keep the open song's practice set-up and mix (done by itself a moment after each change)."""
         self._save_timer.stop()
         if self.song is not None:
-            grid = self.practice.grid.to_dict() if self.practice.grid_corrected else None
-            saved = SavedPractice.of(self.practice.state, self.mixer_model.state, grid)
+            saved = SavedPractice.of(self.practice.state, self.mixer_model.state)
             self.practice_store.save(self.song.identity, saved)
 
     def _on_output_changed(self, ok: bool, message: str) -> None:

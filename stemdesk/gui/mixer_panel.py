@@ -41,8 +41,8 @@ from stemdesk.practice import COUNT_IN_CHOICES, PracticeSetup
 _STEPS_PER_DB = 10
 _MIN_STRIP_WIDTH, _MAX_STRIP_WIDTH = 66, 118
 _MIN_FADER_HEIGHT = 60
-# The smallest point size a strip's name is shrunk to before it is elided.
-_MIN_NAME_POINTS = 7.0
+# A strip's name's point size, and the smallest it is shrunk to before it is elided.
+_NAME_POINTS, _MIN_NAME_POINTS = 10.0, 7.0
 #: How opaque a strip looks when its stem is silent (muted, or outside someone else's solo).
 SILENCED_OPACITY = 0.4
 
@@ -106,10 +106,10 @@ class StripName(QLabel):
     def __init__(self, text: str, colour: str, parent: QWidget | None = None):
         super().__init__(parent)
         self.full_text = text
+        self.colour = colour
         self.setObjectName("stripName")
         self.setToolTip(text)
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.setStyleSheet(f"color: {colour};")
         self.setMinimumWidth(1)
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self._fit()
@@ -122,13 +122,13 @@ class StripName(QLabel):
         room = max(self.width() - 4, 1)
         font = QFont(self.font())
         font.setBold(True)
-        size = QFont(self.parentWidget().font() if self.parentWidget() else self.font()).pointSizeF()
-        size = size if size > 0 else 10.0
+        size = _NAME_POINTS
+        font.setPointSizeF(size)
         while size > _MIN_NAME_POINTS and QFontMetrics(font).horizontalAdvance(self.full_text) > room:
             size -= 0.5
             font.setPointSizeF(size)
-        font.setPointSizeF(size)
-        self.setFont(font)
+        # The window's style sheet sets every widget's font size: only a style sheet overrides it.
+        self.setStyleSheet(f"color: {self.colour}; font-size: {size:g}pt;")
         self.setText(QFontMetrics(font).elidedText(self.full_text, Qt.TextElideMode.ElideRight, room))
 
 

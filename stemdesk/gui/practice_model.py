@@ -22,10 +22,12 @@ class PracticeModel(QObject):
     Signals:
         state_changed(PracticeSetup): after any change.
         grid_changed(object): a new BeatGrid, or None when the song has none (yet).
+        grid_edited(BeatGrid): the musician corrected the grid (to be kept with the song).
     """
 
     state_changed = Signal(object)
     grid_changed = Signal(object)
+    grid_edited = Signal(object)
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -42,6 +44,11 @@ class PracticeModel(QObject):
         self._grid = grid
         self.grid_corrected = corrected and grid is not None
         self.grid_changed.emit(grid)
+
+    def correct_grid(self, grid: BeatGrid) -> None:
+        """The musician's correction of the grid: used from now on and fired as ``grid_edited``."""
+        self.set_grid(grid, corrected=True)
+        self.grid_edited.emit(grid)
 
     @property
     def state(self) -> PracticeSetup:

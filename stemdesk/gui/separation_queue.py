@@ -28,12 +28,14 @@ from stemdesk.models import ModelRepo
 from stemdesk.presets import PresetSeparator, open_separator
 from stemdesk.separate import Separator
 from stemdesk.session import SongSession, decode_song, separate_song
-from stemdesk.stem_cache import StemCache, song_identity
+from stemdesk.analysis.store import song_key
+from stemdesk.stem_cache import StemCache
 
 
 @dataclass(frozen=True, eq=False)
 class LoadedSong:
-    """A separated song, what the views draw of it, and its identity (:func:`song_identity`)."""
+    """A separated song, what the views draw of it, and its identity (:func:`~stemdesk.analysis.store.song_key`:
+    the song's own data, its practice set-up and beat grid, is kept under it)."""
 
     session: SongSession
     picture: SongPicture
@@ -258,7 +260,7 @@ class SeparationQueue(QObject):
         picture = song_picture(
             song.mixture.samples, {name: stem.samples for name, stem in song.stems.items()}, song.mixture.rate
         )
-        return LoadedSong(song, picture, song_identity(song.mixture))
+        return LoadedSong(song, picture, song_key(song.mixture))
 
     def _on_progress(self, done: int, total: int) -> None:
         since, now = self._separating_since, time.monotonic()

@@ -66,7 +66,7 @@ class TransportBar(QFrame):
         self.to_start = _button("", "Back to the start (Home)", icon=to_start_icon())
         self.play = _button("", "Play / pause (Space)", icon=self._play_icon)
         self.loop = _button("⟲ A-B", "Loop the span marked by dragging on the views (L)", checkable=True)
-        self.snap = _button("⌗", "Snap loops to beats and bars (B; hold Alt while dragging to mark freely)",
+        self.snap = _button("Snap", "Snap loops to beats and bars (B; hold Alt while dragging to mark freely)",
                             checkable=True)
         self.tempo = _spin(QSpinBox(), "Tempo, pitch kept ([ and ]: 5 % slower or faster)")
         self.tempo.setRange(round(MIN_TEMPO * 100), round(MAX_TEMPO * 100))

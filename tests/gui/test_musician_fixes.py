@@ -23,7 +23,7 @@ PRESET = {
               {"model": "spleeter-2stems", "keep": "vocals", "as": "backing"}],
     "residual": "band",
 }
-# Mean change of a mask pixel's RGB (0-1) under the loop's shading; the old shading (alpha 34) gives 0.056, this one 0.13.
+# Mean change of a mask pixel's RGB (0-1) under the loop's shading; the old shading (alpha 34, thin edges) gives 0.056.
 LOOP_VISIBLE = 0.08
 SIX_STEMS = ("vocals", "drums", "bass", "guitar", "piano", "other")  # the band preset's
 
@@ -174,6 +174,7 @@ def region_pixels(views, plot, start, end):
 
 def test_the_loop_shows_on_the_mask_view(demo_window, qtbot):
     views = demo_window.views
+    qtbot.waitUntil(lambda: any(views.activity.values()), timeout=60_000)  # the layout is final
     demo_window.mixer_model.select("accompaniment")  # the brighter mask
     demo_window.practice.set_loop((4.0, 6.0), looping=True)
     QApplication.processEvents()

@@ -191,7 +191,7 @@ def test_the_practice_setup_is_saved_with_the_song_and_restored(
     window = make_window(qtbot, settings, cache_root)
     with qtbot.waitSignal(window.song_shown, timeout=SEPARATION_TIMEOUT_MS):
         window.open_song(demo_path)
-    window.practice.set_grid(uniform_grid(100.0, window.views.picture.duration, offset=0.3), corrected=True)
+    window.practice.correct_grid(uniform_grid(100.0, window.views.picture.duration, offset=0.3))
     window.tools.loop_bars(2, 3)
     window.practice.set_tempo(0.8)
     window.practice.set_transpose(-2.0)
@@ -213,11 +213,28 @@ def test_the_practice_setup_is_saved_with_the_song_and_restored(
     assert state.loop is not None and state.looping and state.tempo == 0.8 and state.transpose == -2.0
     assert [marker.name for marker in state.markers] == ["chorus"]
     assert state.markers[0].seconds == pytest.approx(state.loop[0], abs=1e-4), "where the playhead was"
+    qtbot.waitUntil(lambda: reopened.practice.grid is not None)
     assert np.allclose(reopened.practice.grid.beats, grid.beats) and reopened.practice.grid_corrected
     assert reopened.mixer_model.state.controls["vocals"].mute
     assert reopened.mixer_model.state.controls["accompaniment"].gain_db == -4.5
     rate = reopened.transport.rate
     assert reopened.transport.mixer.state.loop == (round(state.loop[0] * rate), round(state.loop[1] * rate))
     assert reopened.transport_bar.tempo.value() == 80
-    assert len(list((tmp_path / "practice").glob("*.json"))) == 1, "one file per song, whatever its name"
+    assert len(list((tmp_path / "data" / "practice").glob("*.json"))) == 1, "one file per song, whatever its name"
     reopened.close()
+
+
+def test_activity_lanes_show_who_plays_and_a_click_loops_a_span(demo_window, qtbot):
+    window = demo_window
+    views = window.views
+    qtbot.waitUntil(lambda: any(views.activity.values()), timeout=60_000)
+    assert list(views.activity) == ["vocals", "accompaniment"] and views.lanes.isVisible()
+    # The demo's singer comes in after an instrumental start: the vocals' first span starts later.
+    (start, end), *_ = views.activity["vocals"]
+    assert views.activity["accompaniment"][0][0] < start < end
+    lane = list(views.activity).index("vocals")
+    point = views.lanes.vb.mapViewToScene(QPointF((start + end) / 2, lane))
+    qtbot.mouseClick(views.canvas.viewport(), Qt.MouseButton.LeftButton, pos=views.canvas.mapFromScene(point))
+    assert window.practice.state.loop == pytest.approx((start, end)) and window.practice.state.looping
+    rate = window.transport.rate
+    assert window.transport.mixer.state.loop == (round(start * rate), round(end * rate))
