@@ -23,6 +23,7 @@ from PySide6.QtCore import QObject, Signal
 
 from stemdesk.chunking import Cancelled, CancelToken, Progress
 from stemdesk.display import SongPicture, song_picture
+from stemdesk.presets import PresetSeparator
 from stemdesk.gui.worker import Worker
 from stemdesk.catalogue import Catalogue
 from stemdesk.separators import StemSeparator
@@ -238,7 +239,7 @@ class SeparationQueue(QObject):
         if cancel.cancelled:
             raise Cancelled()
         if isinstance(separator, PresetSeparator):
-            self._stages = tuple(step.name for step in separator.preset.steps)
+            self._stages = tuple(" + ".join(step.names) for step in separator.card.steps)
         self._separating_since = time.monotonic()
         # A signal emitted from this thread is delivered in the GUI thread.
         self.device_ready.emit(separator.device_name)
