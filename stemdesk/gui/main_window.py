@@ -492,6 +492,7 @@ class MainWindow(QMainWindow):
 
     def _on_grid(self, grid: BeatGrid | None) -> None:
         self.views.set_grid(grid)
+        self.transport.set_grid(grid)
         self._on_practice_state(self.practice.state)
 
     def _on_grid_found(self, identity: str, grid: BeatGrid) -> None:

@@ -17,6 +17,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from stemdesk.errors import StemdeskError
 from stemdesk.playback import Mixer, MixerState, Player, list_output_devices
+from stemdesk.playback.click import Grid
 from stemdesk.practice import PracticeState
 
 # How often the playhead is redrawn while playing (about 30 frames a second).
@@ -50,6 +51,7 @@ class Transport(QObject):
         self.output_error = ""
         self._mix: MixerState | None = None
         self._practice = PracticeState()
+        self._grid: Grid | None = None
         self._device: str | None = None
         self._blocksize = 1024
         self._was_playing = False
@@ -141,6 +143,12 @@ class Transport(QObject):
         if self.player is not None:
             self.player.set_practice(practice)
 
+    def set_grid(self, grid: Grid | None) -> None:
+        """The song's beat grid (beats and downbeats in seconds) for the click and count-in."""
+        self._grid = grid
+        if self.player is not None:
+            self.player.set_grid(grid)
+
     def _apply_mix(self) -> None:
         if self.mixer is None or self._mix is None:
             return
@@ -202,6 +210,7 @@ class Transport(QObject):
             self.output_error = ""
             self.output_changed.emit(True, "")
             self.player.set_practice(self._practice)
+            self.player.set_grid(self._grid)
 
     def _close_output(self) -> None:
         self._timer.stop()

@@ -149,6 +149,7 @@ class RenderPipeline:
             self.loop_pass = 0
         practice = self.practice
         self.mixer.seek(position)
+        self.mixer.snap()
         self._written = 0
         self._x = 0.0
         self._events: deque[tuple[float, float]] = deque()
