@@ -8,6 +8,7 @@
     stemdesk train --data DIR --target guitar --arch unet --out RUN --steps N [--resume]
     stemdesk export --checkpoint RUN/checkpoint.pt --out models
     stemdesk beats IN [--json OUT]   (tempo, meter, beats and downbeats)
+    stemdesk render IN -o OUT.wav [--tempo 0.8] [--transpose -2] [--click] [--count-in BARS] ...
 
 Parses arguments, calls the API, prints progress. User errors print one line
 on stderr and give a non-zero exit status; a failed file does not stop a batch.
@@ -38,6 +39,7 @@ DELEGATED = {
     "train": "stemdesk.training.train",
     "export": "stemdesk.training.export_trained",
     "beats": "stemdesk.analysis.command",
+    "render": "stemdesk.render",
 }
 
 

@@ -31,14 +31,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from stemdesk.errors import StemdeskError
-from stemdesk.playback.click import BeatGrid
+from stemdesk.playback.click import Grid
 from stemdesk.playback.feed import BlockFeed
 from stemdesk.playback.mixer import Mixer, MixerState
 from stemdesk.playback.pipeline import RenderPipeline
-from stemdesk.playback.practice import PracticeState, SpeedTrainer
 from stemdesk.playback.render_thread import RenderThread
 from stemdesk.playback.ring import OutputRing
-from stemdesk.playback.stretcher import check_tempo
+from stemdesk.practice import MAX_TEMPO, MIN_TEMPO, PracticeState, SpeedTrainer
 
 if TYPE_CHECKING:
     import sounddevice
@@ -91,7 +90,7 @@ class Player:
 
     def __init__(
         self, mixer: Mixer, device: str | int | None = None, blocksize: int = 1024,
-        grid: BeatGrid | None = None, fill: int | None = None,
+        grid: Grid | None = None, fill: int | None = None,
     ):
         sd = _sounddevice()
         self._mixer = mixer
@@ -197,7 +196,7 @@ class Player:
         return self._pipeline.loop_pass
 
     @property
-    def grid(self) -> BeatGrid | None:
+    def grid(self) -> Grid | None:
         return self._pipeline.grid
 
     @property
@@ -244,7 +243,9 @@ class Player:
             self._renderer.restart(self.position, new_passes=new_passes)
 
     def set_practice(self, practice: PracticeState) -> None:
-        """Play with `practice` from the next chunk on (tempo and pitch ramp over 4 chunks).
+        """Play with the song's practice set-up from the next chunk on: its tempo, transpose,
+        click, count-in and speed trainer (tempo and pitch ramp over 4 chunks). Its loop is
+        the mixer's to play: hand it over as `MixerState.loop` (`PracticeState.loop_samples`).
 
         Raises StemdeskError if it changes tempo or pitch and the stretcher is not installed.
         """
@@ -255,25 +256,29 @@ class Player:
 
     def set_tempo(self, ratio: float) -> None:
         """Tempo ratio 0.25-2.0 (1.0 as recorded), without changing the pitch."""
-        self.set_practice(self.practice.with_tempo(check_tempo(ratio)))
+        if not MIN_TEMPO <= ratio <= MAX_TEMPO:
+            raise ValueError(f"tempo must be between {MIN_TEMPO} and {MAX_TEMPO}, got {ratio}")
+        self.set_practice(self.practice.with_tempo(ratio))
 
     def set_transpose(self, semitones: float, cents: float = 0.0) -> None:
         """Transpose by -12..12 semitones plus -50..50 cents, without changing the tempo."""
-        self.set_practice(self.practice.with_transpose(semitones, cents))
+        if abs(semitones) > 12 or abs(cents) > 50:
+            raise ValueError(f"transpose is -12..12 semitones and -50..50 cents, got {semitones}, {cents}")
+        self.set_practice(self.practice.change(transpose=semitones + cents / 100.0))
 
     def set_click(self, level_db: float, muted: bool) -> None:
         """The click strip: level in dB and mute (it clicks on the grid's beats)."""
-        self.set_practice(self.practice.with_click(level_db, muted))
+        self.set_practice(self.practice.change(click=not muted, click_db=level_db))
 
     def set_count_in(self, bars: int, before_each_loop: bool = False) -> None:
         """Count in 0, 1 or 2 bars when playback starts, and optionally before each loop pass."""
-        self.set_practice(self.practice.with_count_in(bars, before_each_loop))
+        self.set_practice(self.practice.change(count_in_bars=bars, count_in_each_pass=before_each_loop))
 
     def set_speed_trainer(self, trainer: SpeedTrainer | None) -> None:
         """Let `trainer` set the tempo of each loop pass (None: back to the plain tempo)."""
-        self.set_practice(self.practice.with_trainer(trainer))
+        self.set_practice(self.practice.change(trainer=trainer))
 
-    def set_grid(self, grid: BeatGrid | None) -> None:
+    def set_grid(self, grid: Grid | None) -> None:
         """The song's beats and downbeats for the click and count-in (None: no grid)."""
         self._renderer.set_grid(grid)
 
