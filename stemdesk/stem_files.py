@@ -40,8 +40,8 @@ from .chunking import CancelToken, Progress
 from .errors import StemdeskError
 from .headroom import WrittenFiles, clip_free_gain, peak
 from .leftovers import dead_leftovers, owner_tag, remove_leftovers
-from .presets import PresetSeparator
-from .separate import Separator, rest_of
+from .separate import rest_of
+from .separators import StemSeparator
 
 FORMATS = ("wav", "flac")
 #: CLI bit depth name -> libsndfile subtype.
@@ -123,7 +123,7 @@ def check_output_folder(out_dir: str | os.PathLike) -> None:
 
 
 def separate_file(
-    separator: Separator | PresetSeparator,
+    separator: StemSeparator,
     song: str | os.PathLike,
     out_dir: str | os.PathLike,
     stems: list[str] | None = None,

@@ -9,7 +9,8 @@ import soundfile
 from stemdesk import PROJECT_ROOT
 from stemdesk.errors import StemdeskError
 from stemdesk.exports import export_mix, export_rest, export_stems
-from stemdesk.models import DEFAULT_MODEL, ModelRepo
+from stemdesk.catalogue import Catalogue
+from stemdesk.models import DEFAULT_MODEL
 from stemdesk.playback import MixerState
 from stemdesk.separate import Separator
 from stemdesk.session import open_song
@@ -20,7 +21,7 @@ PCM_16_STEP = 1 / 32768
 
 @pytest.fixture(scope="module")
 def song():
-    return open_song(DEMO, Separator(ModelRepo().get(DEFAULT_MODEL), device="cpu"))
+    return open_song(DEMO, Separator(Catalogue().get(DEFAULT_MODEL), device="cpu"))
 
 
 def read_back(path):
