@@ -267,3 +267,24 @@ def test_without_the_stretcher_tempo_is_refused_and_plain_playback_is_exact():
     audio, positions, _ = render_until(pipeline, song.shape[1])
     np.testing.assert_array_equal(audio[:, : song.shape[1]], song)
     np.testing.assert_array_equal(positions[: song.shape[1]], np.arange(song.shape[1]))
+
+
+def test_a_transpose_while_playing_is_heard_within_50_ms_of_the_stretcher():
+    """With the ring's 46 ms ahead of the callback, that is heard within 100 ms."""
+    t = np.arange(4 * RATE) / RATE
+    sine = (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None]
+    pipeline = pipeline_for({"sine": sine}, PracticeState())
+    before, _, _ = render_until(pipeline, RATE)
+    pipeline.practice = PracticeState(transpose=7)
+    after, _, _ = render_until(pipeline, 2 * RATE)
+    signal = np.concatenate([before, after], axis=1)[0]
+    changed_at = before.shape[1]
+
+    def fifth_wins(frame):
+        window = signal[frame : frame + 1024] * np.hanning(1024)
+        spectrum = np.abs(np.fft.rfft(window))
+        bin_of = lambda hz: int(round(hz * 1024 / RATE))  # noqa: E731
+        return spectrum[bin_of(659.3)] > spectrum[bin_of(440.0)]
+
+    heard = next(f for f in range(changed_at - 2048, signal.size - 1024, 64) if fifth_wins(f)) + 512
+    assert changed_at < heard < changed_at + 0.05 * RATE, (heard - changed_at) / RATE
