@@ -237,8 +237,8 @@ class SeparationQueue(QObject):
             self._separators[wanted] = separator
         if cancel.cancelled:
             raise Cancelled()
-        if isinstance(separator, PresetSeparator):
-            self._stages = tuple(step.name for step in separator.preset.steps)
+        # A chain of models names its steps (see stemdesk.separators.SeparatorCard); a single model has none.
+        self._stages = getattr(separator.card, "stages", ())
         self._separating_since = time.monotonic()
         # A signal emitted from this thread is delivered in the GUI thread.
         self.device_ready.emit(separator.device_name)
