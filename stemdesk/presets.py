@@ -88,8 +88,8 @@ class PresetCard(CardSchema):
 
     @property
     def stages(self) -> tuple[str, ...]:
-        """What each step takes out, e.g. ``("vocals, drums, bass", "guitar", "piano")``: one share of the progress each."""
-        return tuple(", ".join(step.names) for step in self.steps)
+        """What each step takes out, e.g. ``("vocals + drums + bass", "guitar", "piano")``: one share of the progress each."""
+        return tuple(" + ".join(step.names) for step in self.steps)
 
     @property
     def step_cards(self) -> tuple[SeparatorCard, ...]:

@@ -115,3 +115,14 @@ def test_a_ten_minute_song_is_pictured_well_within_two_seconds():
     assert cells < 2_000_000, "display resolution, never the song's"
     # Power shares: 0.3² / (0.3² + 0.7²).
     np.testing.assert_allclose(picture.masks["vocals"], 0.09 / 0.58, atol=1e-3)
+
+
+def test_song_picture_masks_sum_to_one_where_stems_sound():
+    low, high = sine(220.0, 0.5), sine(3000.0, 0.5)
+    picture = song_picture(low + high, {"low": low, "high": high}, RATE)
+    total = picture.masks["low"] + picture.masks["high"]
+    sounding = total > 0
+    assert sounding.mean() > 0.5
+    np.testing.assert_allclose(total[sounding], 1.0, atol=1e-5)
+    row = np.argmin(np.abs(picture.grid.row_centres - 220.0))
+    assert picture.masks["low"][row].mean() > 0.9
