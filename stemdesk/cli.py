@@ -8,6 +8,7 @@
     stemdesk train --data DIR --target guitar --arch unet --out RUN --steps N [--resume]
     stemdesk export --checkpoint RUN/checkpoint.pt --out models
     stemdesk beats IN [--json OUT]   (tempo, meter, beats and downbeats)
+    stemdesk render IN -o OUT.wav [--tempo 0.8] [--transpose -2] [--click] [--count-in BARS] ...
 
 Parses arguments, calls the API, prints progress. User errors print one line
 on stderr and give a non-zero exit status; a failed file does not stop a batch.
@@ -38,6 +39,7 @@ DELEGATED = {
     "train": "stemdesk.training.train",
     "export": "stemdesk.training.export_trained",
     "beats": "stemdesk.analysis.command",
+    "render": "stemdesk.render",
 }
 
 
@@ -156,6 +158,15 @@ def _separate(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _check_separate_options(args: argparse.Namespace) -> None:
+    """Refuse option values that cannot work, before any song is decoded or model loaded."""
+    cores = os.cpu_count() or 1
+    if args.workers is not None and not 1 <= args.workers <= cores:
+        raise StemdeskError(f"--workers {args.workers}: use 1 to {cores} (the cores of this machine).")
+    if args.format == "flac" and args.bit_depth == "float":
+        raise StemdeskError("--bit-depth float: FLAC holds 16- or 24-bit samples only; use --format wav for float stems.")
+
+
 def _separate_one(args: argparse.Namespace, separator, song: Path, name: str, subtype: str) -> bool:
     """Separate one song of the batch; False (after one error line) when it failed."""
     from tqdm import tqdm
@@ -200,14 +211,6 @@ def _shown(text: str | os.PathLike) -> str:
     raw = os.fsencode(text) if isinstance(text, os.PathLike) else text.encode("utf-8", "surrogateescape")
     return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in raw.decode("utf-8", "backslashreplace"))
 
-
-def _check_separate_options(args: argparse.Namespace) -> None:
-    """Refuse option values that cannot work, before any song is decoded or model loaded."""
-    cores = os.cpu_count() or 1
-    if args.workers is not None and not 1 <= args.workers <= cores:
-        raise StemdeskError(f"--workers {args.workers}: use 1 to {cores} (the cores of this machine).")
-    if args.format == "flac" and args.bit_depth == "float":
-        raise StemdeskError("--bit-depth float: FLAC holds 16- or 24-bit samples only; use --format wav for float stems.")
 
 
 def _models(args: argparse.Namespace) -> int:

@@ -1,10 +1,11 @@
 """Exporting the open song: what to write (the request), the job, and its runner.
 
-Three kinds of export, all into ``<folder>/<song title>/``:
+Three kinds of export, all into ``<folder>/<song title>/`` and named after the
+song, so that a file dragged elsewhere still says what it is:
 
-- ``stems``: the chosen stems, one file each (``vocals.wav``...);
-- ``rest``: everything but one stem, the practice track (``no_vocals.wav``);
-- ``mix``: the mix the mixer plays now, faders, mute and solo included (``mix.wav``).
+- ``stems``: the chosen stems, one file each (``song - vocals.wav``...);
+- ``rest``: everything but one stem, the practice track (``song - no_vocals.wav``);
+- ``mix``: the mix the mixer plays now, faders, mute and solo included (``song - mix.wav``).
 
 The files are written by :mod:`stemdesk.exports` (temporary name, then
 renamed) on a worker thread, one export at a time. In 16/24-bit formats the
@@ -90,16 +91,17 @@ def export_song(request: ExportRequest, song: SongSession, state: MixerState, pr
 def _write_export(request: ExportRequest, song: SongSession, state: MixerState, progress: Progress,
                   folder: Path) -> WrittenFiles:
     file_format, subtype = EXPORT_FORMATS[request.export_format]
+    prefix = f"{song.title} - "
     if request.kind == "stems":
         gain = song_gain(song.stems, song.mixture, subtype)
-        return export_stems(song.stems, list(request.stems), folder, file_format, subtype, progress, gain)
+        return export_stems(song.stems, list(request.stems), folder, file_format, subtype, progress, gain, prefix)
     progress(0, 1)
     if request.kind == "rest":
         name = request.stems[0]
-        path = folder / f"{REST_PREFIX}{name}.{file_format}"
+        path = folder / f"{prefix}{REST_PREFIX}{name}.{file_format}"
         written = export_rest(song.stems, song.mixture, name, path, subtype, song_gain(song.stems, song.mixture, subtype))
     else:
-        written = export_mix(song.stems, state, folder / f"mix.{file_format}", subtype)
+        written = export_mix(song.stems, state, folder / f"{prefix}mix.{file_format}", subtype)
     progress(1, 1)
     return written
 
