@@ -144,41 +144,27 @@ def to_db(magnitude: np.ndarray, reference: float | None = None) -> np.ndarray:
     return db.astype(np.float32)
 
 
-def stem_share(stem: np.ndarray, mixture: np.ndarray) -> np.ndarray:
-    """The mask of a stem for display: its share of the mixture's magnitude.
+def effective_masks(stems: dict[str, np.ndarray], mixture: np.ndarray) -> dict[str, np.ndarray]:
+    """The mask of each stem for display: its power over the sum of the stems' powers.
+
+    What a mask network's normalised masks are, and the effective mask of a model
+    that returns waveforms (Demucs), so the view means the same for both.
 
     Args:
-        stem, mixture: float32 band magnitudes ``(rows, frames)`` from
-            :func:`band_magnitudes` on the same grid.
+        stems: name -> float32 band magnitudes ``(rows, frames)``; mixture: the
+            mixture's, all from :func:`band_magnitudes` on the same grid.
 
     Returns:
-        float32 ``(rows, frames)`` in 0..1; 0 where the mixture is silent
-        (more than FLOOR_DB below its peak), where a share means nothing.
+        name -> float32 ``(rows, frames)`` in 0..1, summing to 1 across stems; 0 where
+        the mixture is silent (more than FLOOR_DB below its peak), where a share means nothing.
     """
     silent = mixture <= float(mixture.max()) * 10.0 ** (FLOOR_DB / 20.0)
-    share = np.divide(stem, mixture, out=np.zeros_like(stem), where=~silent)
-    return np.clip(share, 0.0, 1.0, out=share)
-
-
-def power_shares(stems: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The effective mask of a waveform model's stems: each stem's power over the sum of their powers.
-
-    A waveform model (Demucs) has no mask to show; what it did in a cell is
-    how the stems' power divides there. The shares sum to one wherever some
-    stem sounds, as a mask model's normalised masks do.
-
-    Args:
-        stems: name -> float32 band magnitudes ``(rows, frames)`` from
-            :func:`band_magnitudes` on one grid.
-
-    Returns:
-        name -> float32 ``(rows, frames)`` in 0..1; 0 for every stem where all
-        are silent (more than FLOOR_DB below the loudest stem's peak).
-    """
     powers = {name: np.square(bands, dtype=np.float32) for name, bands in stems.items()}
-    total = np.sum(list(powers.values()), axis=0, dtype=np.float32)
-    silent = total <= float(total.max(initial=0.0)) * 10.0 ** (FLOOR_DB / 10.0)
-    return {name: np.divide(power, total, out=np.zeros_like(power), where=~silent) for name, power in powers.items()}
+    total = sum(powers.values())
+    audible = ~silent & (total > 0)
+    return {
+        name: np.divide(power, total, out=np.zeros_like(power), where=audible) for name, power in powers.items()
+    }
 
 
 def waveform_envelope(samples: np.ndarray, columns: int) -> tuple[np.ndarray, np.ndarray]:
@@ -223,23 +209,16 @@ def song_picture(
     max_frames: int = 2000,
     rows: int = 256,
     envelope_columns: int = 2000,
-    effective_masks: bool = False,
 ) -> SongPicture:
     """The display spectrogram, stem masks and waveform envelope of one song.
 
     Args:
         mixture: float32 ``(channels, samples)``.
         stems: name -> float32 ``(channels, samples)``, same length as ``mixture``.
-        effective_masks: show each stem's power share (:func:`power_shares`,
-            for waveform models) instead of its share of the mixture's magnitude.
     """
     grid = display_grid(mixture.shape[-1], rate, max_frames=max_frames, rows=rows)
     mixture_bands = band_magnitudes(mixture, grid)
-    stem_bands = {name: band_magnitudes(stem, grid) for name, stem in stems.items()}
-    if effective_masks:
-        masks = power_shares(stem_bands)
-    else:
-        masks = {name: stem_share(bands, mixture_bands) for name, bands in stem_bands.items()}
+    masks = effective_masks({name: band_magnitudes(stem, grid) for name, stem in stems.items()}, mixture_bands)
     return SongPicture(
         grid=grid,
         spectrogram_db=to_db(mixture_bands),
