@@ -8,6 +8,7 @@
     stemdesk train --data DIR --target guitar --arch unet --out RUN --steps N [--resume]
     stemdesk export --checkpoint RUN/checkpoint.pt --out models
     stemdesk beats IN [--json OUT]   (tempo, meter, beats and downbeats)
+    stemdesk render IN -o OUT.wav [--tempo 0.8] [--transpose -2] [--click] [--count-in BARS] ...
 
 Parses arguments, calls the API, prints progress. User errors print one line
 on stderr and give a non-zero exit status; a failed file does not stop a batch.
@@ -18,6 +19,7 @@ being written.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -37,6 +39,7 @@ DELEGATED = {
     "train": "stemdesk.training.train",
     "export": "stemdesk.training.export_trained",
     "beats": "stemdesk.analysis.command",
+    "render": "stemdesk.render",
 }
 
 
@@ -133,8 +136,7 @@ def _separate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from .catalogue import Catalogue
-    from .stem_files import (BIT_DEPTHS, DEFAULT_SUBTYPES, check_output_folder, choose_stems, folder_names,
-                             separate_file)
+    from .stem_files import BIT_DEPTHS, DEFAULT_SUBTYPES, check_output_folder, choose_stems, folder_names
 
     _check_separate_options(args)
     inputs = args.inputs or [DEMO_SONG]
@@ -146,24 +148,13 @@ def _separate(args: argparse.Namespace) -> int:
     choose_stems(separator.stems, args.stems)
     print(f"Model {args.model} ({', '.join(separator.stems)}) on {separator.device_name}", file=sys.stderr)
     failed = 0
-    for song, name in zip(inputs, folder_names(inputs)):
-        with tqdm(desc=song.name, unit="chunk", leave=False, file=sys.stderr) as bar:
-            def progress(done: int, total: int) -> None:
-                bar.total = total
-                bar.update(done - bar.n)
-
-            try:
-                written = separate_file(separator, song, args.output, stems=args.stems, rest=args.rest,
-                                        file_format=args.format, subtype=subtype, progress=progress, name=name)
-            except StemdeskError as error:
-                failed += 1
-                bar.close()
-                _error(f"{song}: {error}")
-                continue
-        note = written.gain_note()
-        if note:
-            print(f"{song}: {note}", file=sys.stderr)
-        print(f"{song} -> {written.paths[0].parent} ({', '.join(path.name for path in written.paths)})")
+    warnings = _WarningLines(tqdm.write)
+    logging.getLogger("stemdesk").addHandler(warnings)
+    try:
+        for song, name in zip(inputs, folder_names(inputs)):
+            failed += not _separate_one(args, separator, song, name, subtype)
+    finally:
+        logging.getLogger("stemdesk").removeHandler(warnings)
     return 1 if failed else 0
 
 
@@ -174,6 +165,52 @@ def _check_separate_options(args: argparse.Namespace) -> None:
         raise StemdeskError(f"--workers {args.workers}: use 1 to {cores} (the cores of this machine).")
     if args.format == "flac" and args.bit_depth == "float":
         raise StemdeskError("--bit-depth float: FLAC holds 16- or 24-bit samples only; use --format wav for float stems.")
+
+
+def _separate_one(args: argparse.Namespace, separator, song: Path, name: str, subtype: str) -> bool:
+    """Separate one song of the batch; False (after one error line) when it failed."""
+    from tqdm import tqdm
+
+    from .stem_files import separate_file
+
+    with tqdm(desc=_shown(song.name), unit="chunk", leave=False, file=sys.stderr) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        try:
+            written = separate_file(separator, song, args.output, stems=args.stems, rest=args.rest,
+                                    file_format=args.format, subtype=subtype, progress=progress, name=name)
+        except StemdeskError as error:
+            bar.close()
+            _error(f"{_shown(song)}: {_shown(str(error))}")
+            return False
+    note = written.gain_note()
+    if note:
+        print(f"{_shown(song)}: {note}", file=sys.stderr)
+    names = ", ".join(_shown(path.name) for path in written.paths)
+    print(f"{_shown(song)} -> {_shown(written.paths[0].parent)} ({names})")
+    return True
+
+
+class _WarningLines(logging.Handler):
+    """stemdesk's logged warnings (a file that ends early...) as one ``stemdesk: warning:`` line each,
+    written through ``write`` (tqdm's, so that a progress bar is not cut in two)."""
+
+    def __init__(self, write):
+        super().__init__(logging.WARNING)
+        self._write = write
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._write(f"stemdesk: warning: {_shown(record.getMessage())}", file=sys.stderr)
+
+
+def _shown(text: str | os.PathLike) -> str:
+    """``text`` (a path, a message) as one printable line: control characters
+    (a newline in a file name) and bytes that are not UTF-8 are escaped."""
+    raw = os.fsencode(text) if isinstance(text, os.PathLike) else text.encode("utf-8", "surrogateescape")
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in raw.decode("utf-8", "backslashreplace"))
+
 
 
 def _models(args: argparse.Namespace) -> int:
