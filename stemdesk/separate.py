@@ -275,7 +275,7 @@ class Separator:
         # of every stem at once would be the largest array of the separation.
         masked = (dsp.apply_mask(spec, mask) for mask in masks)
         if card.postfilter:
-            iterations = int(card.postfilter.get("iterations", 1))
+            iterations = card.postfilter.iterations
             masked = np.stack(list(masked))  # (S, b, C, F, T): the filter needs all stems
             for item in range(batch):
                 masked[:, item] = wiener_filter(masked[:, item], spec[item], iterations)
@@ -290,6 +290,11 @@ class Separator:
         flat = spec.reshape(batch * channels, *spec.shape[2:])
         signal = dsp.istft(flat, self.card.n_fft, self.card.hop_length, self._window, length)
         return signal.reshape(batch, channels, length)
+
+
+def open_mask_separator(card: ModelCard, catalogue, device: str, workers: int | None) -> Separator:
+    """The mask kind's entry in :data:`stemdesk.separators.KINDS` (``catalogue`` unused: a mask model stands alone)."""
+    return Separator(card, device=device, workers=workers)
 
 
 def _axis_order(source: tuple[str, ...], target: tuple[str, ...]) -> tuple[int, ...]:

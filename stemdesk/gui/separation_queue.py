@@ -23,10 +23,10 @@ from PySide6.QtCore import QObject, Signal
 
 from stemdesk.chunking import Cancelled, CancelToken, Progress
 from stemdesk.display import SongPicture, song_picture
+from stemdesk.presets import PresetSeparator
 from stemdesk.gui.worker import Worker
-from stemdesk.models import ModelRepo
-from stemdesk.presets import PresetSeparator, open_separator
-from stemdesk.separate import Separator
+from stemdesk.catalogue import Catalogue
+from stemdesk.separators import StemSeparator
 from stemdesk.session import SongSession, decode_song, separate_song
 from stemdesk.analysis.store import song_key
 from stemdesk.stem_cache import StemCache
@@ -127,7 +127,7 @@ class SeparationQueue(QObject):
 
     def __init__(
         self,
-        repo: ModelRepo,
+        repo: Catalogue,
         model_id: str,
         cache: StemCache,
         device: str = "auto",
@@ -143,7 +143,7 @@ class SeparationQueue(QObject):
         self._current: Path | None = None
         # The separator of the last (model, device), made on the worker thread
         # (loading a model takes a second) and kept: only one job runs at a time.
-        self._separators: dict[tuple[str, str], Separator | PresetSeparator] = {}
+        self._separators: dict[tuple[str, str], StemSeparator] = {}
         self._separating_since: float | None = None
         self._time_left = TimeLeft()
         self._stages: tuple[str, ...] = ()
@@ -247,12 +247,12 @@ class SeparationQueue(QObject):
         separator = self._separators.get(wanted)
         if separator is None:
             model_id, device = wanted
-            separator = open_separator(model_id, device=device, repo=self.repo)
+            separator = self.repo.open(model_id, device=device)
             self._separators[wanted] = separator
         if cancel.cancelled:
             raise Cancelled()
         if isinstance(separator, PresetSeparator):
-            self._stages = tuple(step.name for step in separator.preset.steps)
+            self._stages = tuple(" + ".join(step.names) for step in separator.card.steps)
         self._separating_since = time.monotonic()
         # A signal emitted from this thread is delivered in the GUI thread.
         self.device_ready.emit(separator.device_name)
