@@ -193,6 +193,7 @@ def test_faders_grow_with_the_window(demo_window, qtbot):
     fit_window(window, 1280, 720, qtbot)
     small = fader.height()
     fit_window(window, 1280, 1100, qtbot)
+    print(f"vocals fader: {small} px at 1280x720, {fader.height()} px at 1280x1100")
     assert fader.height() >= 1.5 * small, f"fader {small} px at 720 and {fader.height()} px at 1100"
 
 
@@ -223,5 +224,7 @@ def test_a_presets_progress_names_its_step_and_the_time_left_ramps_instead_of_ju
         errors = [abs(v - (finish - t)) / (finish - t + 1) for v, (t, _, _) in zip(values, events) if t > 3]
         return float(np.mean(errors))
 
+    print(f"time left: worst rise {worst_rise(shown):.3f} smoothed vs {worst_rise(at_average_pace):.3f} at the"
+          f" average pace; mean error {mean_error(shown):.2f} vs {mean_error(at_average_pace):.2f}")
     assert worst_rise(shown) < 0.08 < worst_rise(at_average_pace)
     assert mean_error(shown) < mean_error(at_average_pace)
