@@ -26,13 +26,13 @@ import time
 
 import numpy as np
 
-from stemdesk.analysis.grid import BeatGrid
+from stemdesk.playback.click import BeatGrid
 from stemdesk.playback.feed import BlockFeed
 from stemdesk.playback.mixer import Mixer
 from stemdesk.playback.pipeline import RenderPipeline
 from stemdesk.playback.render_thread import RenderThread
 from stemdesk.playback.ring import OutputRing
-from stemdesk.practice import PracticeState
+from stemdesk.playback.practice import PracticeState
 
 RATE = 44100
 STEM_NAMES = ("vocals", "drums", "bass", "guitar", "piano", "other")
@@ -83,8 +83,8 @@ def play_on_the_clock(stems: dict[str, np.ndarray], frames: int, seconds: float)
     loop_start = mixer.length // 3
     mixer.state = mixer.state.with_loop((loop_start, loop_start + 4 * RATE))
     beats = np.arange(0, mixer.length / RATE, 0.5)
-    pipeline = RenderPipeline(mixer, BeatGrid(beats, meter=4, first_downbeat=0, duration=mixer.length / RATE))
-    pipeline.practice = PracticeState(tempo=0.7, transpose=-3, click_db=-6.0, click=True)
+    pipeline = RenderPipeline(mixer, BeatGrid(beats, beats[::4]))
+    pipeline.practice = PracticeState(tempo=0.7, semitones=-3, click_db=-6.0, click_muted=False)
     ring = OutputRing(mixer.channels, 1 << 15)
     feed = BlockFeed(ring, mixer.length, frames)
     out = np.empty((frames, mixer.channels), dtype=np.float32)

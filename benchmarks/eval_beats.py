@@ -1,10 +1,12 @@
 """Beat, downbeat and tempo accuracy of :func:`stemdesk.analysis.analyse_beats` on labelled songs.
 
-    python benchmarks/eval_beats.py DATA [--stems]
+    python benchmarks/eval_beats.py DATA [--stems | --librosa]
 
 DATA holds track folders with ``mixture.wav`` and ``beats.json`` (what ``stemdesk synth``
 writes for procedural songs, or any folder in that layout). With ``--stems`` the track's
-``drums.wav`` and ``bass.wav`` (the true stems) are passed in, as a model's would be.
+``drums.wav`` and ``bass.wav`` (the true stems) are passed in, as a model's would be;
+with ``--librosa``, librosa's plain ``beat_track`` is scored instead (beats only: it
+finds no downbeats), as the yardstick.
 Prints per track and on average: mir_eval's beat and downbeat F-measure (70 ms window),
 whether the tempo is within 4 % of the label, and the mean signed error of matched beats.
 """
@@ -19,7 +21,7 @@ from pathlib import Path
 import mir_eval
 import numpy as np
 
-from stemdesk.analysis import analyse_beats
+from stemdesk.analysis import BeatGrid, analyse_beats
 from stemdesk.audio import decode
 
 
@@ -27,6 +29,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", type=Path)
     parser.add_argument("--stems", action="store_true", help="pass the true drums and bass stems")
+    parser.add_argument("--librosa", action="store_true", help="score librosa.beat.beat_track instead")
     args = parser.parse_args()
     rows = []
     for labels_path in sorted(args.data.rglob("beats.json")):
@@ -36,7 +39,7 @@ def main() -> None:
         stems = {name: decode(folder / f"{name}.wav") for name in ("drums", "bass")
                  if args.stems and (folder / f"{name}.wav").is_file()}
         began = time.perf_counter()
-        grid = analyse_beats(mixture, stems or None)
+        grid = plain_librosa(mixture) if args.librosa else analyse_beats(mixture, stems or None)
         elapsed = time.perf_counter() - began
         reference, estimate = np.asarray(truth["beats"]), grid.beats
         beat_f = mir_eval.beat.f_measure(mir_eval.beat.trim_beats(reference), mir_eval.beat.trim_beats(estimate))
@@ -55,6 +58,15 @@ def main() -> None:
     print(f"{len(rows)} songs{' with drums/bass stems' if args.stems else ''}: beats F {beat_f.mean():.3f}  "
           f"downbeats F {down_f.mean():.3f}  tempo right {int(tempo_ok.sum())}/{len(rows)}  "
           f"mean offset {np.nanmean(offset) * 1000:+.1f} ms")
+
+
+def plain_librosa(mixture) -> BeatGrid:
+    """librosa's own tracker at its defaults, as a grid whose every beat is a downbeat."""
+    import librosa
+
+    mono = np.mean(mixture.samples, axis=0)
+    _, beats = librosa.beat.beat_track(y=mono, sr=mixture.rate, units="time")
+    return BeatGrid(beats, 1, 0, mixture.num_samples / mixture.rate)
 
 
 if __name__ == "__main__":

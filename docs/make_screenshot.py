@@ -11,7 +11,7 @@ model, the vocals' mask and the accompaniment turned down; with the band
 preset (``--model band``), the guitar's mask and the guitar muted, as for
 playing it along. With ``--practice``, at 1280x720: the beat grid found by the
 analysis, a loop of two bars, the tempo at 80 %, transposed down a tone, the
-click on, and the stems' activity lanes.
+click on, a marker, and the stems' activity lanes.
 """
 
 from __future__ import annotations
@@ -68,6 +68,7 @@ def main(out: Path, model: str | None, practice: bool = False) -> int:
             wait(100)
         window.mixer_model.set_gain(stems[-1], -4.5)
         window.tools.loop_bars(3, 4)
+        window.tools.add_marker("chorus")
         window.practice.set_tempo(0.8)
         window.practice.set_transpose(-2.0)
         window.practice.set_click(True)

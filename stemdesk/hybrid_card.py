@@ -12,22 +12,22 @@ naming the file and the field.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 
 from . import PROJECT_ROOT
 from .errors import StemdeskError
+from .models import CardSchema, ModelId, OnnxFileName, Sha256, StemNames, Text, card_identity, verify_file
+from .validation import read_json, validated
 
 #: The card stemdesk installs beside ``htdemucs.onnx`` (the installer fills in nothing: the sha256 is fixed).
 HTDEMUCS_CARD = PROJECT_ROOT / "resources" / "cards" / "htdemucs.json"
 
 
-class HybridInputs(BaseModel):
+class HybridInputs(CardSchema):
     """Names of the graph's inputs.
 
     ``waveform``: float32 ``(1, channels, segment_samples)``, the normalised mixture segment.
@@ -35,12 +35,11 @@ class HybridInputs(BaseModel):
     each channel's real and imaginary parts as two channels (complex as channels).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
     waveform: str
     spectrogram: str
 
 
-class HybridOutputs(BaseModel):
+class HybridOutputs(CardSchema):
     """Names of the graph's outputs.
 
     ``spectral``: float32 ``(1, stems, 2 * channels, n_fft // 2, frames)``, each stem's
@@ -48,12 +47,11 @@ class HybridOutputs(BaseModel):
     segment_samples)``. Both already undo the network's own normalisation.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
     spectral: str
     time: str
 
 
-class HybridCard(BaseModel):
+class HybridCard(CardSchema):
     """Everything the engine needs to run one hybrid waveform model.
 
     ``overlap``: the fraction of a segment consecutive segments share; they
@@ -67,14 +65,12 @@ class HybridCard(BaseModel):
     (the stems sum to the song exactly).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
     kind: Literal["hybrid"]
-    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-    name: str = Field(min_length=1)
-    version: str = Field(min_length=1)
-    architecture: str = Field(min_length=1)
-    stems: tuple[str, ...] = Field(min_length=2)
+    id: ModelId
+    name: Text
+    version: Text
+    architecture: Text
+    stems: Annotated[StemNames, Field(min_length=2)]
     sample_rate: int = Field(ge=8000, le=192_000)
     channels: Literal[2]
     n_fft: int = Field(ge=16)
@@ -88,18 +84,16 @@ class HybridCard(BaseModel):
     remainder_stem: str
     input: HybridInputs
     output: HybridOutputs
-    onnx: str = Field(min_length=1)
-    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    license: str = Field(min_length=1)
-    source: str = Field(min_length=1)
+    onnx: OnnxFileName
+    sha256: Sha256
+    license: Text
+    source: Text
     metrics: dict[str, Any] = Field(default_factory=dict)
 
     _card_path: Path | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _fits_together(self) -> HybridCard:
-        if len(set(self.stems)) != len(self.stems):
-            raise ValueError("stems must be distinct names")
         if self.remainder_stem not in self.stems:
             raise ValueError(f"remainder_stem {self.remainder_stem!r} is not one of the stems")
         if self.hop_length * 4 != self.n_fft:
@@ -139,42 +133,27 @@ class HybridCard(BaseModel):
     @property
     def identity(self) -> str:
         """SHA-256 of every field that determines the stems (the weights' digest among them)."""
-        fields = self.model_dump(mode="json", exclude={"name", "license", "source", "metrics"})
-        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+        return card_identity(self, exclude={"name", "license", "source", "metrics"})
 
     @classmethod
     def load(cls, card_path: str | os.PathLike) -> HybridCard:
         """Read and check a card; StemdeskError naming the file (and field) when unusable."""
         card_path = Path(card_path)
-        try:
-            raw = json.loads(card_path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise StemdeskError(f"Model card not found: {card_path}") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise StemdeskError(f"Model card {card_path} is not valid JSON: {error}") from None
-        return cls.from_json(raw, card_path)
+        return cls.from_json(read_json(card_path, "Model card"), card_path)
 
     @classmethod
     def from_json(cls, raw: Any, card_path: Path, catalogue: object = None) -> HybridCard:
-        """A card from the JSON read from ``card_path`` (``catalogue`` unused: a hybrid model stands alone)."""
-        try:
-            card = cls.model_validate(raw)
-        except ValidationError as error:
-            problem = error.errors(include_url=False)[0]
-            field = ".".join(str(part) for part in problem["loc"])
-            message = problem["msg"].removeprefix("Value error, ")
-            raise StemdeskError(f"Model card {card_path}: {field + ': ' if field else ''}{message}") from None
+        """A card from the JSON read from ``card_path``.
+
+        Found through a ``catalogue``, a card whose network is not beside it is
+        refused (an installed model that cannot run); its bytes are checked when opened.
+        """
+        card = validated(cls, raw, card_path, "Model card")
         card._card_path = Path(card_path)
+        if catalogue is not None and not card.onnx_path.is_file():
+            raise StemdeskError(f"Model file missing for {card.id!r}: {card.onnx_path}")
         return card
 
     def verify(self) -> None:
         """Check that the .onnx exists and its bytes match the card's sha256."""
-        digest = hashlib.sha256()
-        try:
-            with open(self.onnx_path, "rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
-        except OSError:
-            raise StemdeskError(f"Model file missing for {self.id!r}: {self.onnx_path}") from None
-        if digest.hexdigest() != self.sha256:
-            raise StemdeskError(f"Model file {self.onnx_path} is corrupt (sha256 differs from its card); reinstall it.")
+        verify_file(self.onnx_path, self.sha256, self.id)

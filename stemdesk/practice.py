@@ -181,6 +181,8 @@ def bar_span(grid: Grid, first: int, last: int) -> tuple[float, float]:
     if not 1 <= first <= last <= len(downbeats):
         raise ValueError(f"bars {first}-{last} are not in this song's 1-{len(downbeats)}")
     end = downbeats[last] if last < len(downbeats) else grid.duration
+    if end - downbeats[first - 1] < MIN_LOOP_SECONDS:
+        raise ValueError(f"bar {last} is where the song ends")
     return float(downbeats[first - 1]), float(end)
 
 
@@ -189,7 +191,7 @@ def snap_span(grid: Grid, start: float, end: float) -> tuple[float, float]:
     of a bar or more, else to the nearest beats. Never shorter than one beat."""
     bar = bar_length(grid)
     lines = grid.downbeats if bar > 0 and end - start >= 0.75 * bar else grid.beats
-    lines = np.concatenate([lines, [grid.duration]])
+    lines = np.unique(np.concatenate([lines, [grid.duration]]))
     if len(lines) < 2:
         return start, end
     first = int(np.argmin(np.abs(lines - start)))
@@ -206,7 +208,7 @@ def move_span(grid: Grid, span: tuple[float, float], bars: int) -> tuple[float, 
     Ends on bar lines move from bar line to bar line, so a loop of bars 17-20
     becomes 18-21 even where the tempo drifts; other ends move by the typical bar.
     """
-    lines = np.concatenate([grid.downbeats, [grid.duration]])
+    lines = np.unique(np.concatenate([grid.downbeats, [grid.duration]]))
     shift = bars * bar_length(grid)
 
     def moved(seconds: float) -> float:

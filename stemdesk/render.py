@@ -22,15 +22,16 @@ import numpy as np
 
 from stemdesk.audio import Audio, write_audio
 from stemdesk.errors import StemdeskError
-from stemdesk.playback.click import Grid
+from stemdesk.playback.click import BeatGrid
 from stemdesk.playback.mixer import Mixer, MixerState
 from stemdesk.playback.pipeline import RenderPipeline
-from stemdesk.practice import MAX_TEMPO, MAX_TRANSPOSE, MIN_TEMPO, PracticeState
+from stemdesk.playback.practice import PracticeState
+from stemdesk.playback.stretcher import MAX_CENTS, MAX_SEMITONES, MAX_TEMPO, MIN_TEMPO
 
 
 def render_practice(
     stems: Mapping[str, Audio], state: MixerState, practice: PracticeState,
-    grid: Grid | None = None, start: int = 0, end: int | None = None,
+    grid: BeatGrid | None = None, start: int = 0, end: int | None = None,
 ) -> Audio:
     """The practice track of `stems` (one song: name -> Audio, same rate and length).
 
@@ -123,9 +124,10 @@ def _render(args: argparse.Namespace) -> Path:
     if args.click or args.count_in:
         from stemdesk.analysis import song_grid
 
-        grid, _ = song_grid(song.mixture, song.stems, source=separator.card.identity)
-        if args.click and len(grid.beats) < 2:
+        found, _ = song_grid(song.mixture, song.stems, source=separator.card.identity)
+        if args.click and len(found.beats) < 2:
             raise StemdeskError(f"found no beat in '{args.song}' to click on")
+        grid = BeatGrid(found.beats, found.downbeats) if len(found.beats) >= 2 else None
     track = render_practice(song.stems, state, practice, grid,
                             int(round(args.start * rate)), int(round(end * rate)))
     return write_audio(args.output, track, "FLOAT")
@@ -134,12 +136,14 @@ def _render(args: argparse.Namespace) -> Path:
 def _practice(args: argparse.Namespace) -> PracticeState:
     if not MIN_TEMPO <= args.tempo <= MAX_TEMPO:
         raise StemdeskError(f"--tempo {args.tempo:g} is outside {MIN_TEMPO}-{MAX_TEMPO}")
-    if not abs(args.transpose) <= MAX_TRANSPOSE:
-        raise StemdeskError(f"--transpose {args.transpose:g} is outside -{MAX_TRANSPOSE}..{MAX_TRANSPOSE} semitones")
+    limit = MAX_SEMITONES + MAX_CENTS / 100.0
+    if not abs(args.transpose) <= limit:
+        raise StemdeskError(f"--transpose {args.transpose:g} is outside -{limit:g}..{limit:g} semitones")
     if not -60.0 <= args.click_db <= 12.0:
         raise StemdeskError(f"--click-db {args.click_db:g} is outside -60..12 dB")
-    return PracticeState(tempo=args.tempo, transpose=args.transpose, click=args.click,
-                         click_db=args.click_db, count_in_bars=args.count_in)
+    semitones = float(np.clip(round(args.transpose), -MAX_SEMITONES, MAX_SEMITONES))
+    return PracticeState(tempo=args.tempo, semitones=semitones, cents=round((args.transpose - semitones) * 100, 6),
+                         click_db=args.click_db, click_muted=not args.click, count_in_bars=args.count_in)
 
 
 def _mix_state(stems: tuple[str, ...], args: argparse.Namespace) -> MixerState:

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from stemdesk.analysis.grid import BeatGrid
+from stemdesk.playback.click import BeatGrid
 from stemdesk.audio import Audio
 from stemdesk.cli import main
 from stemdesk.playback.mixer import Mixer, MixerState
-from stemdesk.practice import PracticeState
+from stemdesk.playback.practice import PracticeState
 from stemdesk.render import render_practice
 from tests.conftest import null_sound_output
 from tests.playback.test_player import RecordingPlayer, wait_for
@@ -34,9 +34,9 @@ def level_at(signal, freq):
 def test_render_is_the_count_in_then_the_span_at_the_tempo_and_the_mix():
     stems = two_tones()
     beats = np.arange(0, 3.0, 0.5)
-    grid = BeatGrid(beats, meter=4, first_downbeat=0, duration=3.0)
+    grid = BeatGrid(beats, beats[::4])
     state = MixerState.for_stems(stems).with_mute("high")
-    practice = PracticeState(tempo=0.8, count_in_bars=1, click=True)
+    practice = PracticeState(tempo=0.8, count_in_bars=1, click_muted=False)
     track = render_practice(stems, state, practice, grid, start=RATE // 2, end=2 * RATE)
     count_in = 4 * 0.5 * RATE / 0.8
     assert abs(track.num_samples - (count_in + 1.5 * RATE / 0.8)) <= 2
@@ -49,7 +49,7 @@ def test_render_matches_what_the_player_plays(tmp_path):
     """Same engine: the file holds the frames the player's callback sends to PortAudio."""
     stems = two_tones(2.0)
     state = MixerState.for_stems(stems).with_gain("high", -6.0)
-    practice = PracticeState(tempo=0.7, transpose=-3)
+    practice = PracticeState(tempo=0.7, semitones=-3)
     track = render_practice(stems, state, practice)
     mixer = Mixer({name: audio.samples for name, audio in stems.items()}, RATE)
     mixer.state = state

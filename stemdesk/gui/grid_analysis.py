@@ -60,7 +60,7 @@ class GridAnalysis(QObject):
         grid_root = self.grid_root
 
         def job(progress, cancel) -> SongAnalysis:
-            grid, corrected = song_grid(session.mixture, session.stems, source=session.card.sha256,
+            grid, corrected = song_grid(session.mixture, session.stems, source=session.card.identity,
                                         grid_root=grid_root)
             return SongAnalysis(grid, corrected, stem_activity(session.stems))
 

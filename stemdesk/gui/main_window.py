@@ -488,6 +488,7 @@ class MainWindow(QMainWindow):
         self.transport_bar.show_bpm(grid.bpm if grid is not None else 0.0, state.tempo)
         self.views.snap = state.snap
         self.views.set_loop_span(state.loop, state.looping)
+        self.views.set_markers(state.markers)
         self._schedule_save()
 
     def _loop_bars(self, state: PracticeSetup) -> str:

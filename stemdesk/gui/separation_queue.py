@@ -24,7 +24,6 @@ from PySide6.QtCore import QObject, Signal
 from stemdesk.audio import decode_warnings
 from stemdesk.chunking import Cancelled, CancelToken, Progress
 from stemdesk.display import SongPicture, song_picture
-from stemdesk.presets import PresetSeparator
 from stemdesk.gui.worker import Worker
 from stemdesk.catalogue import Catalogue
 from stemdesk.separators import StemSeparator
@@ -255,8 +254,8 @@ class SeparationQueue(QObject):
             self._separators[wanted] = separator
         if cancel.cancelled:
             raise Cancelled()
-        if isinstance(separator, PresetSeparator):
-            self._stages = tuple(" + ".join(step.names) for step in separator.card.steps)
+        # A chain of models names its steps (see stemdesk.separators.SeparatorCard); a single model has none.
+        self._stages = getattr(separator.card, "stages", ())
         self._separating_since = time.monotonic()
         # A signal emitted from this thread is delivered in the GUI thread.
         self.device_ready.emit(separator.device_name)

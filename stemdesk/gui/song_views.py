@@ -231,6 +231,7 @@ class SongViews(QWidget):
         self.lanes.hide()
         self._lane_curves: dict[str, pg.PlotCurveItem] = {}
         self._lane_labels: list[pg.TextItem] = []
+        self._marker_lines: list[pg.InfiniteLine] = []
         self.lanes.getAxis("left").setTicks([[]])
         self.lanes.getAxis("left").setStyle(showValues=False)
         self.lanes.vb.sigResized.connect(self._place_lane_labels)
@@ -465,6 +466,27 @@ class SongViews(QWidget):
         if end - start >= _MIN_LOOP:
             self._loop_span = (float(start), float(end))
             self.loop_selected.emit(float(start), float(end))
+
+    # --- markers -----------------------------------------------------------------------
+
+    @property
+    def markers(self) -> list[tuple[str, float]]:
+        """The named markers drawn on the overview, as (name, seconds)."""
+        return [(line.label.toPlainText(), float(line.value())) for line in self._marker_lines]
+
+    def set_markers(self, markers) -> None:
+        """Draw each marker (``.name``, ``.seconds``) as a labelled line on the overview."""
+        for line in self._marker_lines:
+            self.overview.removeItem(line)
+        self._marker_lines = []
+        for marker in markers:
+            line = pg.InfiniteLine(
+                marker.seconds, angle=90, movable=False, pen=pg.mkPen(theme.TEXT, width=1, style=Qt.PenStyle.DashLine),
+                label=marker.name, labelOpts={"position": 0.85, "color": theme.TEXT, "fill": QColor(21, 23, 28, 190)},
+            )
+            line.setZValue(15)
+            self.overview.addItem(line, ignoreBounds=True)
+            self._marker_lines.append(line)
 
     # --- who plays when ----------------------------------------------------------------
 

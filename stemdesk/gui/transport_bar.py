@@ -88,6 +88,8 @@ class TransportBar(QFrame):
         self.clock.setToolTip("Playhead / song length")
         self.loop_span = QLabel()
         self.loop_span.setObjectName("dim")
+        # Room for the longest readout from the start: the bar must not grow when a loop is marked.
+        self.loop_span.setFixedWidth(self.loop_span.fontMetrics().horizontalAdvance("bars 888-888 · A 88:88.88 – B 88:88.88"))
         self.hint = QLabel("Click: seek · drag: loop · wheel: zoom")
         self.hint.setObjectName("dim")
         # The first thing to give up room on a narrow window.

@@ -11,7 +11,7 @@ Pure numpy; the render thread calls `ClickTrack.render` once per chunk.
 
 from __future__ import annotations
 
-from typing import Protocol
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -24,39 +24,51 @@ _BLIP_SECONDS = 0.035
 _ATTACK_SECONDS = 0.0005
 
 
-class Grid(Protocol):
-    """A song's beat grid as the click needs it (`stemdesk.analysis.BeatGrid` is one):
-    beats and downbeats, float64 arrays of seconds in song time, increasing."""
+@dataclass(frozen=True, eq=False)
+class BeatGrid:
+    """Beats and downbeats of a song, in seconds of the song's own time.
+
+    beats: float64 (n,), increasing; downbeats: float64 (m,), each one of the beats (or
+    close to one). bpm and meter come from the median beat and bar lengths.
+    """
+
+    beats: np.ndarray
+    downbeats: np.ndarray
+
+    def __post_init__(self) -> None:
+        beats = np.asarray(self.beats, dtype=np.float64).ravel()
+        downbeats = np.asarray(self.downbeats, dtype=np.float64).ravel()
+        if beats.size < 2 or np.any(np.diff(beats) <= 0) or not np.isfinite(beats).all():
+            raise ValueError("a beat grid needs at least two increasing, finite beat times")
+        if not np.isfinite(downbeats).all():
+            raise ValueError("downbeat times must be finite")
+        object.__setattr__(self, "beats", beats)
+        object.__setattr__(self, "downbeats", np.sort(downbeats))
 
     @property
-    def beats(self) -> np.ndarray: ...
+    def beat_seconds(self) -> float:
+        """The median time from one beat to the next."""
+        return float(np.median(np.diff(self.beats)))
 
     @property
-    def downbeats(self) -> np.ndarray: ...
+    def bpm(self) -> float:
+        return 60.0 / self.beat_seconds
 
+    @property
+    def meter(self) -> int:
+        """Beats per bar: the median count of beats between downbeats (4 without two of them)."""
+        if self.downbeats.size < 2:
+            return 4
+        bars = np.searchsorted(self.beats, self.downbeats - 0.5 * self.beat_seconds)
+        return max(1, int(round(float(np.median(np.diff(bars))))))
 
-def beat_seconds(grid: Grid) -> float:
-    """The median time from one beat to the next (0.5 s, 120 bpm, with fewer than two beats)."""
-    beats = np.asarray(grid.beats, dtype=np.float64)
-    return float(np.median(np.diff(beats))) if beats.size >= 2 else 0.5
-
-
-def meter(grid: Grid) -> int:
-    """Beats per bar: the median count of beats between downbeats (4 without two of them)."""
-    beats, downbeats = np.asarray(grid.beats), np.asarray(grid.downbeats)
-    if downbeats.size < 2:
-        return 4
-    bars = np.searchsorted(beats, downbeats - 0.5 * beat_seconds(grid))
-    return max(1, int(round(float(np.median(np.diff(bars))))))
-
-
-def accents(grid: Grid) -> np.ndarray:
-    """bool (n,): which beats are downbeats (the nearest beat to each downbeat)."""
-    beats, downbeats = np.asarray(grid.beats), np.asarray(grid.downbeats)
-    accented = np.zeros(beats.size, dtype=bool)
-    if downbeats.size and beats.size:
-        accented[np.abs(beats[:, None] - downbeats[None, :]).argmin(axis=0)] = True
-    return accented
+    def accents(self) -> np.ndarray:
+        """bool (n,): which beats are downbeats (the nearest beat to each downbeat)."""
+        accents = np.zeros(self.beats.size, dtype=bool)
+        if self.downbeats.size:
+            nearest = np.abs(self.beats[:, None] - self.downbeats[None, :]).argmin(axis=0)
+            accents[nearest] = True
+        return accents
 
 
 def blip(rate: int, frequency: float, amplitude: float) -> np.ndarray:
@@ -69,12 +81,12 @@ def blip(rate: int, frequency: float, amplitude: float) -> np.ndarray:
 class ClickTrack:
     """Renders clicks into blocks of output whose samples carry song positions.
 
-    rate: sample rate in Hz; grid: the song's beat grid (None: no click in the song,
+    rate: sample rate in Hz; grid: the song's `BeatGrid` (None: no click in the song,
     count-in clicks only). Count-in beats are given in song samples by `count_in`.
     Render-thread state only: nothing here is touched by another thread.
     """
 
-    def __init__(self, rate: int, grid: Grid | None = None):
+    def __init__(self, rate: int, grid: BeatGrid | None = None):
         self.rate = int(rate)
         self._accent = blip(self.rate, _ACCENT_HZ, _ACCENT_AMP)
         self._beat = blip(self.rate, _BEAT_HZ, _BEAT_AMP)
@@ -83,16 +95,16 @@ class ClickTrack:
         self.grid = grid
 
     @property
-    def grid(self) -> Grid | None:
+    def grid(self) -> BeatGrid | None:
         return self._grid
 
     @grid.setter
-    def grid(self, grid: Grid | None) -> None:
+    def grid(self, grid: BeatGrid | None) -> None:
         self._grid = grid
         if grid is None:
             self._song = (np.zeros(0), np.zeros(0, dtype=bool))
         else:
-            self._song = (np.asarray(grid.beats, dtype=np.float64) * self.rate, accents(grid))
+            self._song = (grid.beats * self.rate, grid.accents())
 
     def count_in(self, beats: np.ndarray, accents: np.ndarray) -> None:
         """The count-in's beats, float64 (k,) song samples, and which are accented, bool (k,)."""

@@ -18,10 +18,9 @@ Tempo and pitch changes ramp geometrically over `RAMP_CHUNKS` chunks (46 ms at 5
 44.1 kHz), so a change is never a step.
 
 Thread contract: one thread (the render thread, or the caller offline) calls `start` and
-`render`; other threads only replace `practice` (the song's immutable
-`stemdesk.practice.PracticeState`: tempo, transpose, click, count-in, speed trainer; its
-loop reaches the engine as `MixerState.loop`) and the mixer's `MixerState`, single
-reference assignments read once per chunk.
+`render`; other threads only replace `practice` (an immutable `PracticeState`: tempo,
+transpose, click, count-in, speed trainer; the loop reaches the engine as `MixerState.loop`)
+and the mixer's `MixerState`, single reference assignments read once per chunk.
 """
 
 from __future__ import annotations
@@ -33,17 +32,17 @@ from typing import NamedTuple
 import numpy as np
 
 from stemdesk.errors import StemdeskError
-from stemdesk.playback.click import ClickTrack, Grid, beat_seconds, click_amplitude, meter
+from stemdesk.playback.click import BeatGrid, ClickTrack, click_amplitude
 from stemdesk.playback.mixer import Mixer
-from stemdesk.playback.stretcher import Stretcher, pitch_factor, stretcher_available
-from stemdesk.practice import PracticeState
+from stemdesk.playback.practice import PracticeState
+from stemdesk.playback.stretcher import Stretcher, stretcher_available
 
 #: Chunks over which a tempo or pitch change ramps.
 RAMP_CHUNKS = 4
 #: Labels kept for input samples still inside the stretcher (a power of two, > its latency).
 _HISTORY = 1 << 15
-#: Count-in beat (seconds) and meter when the song has no beat grid yet: 120 bpm, 4/4.
-_DEFAULT_BEAT, _DEFAULT_METER = 0.5, 4
+#: Count-in tempo and meter when the song has no beat grid yet.
+_DEFAULT_BPM, _DEFAULT_METER = 120.0, 4
 
 
 class Chunk(NamedTuple):
@@ -79,15 +78,15 @@ class RenderPipeline:
     """mixer -> stretcher -> click for one song.
 
     mixer: the song's `Mixer` (its state, loop included, is read once per chunk).
-    grid: the song's beat grid (`stemdesk.analysis.BeatGrid`, or anything with `beats` and
-        `downbeats` in seconds) for the click and count-in, or None.
+    grid: the song's `BeatGrid` (beats and downbeats in seconds) for the click and
+        count-in, or None.
     chunk: input frames per chunk.
     use_stretcher: None to use Rubber Band when it is installed; False to run without
         (tempo 1 and no transpose only); True to require it.
     """
 
     def __init__(
-        self, mixer: Mixer, grid: Grid | None = None, chunk: int = 512,
+        self, mixer: Mixer, grid: BeatGrid | None = None, chunk: int = 512,
         use_stretcher: bool | None = None,
     ):
         if use_stretcher is None:
@@ -111,11 +110,11 @@ class RenderPipeline:
         return self._stretcher is not None
 
     @property
-    def grid(self) -> Grid | None:
+    def grid(self) -> BeatGrid | None:
         return self._click.grid
 
     @grid.setter
-    def grid(self, grid: Grid | None) -> None:
+    def grid(self, grid: BeatGrid | None) -> None:
         """Change the beat grid (render-thread side; the player hands it over)."""
         self._click.grid = grid
 
@@ -127,13 +126,12 @@ class RenderPipeline:
     def target_tempo(self, practice: PracticeState) -> float:
         """The tempo `practice` asks for now: the speed trainer's for this loop pass, if set."""
         if practice.trainer is not None:
-            return practice.trainer.tempo_of_pass(self.loop_pass)
+            return practice.trainer.tempo_for_pass(self.loop_pass)
         return practice.tempo
 
     def check_practice(self, practice: PracticeState) -> None:
         """StemdeskError if `practice` needs a stretcher this pipeline does not have."""
-        stretched = practice.tempo != 1.0 or practice.transpose != 0.0 or practice.trainer is not None
-        if self._stretcher is None and stretched:
+        if self._stretcher is None and practice.stretched:
             raise StemdeskError(
                 "Tempo and transpose need Rubber Band: pip install 'stemdesk[stretch]' "
                 "(GPL; a bundle that includes it is GPL)."
@@ -154,7 +152,7 @@ class RenderPipeline:
         self._x = 0.0
         self._events: deque[tuple[float, float]] = deque()
         self._tempo.snap(self.target_tempo(practice))
-        self._pitch.snap(pitch_factor(practice.transpose))
+        self._pitch.snap(practice.pitch)
         if self._stretcher is not None:
             self._stretcher.set_tempo(self._tempo.value)
             self._stretcher.set_pitch(self._pitch.value)
@@ -168,9 +166,9 @@ class RenderPipeline:
 
     def _begin_count_in(self, resume: int, bars: int) -> None:
         grid = self._click.grid
-        beat, per_bar = (beat_seconds(grid), meter(grid)) if grid is not None else (_DEFAULT_BEAT, _DEFAULT_METER)
+        bpm, per_bar = (grid.bpm, grid.meter) if grid is not None else (_DEFAULT_BPM, _DEFAULT_METER)
         beats = bars * per_bar
-        period = beat * self.mixer.rate
+        period = 60.0 / bpm * self.mixer.rate
         length = int(round(beats * period))
         self._resume = resume
         self._count_in_left = length
@@ -197,13 +195,13 @@ class RenderPipeline:
         if out.shape[1]:
             self._click.render(
                 out, click_labels, counting_out, self._out_tempo,
-                click_amplitude(practice.click_db, False), song_clicks=practice.click,
+                click_amplitude(practice.click_db, False), song_clicks=not practice.click_muted,
             )
         return Chunk(out, positions, counting_out)
 
     def _update_rates(self, practice: PracticeState) -> None:
         tempo = self._tempo.next(self.target_tempo(practice))
-        pitch = self._pitch.next(pitch_factor(practice.transpose))
+        pitch = self._pitch.next(practice.pitch)
         if self._stretcher is None:
             return
         if tempo != self._stretcher.tempo:
@@ -234,7 +232,7 @@ class RenderPipeline:
         song = np.minimum(position + np.arange(frames, dtype=np.float64), mixer.length)
         if wraps and mixer.position == loop[0] and position + frames == min(loop[1], mixer.length):
             self.loop_pass += 1
-            if practice.count_in_each_pass and practice.count_in_bars:
+            if practice.count_in_each_loop and practice.count_in_bars:
                 self._begin_count_in(loop[0], practice.count_in_bars)
         return block.T, song, song, np.zeros(frames, dtype=bool)
 

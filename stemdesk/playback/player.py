@@ -31,13 +31,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from stemdesk.errors import StemdeskError
-from stemdesk.playback.click import Grid
+from stemdesk.playback.click import BeatGrid
 from stemdesk.playback.feed import BlockFeed
 from stemdesk.playback.mixer import Mixer, MixerState
 from stemdesk.playback.pipeline import RenderPipeline
 from stemdesk.playback.render_thread import RenderThread
 from stemdesk.playback.ring import OutputRing
-from stemdesk.practice import MAX_TEMPO, MIN_TEMPO, PracticeState, SpeedTrainer
+from stemdesk.playback.practice import PracticeState, SpeedTrainer
+from stemdesk.playback.stretcher import check_tempo
 
 if TYPE_CHECKING:
     import sounddevice
@@ -90,7 +91,7 @@ class Player:
 
     def __init__(
         self, mixer: Mixer, device: str | int | None = None, blocksize: int = 1024,
-        grid: Grid | None = None, fill: int | None = None,
+        grid: BeatGrid | None = None, fill: int | None = None,
     ):
         sd = _sounddevice()
         self._mixer = mixer
@@ -196,7 +197,7 @@ class Player:
         return self._pipeline.loop_pass
 
     @property
-    def grid(self) -> Grid | None:
+    def grid(self) -> BeatGrid | None:
         return self._pipeline.grid
 
     @property
@@ -244,8 +245,8 @@ class Player:
 
     def set_practice(self, practice: PracticeState) -> None:
         """Play with the song's practice set-up from the next chunk on: its tempo, transpose,
-        click, count-in and speed trainer (tempo and pitch ramp over 4 chunks). Its loop is
-        the mixer's to play: hand it over as `MixerState.loop` (`PracticeState.loop_samples`).
+        click, count-in and speed trainer (tempo and pitch ramp over 4 chunks). The loop is
+        the mixer's to play (`MixerState.loop`).
 
         Raises StemdeskError if it changes tempo or pitch and the stretcher is not installed.
         """
@@ -256,29 +257,25 @@ class Player:
 
     def set_tempo(self, ratio: float) -> None:
         """Tempo ratio 0.25-2.0 (1.0 as recorded), without changing the pitch."""
-        if not MIN_TEMPO <= ratio <= MAX_TEMPO:
-            raise ValueError(f"tempo must be between {MIN_TEMPO} and {MAX_TEMPO}, got {ratio}")
-        self.set_practice(self.practice.with_tempo(ratio))
+        self.set_practice(self.practice.with_tempo(check_tempo(ratio)))
 
     def set_transpose(self, semitones: float, cents: float = 0.0) -> None:
         """Transpose by -12..12 semitones plus -50..50 cents, without changing the tempo."""
-        if abs(semitones) > 12 or abs(cents) > 50:
-            raise ValueError(f"transpose is -12..12 semitones and -50..50 cents, got {semitones}, {cents}")
-        self.set_practice(self.practice.change(transpose=semitones + cents / 100.0))
+        self.set_practice(self.practice.with_transpose(semitones, cents))
 
     def set_click(self, level_db: float, muted: bool) -> None:
         """The click strip: level in dB and mute (it clicks on the grid's beats)."""
-        self.set_practice(self.practice.change(click=not muted, click_db=level_db))
+        self.set_practice(self.practice.with_click(level_db, muted))
 
     def set_count_in(self, bars: int, before_each_loop: bool = False) -> None:
         """Count in 0, 1 or 2 bars when playback starts, and optionally before each loop pass."""
-        self.set_practice(self.practice.change(count_in_bars=bars, count_in_each_pass=before_each_loop))
+        self.set_practice(self.practice.with_count_in(bars, before_each_loop))
 
     def set_speed_trainer(self, trainer: SpeedTrainer | None) -> None:
         """Let `trainer` set the tempo of each loop pass (None: back to the plain tempo)."""
-        self.set_practice(self.practice.change(trainer=trainer))
+        self.set_practice(self.practice.with_trainer(trainer))
 
-    def set_grid(self, grid: Grid | None) -> None:
+    def set_grid(self, grid: BeatGrid | None) -> None:
         """The song's beats and downbeats for the click and count-in (None: no grid)."""
         self._renderer.set_grid(grid)
 

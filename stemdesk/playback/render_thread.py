@@ -11,10 +11,10 @@ from __future__ import annotations
 import threading
 import time
 
-from stemdesk.playback.click import Grid
+from stemdesk.playback.click import BeatGrid
 from stemdesk.playback.pipeline import RenderPipeline
 from stemdesk.playback.ring import OutputRing
-from stemdesk.practice import MIN_TEMPO
+from stemdesk.playback.stretcher import MIN_TEMPO
 
 
 class RenderThread:
@@ -35,7 +35,7 @@ class RenderThread:
         self._request = (0, 0, False, True)
         self._done = 0
         self._tail_done = False
-        self._grid: tuple[Grid | None] | None = None
+        self._grid: tuple[BeatGrid | None] | None = None
         self._cpu_seconds = 0.0
         # Output of one chunk at the slowest tempo, with room for the stretcher's bursts.
         self._largest_chunk = int(2 * pipeline.chunk / MIN_TEMPO)
@@ -59,7 +59,7 @@ class RenderThread:
         self._request = (self._serial, int(position), bool(count_in), bool(new_passes))
         self._wake.set()
 
-    def set_grid(self, grid: Grid | None) -> None:
+    def set_grid(self, grid: BeatGrid | None) -> None:
         """Hand the pipeline a new beat grid (taken at its next chunk)."""
         self._grid = (grid,)
         self._wake.set()

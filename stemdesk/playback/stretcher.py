@@ -23,6 +23,10 @@ import numpy as np
 
 from stemdesk.errors import StemdeskError
 
+#: Tempo ratios the player accepts (25 % to 200 %) and transposition in semitones.
+MIN_TEMPO, MAX_TEMPO = 0.25, 2.0
+MAX_SEMITONES = 12.0
+MAX_CENTS = 50.0
 #: Input samples between the newest input and the content a ratio change first reaches,
 #: as a share of the stretcher's start delay (1900 of 2048 at 44.1 kHz, measured).
 _RATIO_DELAY_SHARE = 0.93
@@ -48,9 +52,21 @@ def stretcher_available() -> bool:
     return True
 
 
-def pitch_factor(semitones: float) -> float:
-    """Frequency factor of a transposition by `semitones` (fractions are cents)."""
-    return 2.0 ** (semitones / 12.0)
+def check_tempo(ratio: float) -> float:
+    """`ratio` as a float, or ValueError outside 0.25-2.0 (25 % - 200 %)."""
+    ratio = float(ratio)
+    if not MIN_TEMPO <= ratio <= MAX_TEMPO:
+        raise ValueError(f"tempo must be between {MIN_TEMPO} and {MAX_TEMPO}, got {ratio}")
+    return ratio
+
+
+def pitch_factor(semitones: float, cents: float = 0.0) -> float:
+    """Frequency factor of a transposition, or ValueError outside +-12 semitones, +-50 cents."""
+    if not -MAX_SEMITONES <= semitones <= MAX_SEMITONES:
+        raise ValueError(f"transpose must be within +-{MAX_SEMITONES:g} semitones, got {semitones}")
+    if not -MAX_CENTS <= cents <= MAX_CENTS:
+        raise ValueError(f"cents must be within +-{MAX_CENTS:g}, got {cents}")
+    return 2.0 ** ((semitones + cents / 100.0) / 12.0)
 
 
 class Stretcher:

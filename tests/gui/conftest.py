@@ -60,7 +60,11 @@ def cached_window(qtbot, settings, tmp_path, filled_cache_root, null_sound_outpu
 
 @pytest.fixture
 def demo_window(cached_window, qtbot, demo_path):
-    """``cached_window`` with the demo song open (from the cache)."""
+    """``cached_window`` with the demo song open (from the cache) and its beat analysis done.
+
+    Waiting for the analysis keeps it from competing with what a test times or drags.
+    """
     with qtbot.waitSignal(cached_window.song_shown, timeout=SEPARATION_TIMEOUT_MS):
         cached_window.open_song(demo_path)
+    qtbot.waitUntil(lambda: any(cached_window.views.activity.values()), timeout=SEPARATION_TIMEOUT_MS)
     return cached_window

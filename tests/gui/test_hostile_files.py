@@ -45,4 +45,4 @@ def test_a_queue_of_hostile_files_fails_each_in_the_banner_and_opens_the_good_on
     # Decoding and failing happen on the worker thread: the event loop kept ticking.
     gaps = [later - earlier for earlier, later in zip(ticks, ticks[1:])]
     assert len(ticks) > 20 and max(gaps) < 0.5, max(gaps)
-    assert window.song is not None and window.play_action.isEnabled() and window.open_action.isEnabled()
+    assert window.song is not None and window.actions["play"].isEnabled() and window.actions["open"].isEnabled()

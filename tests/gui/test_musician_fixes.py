@@ -12,7 +12,7 @@ from stemdesk.display import song_picture
 from stemdesk.gui import theme
 from stemdesk.gui.separation_queue import TimeLeft, describe_progress
 from stemdesk.gui.song_views import SongViews
-from stemdesk.models import ModelRepo
+from stemdesk.catalogue import Catalogue
 from tests.gui.song_files import tiled
 from tests.gui.windows import SEPARATION_TIMEOUT_MS, make_window
 
@@ -33,7 +33,7 @@ def preset_window(qtbot, settings, tmp_path, filled_cache_root, null_sound_outpu
     (model_folder / "vocals-twice.json").write_text(json.dumps(PRESET))
     cache_root = tmp_path / "cache"
     shutil.copytree(filled_cache_root, cache_root)
-    window = make_window(qtbot, settings, cache_root, repo=ModelRepo([model_folder]))
+    window = make_window(qtbot, settings, cache_root, repo=Catalogue([model_folder]))
     with qtbot.waitSignal(window.song_shown, timeout=SEPARATION_TIMEOUT_MS):
         window.open_song(demo_path)
     yield window
@@ -138,7 +138,7 @@ def test_accompaniment_is_spelled_out_on_its_strip(demo_window):
 
 
 def test_every_model_gives_its_stems_distinct_colours():
-    for card in ModelRepo().list():
+    for card in Catalogue().list():
         colours = theme.stem_colours(card.stems)
         assert len(set(colours.values())) == len(card.stems), f"{card.id}: {colours}"
     assert len(set(theme.stem_colours(SIX_STEMS + ("rest", "accompaniment")).values())) == 8
@@ -193,6 +193,7 @@ def test_faders_grow_with_the_window(demo_window, qtbot):
     fit_window(window, 1280, 720, qtbot)
     small = fader.height()
     fit_window(window, 1280, 1100, qtbot)
+    print(f"vocals fader: {small} px at 1280x720, {fader.height()} px at 1280x1100")
     assert fader.height() >= 1.5 * small, f"fader {small} px at 720 and {fader.height()} px at 1100"
 
 
@@ -223,5 +224,7 @@ def test_a_presets_progress_names_its_step_and_the_time_left_ramps_instead_of_ju
         errors = [abs(v - (finish - t)) / (finish - t + 1) for v, (t, _, _) in zip(values, events) if t > 3]
         return float(np.mean(errors))
 
+    print(f"time left: worst rise {worst_rise(shown):.3f} smoothed vs {worst_rise(at_average_pace):.3f} at the"
+          f" average pace; mean error {mean_error(shown):.2f} vs {mean_error(at_average_pace):.2f}")
     assert worst_rise(shown) < 0.08 < worst_rise(at_average_pace)
     assert mean_error(shown) < mean_error(at_average_pace)

@@ -212,6 +212,7 @@ def test_the_practice_setup_is_saved_with_the_song_and_restored(
     assert state == setup
     assert state.loop is not None and state.looping and state.tempo == 0.8 and state.transpose == -2.0
     assert [marker.name for marker in state.markers] == ["chorus"]
+    assert [name for name, _ in reopened.views.markers] == ["chorus"], "drawn on the overview"
     assert state.markers[0].seconds == pytest.approx(state.loop[0], abs=1e-4), "where the playhead was"
     qtbot.waitUntil(lambda: reopened.practice.grid is not None)
     assert np.allclose(reopened.practice.grid.beats, grid.beats) and reopened.practice.grid_corrected

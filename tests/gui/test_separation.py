@@ -10,7 +10,7 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
 from stemdesk.gui.separation_panel import describe_time_left
-from stemdesk.gui.separation_queue import TimeLeft, describe_progress
+from stemdesk.gui.separation_queue import TimeLeft
 from stemdesk.stem_cache import StemCache
 from tests.gui.song_files import tiled, write_wav
 from tests.gui.windows import SEPARATION_TIMEOUT_MS, make_window

@@ -6,7 +6,8 @@
 import tempfile
 from pathlib import Path
 
-from stemdesk.models import DEFAULT_MODEL, ModelRepo
+from stemdesk.catalogue import Catalogue
+from stemdesk.models import DEFAULT_MODEL
 from tests.hostile.batch import run_batch, short_segment_model
 
 
@@ -21,7 +22,7 @@ def outcome(result) -> str:
 
 
 def main() -> None:
-    card = ModelRepo().get(DEFAULT_MODEL)
+    card = Catalogue().get(DEFAULT_MODEL)
     with tempfile.TemporaryDirectory() as temp:
         temp = Path(temp)
         (temp / "in").mkdir()

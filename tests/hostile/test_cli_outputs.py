@@ -107,9 +107,7 @@ def broken_model(tmp_path, default_card):
 @pytest.mark.parametrize(("how", "says"), [
     ("onnx-missing", r"spleeter-2stems\.onnx"),
     ("onnx-truncated", r"corrupt|sha256|damaged"),
-    pytest.param("card-stems-not-a-list", r"stems", marks=pytest.mark.xfail(
-        strict=True, reason="card validation is issue 13 part 5, on the catalogue branch: today a string "
-                            "of stems is taken as a sequence of one-letter stems")),
+    ("card-stems-not-a-list", r"stems"),
 ])
 def test_a_broken_model_is_one_line_and_exit_2_before_any_song(tmp_path, broken_model, capsys, how, says):
     out = tmp_path / "out"

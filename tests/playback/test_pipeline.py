@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 from stemdesk.errors import StemdeskError
-from stemdesk.analysis.grid import BeatGrid
+from stemdesk.playback.click import BeatGrid
 from stemdesk.playback.mixer import Mixer
 from stemdesk.playback.pipeline import RenderPipeline
-from stemdesk.practice import PracticeState, SpeedTrainer
+from stemdesk.playback.practice import PracticeState, SpeedTrainer
 
 pytest.importorskip("pylibrb")
 
@@ -68,14 +68,14 @@ def test_half_tempo_keeps_the_pitch_and_doubles_the_length():
 
 
 def test_transpose_up_two_semitones_gives_493_9_hz_at_the_same_length():
-    pipeline = pipeline_for({"tone": harmonic_tone(3.0)}, PracticeState(transpose=2))
+    pipeline = pipeline_for({"tone": harmonic_tone(3.0)}, PracticeState(semitones=2))
     audio, positions, _ = render_until(pipeline, 3 * RATE)
     assert abs(peak_frequency(audio[0, RATE : RATE + (1 << 16)]) / 493.883 - 1) < 0.005
     assert abs(np.argmax(positions >= 3 * RATE) / (3 * RATE) - 1) < 0.01
 
 
 def test_cents_shift_the_pitch():
-    pipeline = pipeline_for({"tone": harmonic_tone(3.0)}, PracticeState(transpose=-1.5))
+    pipeline = pipeline_for({"tone": harmonic_tone(3.0)}, PracticeState(semitones=-1, cents=-50))
     audio, _, _ = render_until(pipeline, 3 * RATE)
     assert abs(peak_frequency(audio[0, RATE : RATE + (1 << 16)]) / (440 * 2 ** (-1.5 / 12)) - 1) < 0.005
 
@@ -85,7 +85,7 @@ def test_a_tempo_change_while_playing_ramps_without_a_step():
     sine = (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None]
     pipeline = pipeline_for({"sine": sine}, PracticeState())
     before, _, _ = render_until(pipeline, 2 * RATE)
-    pipeline.practice = PracticeState(tempo=0.6, transpose=1)
+    pipeline.practice = PracticeState(tempo=0.6, semitones=1)
     ramp = []
     for _ in range(6):
         ramp.append(pipeline.tempo)
@@ -96,7 +96,7 @@ def test_a_tempo_change_while_playing_ramps_without_a_step():
     pipeline.practice = PracticeState()
     pipeline.start(2 * RATE)
     before, _, _ = render_until(pipeline, 2 * RATE + RATE // 2)
-    pipeline.practice = PracticeState(tempo=0.6, transpose=1)
+    pipeline.practice = PracticeState(tempo=0.6, semitones=1)
     after, positions, _ = render_until(pipeline, 4 * RATE)
     signal = np.concatenate([before, after], axis=1)[0]
     change = before.shape[1]
@@ -159,7 +159,7 @@ def test_seek_restarts_at_the_sample():
 
 def click_grid(bpm=120.0, bars=8, meter=4):
     beats = np.arange(bars * meter) * 60.0 / bpm + 0.25
-    return BeatGrid(beats, meter=meter, first_downbeat=0, duration=float(beats[-1]) + 1.0)
+    return BeatGrid(beats, beats[::meter])
 
 
 def onsets(signal, threshold=0.1):
@@ -177,7 +177,7 @@ def onsets(signal, threshold=0.1):
 def test_click_sits_on_the_grid_at_any_tempo_with_accented_downbeats(tempo):
     grid = click_grid()
     silence = np.zeros((2, 8 * RATE), np.float32)
-    practice = PracticeState(tempo=tempo, click_db=0.0, click=True)
+    practice = PracticeState(tempo=tempo, click_db=0.0, click_muted=False)
     pipeline = pipeline_for({"song": silence}, practice, grid=grid)
     audio, positions, _ = render_until(pipeline, 6 * RATE)
     found = onsets(audio[0], threshold=1e-4)  # the song is silence: a blip's first sample
@@ -192,11 +192,11 @@ def test_click_sits_on_the_grid_at_any_tempo_with_accented_downbeats(tempo):
 def test_muted_click_is_silent_and_its_level_is_in_db():
     grid = click_grid()
     silence = np.zeros((2, 4 * RATE), np.float32)
-    muted = pipeline_for({"song": silence}, PracticeState(click=False), grid=grid)
+    muted = pipeline_for({"song": silence}, PracticeState(click_muted=True), grid=grid)
     audio, _, _ = render_until(muted, 3 * RATE)
     assert np.abs(audio).max() == 0.0
-    loud = pipeline_for({"song": silence}, PracticeState(click_db=0.0, click=True), grid=grid)
-    quiet = pipeline_for({"song": silence}, PracticeState(click_db=-12.0, click=True), grid=grid)
+    loud = pipeline_for({"song": silence}, PracticeState(click_db=0.0, click_muted=False), grid=grid)
+    quiet = pipeline_for({"song": silence}, PracticeState(click_db=-12.0, click_muted=False), grid=grid)
     a_loud, _, _ = render_until(loud, 3 * RATE)
     a_quiet, _, _ = render_until(quiet, 3 * RATE)
     assert np.abs(a_quiet).max() / np.abs(a_loud).max() == pytest.approx(10 ** (-12 / 20), rel=1e-4)
@@ -231,8 +231,8 @@ def test_count_in_before_each_loop_pass_and_the_speed_trainer_per_pass():
     mixer = Mixer({"tone": song}, RATE)
     mixer.state = mixer.state.with_loop(loop)
     pipeline = RenderPipeline(mixer, grid)
-    trainer = SpeedTrainer(start=0.6, target=0.8, step=0.1)
-    pipeline.practice = PracticeState(count_in_bars=1, count_in_each_pass=True, trainer=trainer)
+    trainer = SpeedTrainer(start=0.6, target=0.8, step_percent=10)
+    pipeline.practice = PracticeState(count_in_bars=1, count_in_each_loop=True, trainer=trainer)
     pipeline.start(loop[0], count_in=True)
     audio, positions, counting = [], [], []
     for _ in range(2000):
@@ -267,3 +267,24 @@ def test_without_the_stretcher_tempo_is_refused_and_plain_playback_is_exact():
     audio, positions, _ = render_until(pipeline, song.shape[1])
     np.testing.assert_array_equal(audio[:, : song.shape[1]], song)
     np.testing.assert_array_equal(positions[: song.shape[1]], np.arange(song.shape[1]))
+
+
+def test_a_transpose_while_playing_is_heard_within_50_ms_of_the_stretcher():
+    """With the ring's 46 ms ahead of the callback, that is heard within 100 ms."""
+    t = np.arange(4 * RATE) / RATE
+    sine = (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None]
+    pipeline = pipeline_for({"sine": sine}, PracticeState())
+    before, _, _ = render_until(pipeline, RATE)
+    pipeline.practice = PracticeState(semitones=7)
+    after, _, _ = render_until(pipeline, 2 * RATE)
+    signal = np.concatenate([before, after], axis=1)[0]
+    changed_at = before.shape[1]
+
+    def fifth_wins(frame):
+        window = signal[frame : frame + 1024] * np.hanning(1024)
+        spectrum = np.abs(np.fft.rfft(window))
+        bin_of = lambda hz: int(round(hz * 1024 / RATE))  # noqa: E731
+        return spectrum[bin_of(659.3)] > spectrum[bin_of(440.0)]
+
+    heard = next(f for f in range(changed_at - 2048, signal.size - 1024, 64) if fifth_wins(f)) + 512
+    assert changed_at < heard < changed_at + 0.05 * RATE, (heard - changed_at) / RATE

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from stemdesk.errors import StemdeskError
-from stemdesk.analysis.grid import BeatGrid
+from stemdesk.playback.click import BeatGrid
 from stemdesk.playback.mixer import Mixer
 from stemdesk.playback.player import Player, list_output_devices
 
@@ -223,7 +223,7 @@ def test_loop_with_count_in_lands_on_the_sample(null_sound_output):
     mixer = Mixer({"marker": song}, RATE)
     mixer.state = mixer.state.with_loop(loop)
     beats = np.arange(16) * 0.5
-    grid = BeatGrid(beats, meter=4, first_downbeat=0, duration=8.0)
+    grid = BeatGrid(beats, beats[::4])
     beat = RATE // 2
     with RecordingPlayer(mixer, blocksize=BLOCK, grid=grid) as player:
         player.set_click(0.0, muted=True)  # count-in clicks only

@@ -181,3 +181,16 @@ def test_asking_for_a_gpu_without_one_is_one_line(tiny_hybrid):
         pytest.skip("this machine has an NVIDIA driver")
     with pytest.raises(StemdeskError, match="No usable GPU"):
         HybridSeparator(tiny_hybrid.card, "gpu")
+
+
+def test_the_catalogue_opens_a_hybrid_card_as_a_stem_separator(tiny_hybrid_folder):
+    from stemdesk.catalogue import Catalogue
+    from stemdesk.separators import StemSeparator
+
+    catalogue = Catalogue([tiny_hybrid_folder])
+    assert "tiny-hybrid" in [card.id for card in catalogue.list()]
+    separator = catalogue.open("tiny-hybrid", device="cpu")
+    assert isinstance(separator, StemSeparator) and isinstance(separator, HybridSeparator)
+    audio = song(0.5)
+    stems = separator.separate(audio)
+    assert np.abs(sum(s.samples for s in stems.values()) - audio.samples).max() < 1e-5
