@@ -6,12 +6,18 @@ Chunks have a fixed length (a network's segment), overlap by ``overlap``
 samples and are blended with linear crossfades, so a chunk's unreliable edges
 fade out and no seam is audible. Outputs are written into one preallocated
 array; only ``batch`` chunks are alive at a time, which bounds memory.
+
+Both ends can stream: :func:`stream_chunked` reads its input block by block
+and yields each span of output as soon as no later chunk can change it (up to
+the next chunk's start), which is what writing a long song's stems to disk,
+or playing them while they are computed, needs. :func:`apply_chunked` is that
+stream collected into one array, with an ``on_span`` hook for the same spans.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -75,18 +81,26 @@ class ChunkPlan:
         next one's fade-in, so the weights sum to one at every sample and the
         blend needs no normalisation.
         """
-        weight = np.ones(self.chunk, dtype=np.float32)
-        if self.overlap:
-            # The fade spans the middle half of the overlap: a chunk's outer
-            # quarter-overlap, where the network lacked context, gets no weight.
-            quarter = self.overlap / 4
-            ramp = (np.arange(self.overlap, dtype=np.float32) + 0.5 - quarter) / (2 * quarter)
-            ramp = np.clip(ramp, 0.0, 1.0)
-            if index > 0:
-                weight[: self.overlap] = ramp
-            if index < count - 1:
-                weight[-self.overlap :] = ramp[::-1]
-        return weight
+        return _crossfade(self.chunk, self.overlap, first=index == 0, last=index == count - 1)
+
+
+def _crossfade(chunk: int, overlap: int, first: bool, last: bool) -> np.ndarray:
+    """float32 ``(chunk,)`` weights: fade in unless ``first``, fade out unless ``last``."""
+    weight = np.ones(chunk, dtype=np.float32)
+    if overlap:
+        # The fade spans the middle half of the overlap: a chunk's outer
+        # quarter-overlap, where the network lacked context, gets no weight.
+        quarter = overlap / 4
+        ramp = (np.arange(overlap, dtype=np.float32) + 0.5 - quarter) / (2 * quarter)
+        ramp = np.clip(ramp, 0.0, 1.0)
+        if not first:
+            weight[:overlap] = ramp
+        if not last:
+            weight[-overlap:] = ramp[::-1]
+    return weight
+
+
+SpanHook = Callable[[int, np.ndarray], None]
 
 
 def apply_chunked(
@@ -99,6 +113,7 @@ def apply_chunked(
     progress: Progress | None = None,
     cancel: CancelToken | None = None,
     workers: int = 1,
+    on_span: SpanHook | None = None,
 ) -> np.ndarray:
     """Run ``process`` over overlapping chunks of ``signal`` and blend the results.
 
@@ -114,49 +129,165 @@ def apply_chunked(
         workers: batches processed at once in threads (``process`` must be
             thread-safe). Results are still blended in order, so the output
             does not depend on it; at most ``workers`` batches are alive.
+        on_span: called as ``on_span(start, span)`` each time a span of the
+            result becomes final, in order and without gaps: ``span`` is the
+            float32 ``(outputs, channels, n)`` view of the returned array at
+            samples ``[start, start + n)``, already filled. Lets a caller play
+            or write stems while later chunks are still running.
 
     Returns:
         float32 ``(outputs, channels, samples)``. If ``process`` is linear
         and its outputs sum to its input, the outputs sum to ``signal``.
     """
     channels, length = signal.shape
-    plan = ChunkPlan(length, chunk, overlap)
-    starts = plan.starts
     result = np.zeros((outputs, channels, length), dtype=np.float32)
-    batches = [range(first, min(first + batch, len(starts))) for first in range(0, len(starts), batch)]
+    spans = stream_chunked(
+        [signal], process, outputs, chunk, overlap, batch=batch, progress=progress,
+        cancel=cancel, workers=workers, expected_length=length,
+    )
+    for start, span in spans:
+        stop = start + span.shape[-1]
+        result[:, :, start:stop] = span
+        if on_span is not None:
+            on_span(start, result[:, :, start:stop])
+    return result
 
-    def run(indices: range) -> np.ndarray:
-        pieces = np.zeros((len(indices), channels, chunk), dtype=np.float32)
-        for row, index in enumerate(indices):
-            piece = signal[:, starts[index] : starts[index] + chunk]
-            pieces[row, :, : piece.shape[-1]] = piece
-        return process(pieces)
 
-    def blend(indices: range, processed: np.ndarray) -> None:
-        for row, index in enumerate(indices):
-            start = starts[index]
-            stop = min(start + chunk, length)
-            weight = plan.weight(index, len(starts))[: stop - start]
-            result[:, :, start:stop] += processed[row, :, :, : stop - start] * weight
+def stream_chunked(
+    blocks: Iterable[np.ndarray],
+    process: Callable[[np.ndarray], np.ndarray],
+    outputs: int,
+    chunk: int,
+    overlap: int,
+    batch: int = 1,
+    progress: Progress | None = None,
+    cancel: CancelToken | None = None,
+    workers: int = 1,
+    expected_length: int | None = None,
+) -> Iterator[tuple[int, np.ndarray]]:
+    """:func:`apply_chunked` over a signal that arrives block by block.
+
+    ``blocks`` yields float32 ``(channels, n)`` pieces of one signal in order
+    (any sizes); they are read only as far as the next chunk needs, and at
+    most a chunk of input and a chunk of output are held besides the blocks
+    in flight, so memory does not grow with the signal's length.
+
+    Yields ``(start, span)``: float32 ``(outputs, channels, n)`` output for
+    samples ``[start, start + n)``, final, in order and without gaps, ending
+    at the signal's length. The same arithmetic in the same order as a
+    whole-signal run, so the outputs are bit-identical to :func:`apply_chunked`
+    whatever the block sizes. The other arguments are as for
+    :func:`apply_chunked`; ``expected_length`` (e.g. a file header's frame
+    count) only sizes the progress total, which grows if the signal is longer.
+    """
+    step = chunk - overlap
+    ChunkPlan(0, chunk, overlap)  # validates chunk and overlap
+    window = _InputWindow(iter(blocks))
+    total = len(ChunkPlan(expected_length, chunk, overlap).starts) if expected_length else 1
+    accumulator: np.ndarray | None = None  # output from sample `emitted` on, (outputs, channels, chunk)
+    emitted = 0
+    next_index = 0
+    done = False
+
+    def next_batch() -> list[tuple[int, bool, np.ndarray]] | None:
+        """Up to ``batch`` chunks as (start, is_last, input ``(channels, chunk)``)."""
+        nonlocal next_index, done
+        pieces = []
+        while not done and len(pieces) < batch:
+            start = next_index * step
+            # One sample past the chunk tells whether another chunk follows.
+            window.fill_to(start + chunk + 1)
+            last = window.ended and window.end <= start + chunk
+            pieces.append((start, last, window.read(start, chunk)))
+            window.discard_before(start + step)
+            next_index += 1
+            done = last
+        return pieces or None
+
+    def run(pieces: list[tuple[int, bool, np.ndarray]]) -> np.ndarray:
+        return process(np.stack([piece for _, _, piece in pieces]))
+
+    def blend(pieces, processed: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+        nonlocal accumulator, emitted, total
+        for row, (start, last, _) in enumerate(pieces):
+            if accumulator is None:
+                accumulator = np.zeros((outputs, window.channels, chunk), dtype=np.float32)
+            stop = window.end if last else start + chunk
+            weight = _crossfade(chunk, overlap, first=start == 0, last=last)[: stop - start]
+            offset = start - emitted
+            accumulator[:, :, offset : offset + stop - start] += processed[row, :, :, : stop - start] * weight
+            final = stop if last else start + step
+            if final > emitted:
+                count = final - emitted
+                yield emitted, accumulator[:, :, :count].copy()
+                accumulator[:, :, : chunk - count] = accumulator[:, :, count:]
+                accumulator[:, :, chunk - count :] = 0.0
+                emitted = final
+        # Every chunk is known once the last one is cut; before that, one more at least.
+        total = next_index if done else max(total, next_index + 1)
         if progress:
-            progress(indices[-1] + 1, len(starts))
+            progress(pieces[-1][0] // step + 1, total)
 
     if progress:
-        progress(0, len(starts))
+        progress(0, total)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        in_flight: deque[tuple[range, Future]] = deque()
+        in_flight: deque[tuple[list, Future]] = deque()
         try:
-            for indices in batches:
+            while True:
                 if cancel is not None and cancel.cancelled:
                     raise Cancelled()
-                in_flight.append((indices, pool.submit(run, indices)))
+                pieces = next_batch()
+                if pieces is None:
+                    break
+                in_flight.append((pieces, pool.submit(run, pieces)))
                 if len(in_flight) >= workers:
-                    done, future = in_flight.popleft()
-                    blend(done, future.result())
+                    ready, future = in_flight.popleft()
+                    yield from blend(ready, future.result())
             while in_flight:
-                done, future = in_flight.popleft()
-                blend(done, future.result())
+                ready, future = in_flight.popleft()
+                yield from blend(ready, future.result())
         finally:
             for _, future in in_flight:
                 future.cancel()
-    return result
+
+
+class _InputWindow:
+    """The blocks of a streamed signal that chunks still need, read on demand."""
+
+    def __init__(self, blocks: Iterator[np.ndarray]):
+        self._blocks = blocks
+        self._held: deque[tuple[int, np.ndarray]] = deque()  # (first sample, block)
+        self.end = 0  # samples read so far
+        self.ended = False
+        self.channels: int | None = None
+
+    def fill_to(self, position: int) -> None:
+        """Read blocks until ``position`` samples are in or the signal ends."""
+        while not self.ended and self.end < position:
+            block = next(self._blocks, None)
+            if block is None:
+                self.ended = True
+                break
+            block = np.asarray(block, dtype=np.float32)
+            if block.ndim != 2 or block.shape[0] != (self.channels or block.shape[0]):
+                raise ValueError(f"block of shape {block.shape} does not continue a {self.channels}-channel signal")
+            self.channels = block.shape[0]
+            if block.shape[1]:
+                self._held.append((self.end, block))
+                self.end += block.shape[1]
+        if self.channels is None:
+            raise ValueError("a streamed signal needs at least one block")
+
+    def read(self, start: int, count: int) -> np.ndarray:
+        """float32 ``(channels, count)``: samples ``[start, start + count)``, zeros past the end."""
+        piece = np.zeros((self.channels, count), dtype=np.float32)
+        for first, block in self._held:
+            low, high = max(start, first), min(start + count, first + block.shape[1])
+            if low < high:
+                piece[:, low - start : high - start] = block[:, low - first : high - first]
+        return piece
+
+    def discard_before(self, position: int) -> None:
+        """Forget the blocks that end before ``position``."""
+        while self._held and self._held[0][0] + self._held[0][1].shape[1] <= position:
+            self._held.popleft()
