@@ -13,6 +13,11 @@ Data flow for one song (shapes for a stereo file, S stems)::
       -> the last stem = the mixture minus the others, so that the stems sum
          to the mixture exactly -> {stem: Audio (C, N)}
 
+:meth:`Separator.stream` runs the same pipeline on a song that arrives in
+blocks (the resamplers are soxr's streaming ones) and yields the stems span by
+span as chunks finish, so a long song never has to be in memory whole;
+:meth:`Separator.separate` is that stream over one block.
+
 One Separator separates many files, one at a time (from one thread at a
 time); it keeps nothing of a song once ``separate`` returns.
 """
@@ -20,17 +25,21 @@ time); it keeps nothing of a song once ``separate`` returns.
 from __future__ import annotations
 
 import ctypes
+import itertools
 import os
 import shutil
 import subprocess
 import sys
 import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
+import soxr
 
 from . import dsp
-from .audio import Audio, resample
-from .chunking import CancelToken, ChunkPlan, Progress, apply_chunked
+from .audio import Audio
+from .chunking import CancelToken, ChunkPlan, Progress, stream_chunked
 from .errors import StemdeskError
 from .memory import return_large_allocations_to_os
 from .models import ModelCard
@@ -204,55 +213,121 @@ class Separator:
         audio: Audio,
         progress: Progress | None = None,
         cancel: CancelToken | None = None,
+        on_span: StemSpanHook | None = None,
     ) -> dict[str, Audio]:
         """Split ``audio`` into the model's stems.
+
+        ``on_span(start, stems)`` is called each time a span of the stems is
+        final, in order and without gaps: ``stems`` is float32 ``(S, C, n)``,
+        the returned arrays' samples ``[start, start + n)``, already filled.
 
         Returns:
             ``{stem: Audio}`` in the card's stem order, each with the input's
             rate, channel count and length; the stems sum to ``audio``.
         """
-        if audio.channels not in (1, 2):
-            raise StemdeskError(
-                f"Audio has {audio.channels} channels; stemdesk separates mono or stereo "
-                "(downmix it to stereo first)."
-            )
-        net_audio = resample(audio, self.card.sample_rate).samples
-        if net_audio.shape[0] < self.card.channels:
-            net_audio = np.repeat(net_audio, self.card.channels, axis=0)
-        self._chunks_left = len(ChunkPlan(net_audio.shape[1], self.card.chunk_samples, self.overlap).starts)
-        computed = apply_chunked(
-            net_audio,
+        _check_channels(audio.channels)
+        stems = np.empty((len(self.card.stems), audio.channels, audio.num_samples), dtype=np.float32)
+        for start, span in self.stream([audio.samples], audio.rate, audio.num_samples, progress, cancel):
+            stop = start + span.shape[-1]
+            stems[:, :, start:stop] = span
+            if on_span is not None:
+                on_span(start, stems[:, :, start:stop])
+        return {name: Audio(stem, audio.rate) for name, stem in zip(self.card.stems, stems)}
+
+    def stream(
+        self,
+        blocks: Iterable[np.ndarray],
+        rate: int,
+        expected_length: int | None = None,
+        progress: Progress | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """Separate a song that arrives block by block, yielding stems as they are final.
+
+        Args:
+            blocks: float32 ``(C, n)`` pieces of the song in order, at ``rate``
+                (C is 1 or 2); read only as far as the next chunk needs.
+            rate: the song's sample rate.
+            expected_length: samples the song is thought to have (a header's
+                count); it only sizes ``progress``'s total.
+
+        Yields:
+            ``(start, stems)``: float32 ``(S, C, n)`` in the card's stem order
+            for samples ``[start, start + n)`` of the song, in order and
+            without gaps, together as long as the song; each span's stems
+            sum to that span of the song exactly. Memory stays bounded by a
+            chunk or two whatever the song's length, and the stems are
+            bit-identical to :meth:`separate`'s whatever the block sizes
+            (soxr's streaming resampler gives the same samples as its
+            one-shot one, however its input is cut).
+        """
+        card = self.card
+        blocks = iter(blocks)
+        first = np.asarray(next(blocks), dtype=np.float32)
+        channels = first.shape[0]
+        _check_channels(channels)
+        mixture = _SampleQueue()
+        to_net = _Resampler(rate, card.sample_rate, channels)
+        net_expected = round(expected_length * card.sample_rate / rate) if expected_length else None
+
+        def net_blocks() -> Iterator[np.ndarray]:
+            for block in itertools.chain([first], blocks):
+                block = np.asarray(block, dtype=np.float32)
+                mixture.push(block)
+                yield self._to_net_channels(to_net.push(block))
+            yield self._to_net_channels(to_net.finish())
+
+        self._chunks_left = len(ChunkPlan(net_expected or 1, card.chunk_samples, self.overlap).starts)
+        computed = stream_chunked(
+            net_blocks(),
             self._separate_chunks,
-            outputs=len(self.card.stems) - 1,
-            chunk=self.card.chunk_samples,
+            outputs=len(card.stems) - 1,
+            chunk=card.chunk_samples,
             overlap=self.overlap,
             batch=self.batch_size,
             progress=progress,
             cancel=cancel,
             workers=self.workers,
+            expected_length=net_expected,
         )
-        if audio.channels < computed.shape[1]:
-            computed = computed.mean(axis=1, keepdims=True)
-        computed = self._to_rate(computed, audio)
-        # The last stem is the mixture minus the others. Its masks sum with
-        # theirs to one, so this is what masking would give; but the stems now
-        # add up to the input exactly, whatever resampling and rounding did,
-        # and one stem fewer is inverted and held while chunks run.
-        last = audio.samples.copy()
-        for stem in computed:
-            last -= stem
-        return {name: Audio(stem, audio.rate) for name, stem in zip(self.card.stems, [*computed, last])}
+        others = len(card.stems) - 1
+        back = _Resampler(card.sample_rate, rate, others * channels)
+        pending = _SampleQueue()  # computed stems at the song's rate, not yet handed out
 
-    def _to_rate(self, stems: np.ndarray, audio: Audio) -> np.ndarray:
-        """``(S, C, N')`` at the card's rate -> ``(S, C, N)`` at ``audio``'s rate and length."""
-        if audio.rate == self.card.sample_rate:
-            return stems
-        out = np.zeros((stems.shape[0],) + audio.samples.shape, dtype=np.float32)
-        for index, stem in enumerate(stems):
-            back = resample(Audio(stem, self.card.sample_rate), audio.rate).samples
-            length = min(back.shape[1], audio.num_samples)
-            out[index, :, :length] = back[:, :length]
-        return out
+        def matched(final: bool) -> Iterator[tuple[int, np.ndarray]]:
+            start = pending.start
+            stop = mixture.end if final else min(pending.end, mixture.end)
+            if stop <= start:
+                return
+            stems = np.zeros((others + 1, channels, stop - start), dtype=np.float32)
+            # Past what came back (a resampler's rounding) the computed stems stay zero.
+            ready = pending.take(start, min(stop, pending.end))
+            stems[:others, :, : ready.shape[-1]] = ready.reshape(others, channels, -1)
+            # The last stem is the mixture minus the others. Its masks sum with
+            # theirs to one, so this is what masking would give; but the stems
+            # add up to the input exactly, whatever resampling and rounding did,
+            # and one stem fewer is inverted and held while chunks run.
+            last = mixture.take(start, stop).copy()
+            for stem in stems[:others]:
+                last -= stem
+            stems[others] = last
+            pending.drop_before(stop)
+            mixture.drop_before(stop)
+            yield start, stems
+
+        for _, span in computed:
+            if channels < span.shape[1]:
+                span = span.mean(axis=1, keepdims=True)
+            pending.push(back.push(span.reshape(others * channels, -1)))
+            yield from matched(final=False)
+        pending.push(back.finish())
+        yield from matched(final=True)
+
+    def _to_net_channels(self, block: np.ndarray) -> np.ndarray:
+        """``(C, n)`` at the card's rate -> the net's channel count (mono duplicated)."""
+        if block.shape[0] < self.card.channels:
+            return np.repeat(block, self.card.channels, axis=0)
+        return block
 
     def _separate_chunks(self, chunks: np.ndarray) -> np.ndarray:
         """``(b, C, L)`` mixture chunks -> ``(b, S - 1, C, L)``: every stem but the last."""
@@ -290,6 +365,71 @@ class Separator:
         flat = spec.reshape(batch * channels, *spec.shape[2:])
         signal = dsp.istft(flat, self.card.n_fft, self.card.hop_length, self._window, length)
         return signal.reshape(batch, channels, length)
+
+
+StemSpanHook = Callable[[int, np.ndarray], None]
+
+
+def _check_channels(channels: int) -> None:
+    if channels not in (1, 2):
+        raise StemdeskError(
+            f"Audio has {channels} channels; stemdesk separates mono or stereo (downmix it to stereo first)."
+        )
+
+
+class _Resampler:
+    """soxr's streaming resampler for ``(C, n)`` blocks; passes them through at equal rates."""
+
+    def __init__(self, source: int, target: int, channels: int):
+        self._channels = channels
+        self._stream = None if source == target else soxr.ResampleStream(
+            source, target, channels, dtype="float32", quality="HQ"
+        )
+
+    def push(self, block: np.ndarray) -> np.ndarray:
+        if self._stream is None:
+            return block
+        return np.ascontiguousarray(self._stream.resample_chunk(np.ascontiguousarray(block.T)).T)
+
+    def finish(self) -> np.ndarray:
+        """What the filter still holds, once the input has ended."""
+        if self._stream is None:
+            return np.zeros((self._channels, 0), dtype=np.float32)
+        tail = self._stream.resample_chunk(np.zeros((0, self._channels), dtype=np.float32), last=True)
+        return np.ascontiguousarray(tail.T)
+
+
+class _SampleQueue:
+    """Samples ``[start, end)`` of a ``(C, n)`` signal pushed in blocks, taken out in order."""
+
+    def __init__(self):
+        self._blocks: deque[np.ndarray] = deque()
+        self.start = 0
+        self.end = 0
+
+    def push(self, block: np.ndarray) -> None:
+        if block.shape[-1]:
+            self._blocks.append(block)
+            self.end += block.shape[-1]
+
+    def take(self, start: int, stop: int) -> np.ndarray:
+        """float32 ``(C, stop - start)`` for ``self.start <= start <= stop <= self.end``."""
+        pieces, first = [], self.start
+        for block in self._blocks:
+            low, high = max(start, first), min(stop, first + block.shape[-1])
+            if low < high:
+                pieces.append(block[:, low - first : high - first])
+            first += block.shape[-1]
+        if not pieces:
+            return np.zeros((0, 0), dtype=np.float32)
+        return pieces[0] if len(pieces) == 1 else np.concatenate(pieces, axis=-1)
+
+    def drop_before(self, position: int) -> None:
+        while self._blocks and self.start + self._blocks[0].shape[-1] <= position:
+            self.start += self._blocks.popleft().shape[-1]
+        if self._blocks and self.start < position:
+            self._blocks[0] = self._blocks[0][:, position - self.start :]
+        self.start = max(self.start, position)
 
 
 def _axis_order(source: tuple[str, ...], target: tuple[str, ...]) -> tuple[int, ...]:
