@@ -1,7 +1,8 @@
 """Command line: ``stemdesk [SONG | --demo]`` opens the app; subcommands work headless.
 
-    stemdesk separate [IN...] [-o OUT] [--model ID] [--stems a,b] [--rest]
+    stemdesk separate [IN|DIR...] [-o OUT] [--model ID] [--stems a,b] [--rest]
                       [--format wav|flac] [--bit-depth 16|24|float] [--device auto|cpu|gpu]
+                      [--jobs N] [--ray [ADDRESS]]
     stemdesk models
     stemdesk eval --model ID --data DIR --report OUT.md
     stemdesk synth --out DIR --tracks N --seconds S --soundfont NAME   (render training data)
@@ -62,7 +63,8 @@ def _parser() -> argparse.ArgumentParser:
         "separate", help="separate songs into stem files",
         description="Separate songs into <OUT>/<song>/<stem>.<format>. Without IN, the bundled demo song.",
     )
-    separate.add_argument("inputs", nargs="*", metavar="IN", type=Path, help="audio files")
+    separate.add_argument("inputs", nargs="*", metavar="IN", type=Path,
+                          help="audio files or folders (searched recursively; songs already done are skipped)")
     separate.add_argument("-o", "--output", type=Path, default=Path("stems"), help="output folder (default: stems)")
     separate.add_argument("--model", default=DEFAULT_MODEL, help=f"model id or card path (default: {DEFAULT_MODEL})")
     separate.add_argument("--stems", type=lambda text: [s.strip() for s in text.split(",") if s.strip()],
@@ -73,6 +75,10 @@ def _parser() -> argparse.ArgumentParser:
     separate.add_argument("--device", choices=DEVICES, default="auto")
     separate.add_argument("--workers", type=int, default=None,
                           help="network runs at once (default 1 on the CPU, 2 on a GPU); 2 on the CPU is faster with RAM to spare")
+    separate.add_argument("--jobs", type=int, default=None,
+                          help="songs separated at once in local processes, sharing the cores (default 1)")
+    separate.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                          help="run the songs as Ray tasks, on the cluster at ADDRESS or a local Ray (the ray extra)")
     separate.set_defaults(run=_separate)
 
     models = commands.add_parser("models", help="list installed models")
@@ -83,33 +89,42 @@ def _parser() -> argparse.ArgumentParser:
 def _separate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .presets import open_separator
-    from .stem_files import BIT_DEPTHS, choose_stems, separate_file
+    from .batch import BatchOptions, check_options, describe, find_songs, run_batch
+    from .stem_files import BIT_DEPTHS
 
     inputs = args.inputs or [DEMO_SONG]
     if not args.inputs:
         print(f"No input given: separating the demo song {DEMO_SONG.name}", file=sys.stderr)
-    separator = open_separator(args.model, device=args.device, workers=args.workers)
-    choose_stems(separator.stems, args.stems)
-    print(f"Model {args.model} ({', '.join(separator.stems)}) on {separator.device_name}", file=sys.stderr)
-    failed = 0
-    for song in inputs:
-        with tqdm(desc=song.name, unit="chunk", leave=False, file=sys.stderr) as bar:
-            def progress(done: int, total: int) -> None:
-                bar.total = total
-                bar.update(done - bar.n)
+    if args.jobs is not None and args.jobs < 1:
+        raise StemdeskError(f"--jobs must be at least 1, not {args.jobs}.")
+    options = BatchOptions(model=args.model, device=args.device, stems=tuple(args.stems) if args.stems else None,
+                           rest=args.rest, file_format=args.format, subtype=BIT_DEPTHS[args.bit_depth],
+                           workers=args.workers)
+    jobs = find_songs(inputs, args.output)
+    print(f"Model {check_options(options)}", file=sys.stderr)
 
-            try:
-                paths = separate_file(separator, song, args.output, stems=args.stems, rest=args.rest,
-                                      file_format=args.format, subtype=BIT_DEPTHS[args.bit_depth],
-                                      progress=progress)
-            except StemdeskError as error:
-                failed += 1
-                bar.close()
-                _error(f"{song}: {error}")
-                continue
-        print(f"{song} -> {paths[0].parent} ({', '.join(path.name for path in paths)})")
-    return 1 if failed else 0
+    def progress_for(job):
+        bar = tqdm(desc=job.song.name, unit="chunk", leave=False, file=sys.stderr)
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        return progress, bar.close
+
+    def report(result) -> None:
+        if result.status == "done":
+            print(describe(result))
+        elif result.status == "skipped":
+            print(f"{result.song}: skipped, already done", file=sys.stderr)
+        else:
+            _error(describe(result))
+
+    summary = run_batch(jobs, options, processes=args.jobs or (0 if args.ray is not None else 1), use_ray=args.ray is not None,
+                        ray_address=args.ray or None, report=report, progress_for=progress_for)
+    if len(jobs) > 1:
+        print(f"{len(jobs)} songs: {summary.line()}", file=sys.stderr)
+    return 1 if summary.failed else 0
 
 
 def _models(args: argparse.Namespace) -> int:

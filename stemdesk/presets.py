@@ -114,9 +114,15 @@ class PresetSeparator:
     """Runs a preset's models in turn; :class:`Separator`'s ``card`` (a
     :class:`PresetCard`), ``stems``, ``device_name`` and ``separate``."""
 
-    def __init__(self, preset: Preset, repo: ModelRepo, device: str = "auto", workers: int | None = None):
+    def __init__(
+        self, preset: Preset, repo: ModelRepo, device: str = "auto", workers: int | None = None,
+        cores: int | None = None,
+    ):
         self.preset = preset
-        self._steps = [(step, Separator(repo.get(step.model), device=device, workers=workers)) for step in preset.steps]
+        self._steps = [
+            (step, Separator(repo.get(step.model), device=device, workers=workers, cores=cores))
+            for step in preset.steps
+        ]
         for step, separator in self._steps:
             if step.keep not in separator.stems:
                 raise StemdeskError(
@@ -152,14 +158,15 @@ class PresetSeparator:
 
 
 def open_separator(
-    model: str, device: str = "auto", repo: ModelRepo | None = None, workers: int | None = None
+    model: str, device: str = "auto", repo: ModelRepo | None = None, workers: int | None = None,
+    cores: int | None = None,
 ) -> Separator | PresetSeparator:
-    """A separator for a model id, a card path, or a preset id/path (see Separator for ``workers``)."""
+    """A separator for a model id, a card path, or a preset id/path (see Separator for ``workers``, ``cores``)."""
     repo = repo or ModelRepo()
     preset = find_preset(model, repo)
     if preset is not None:
-        return PresetSeparator(preset, repo, device, workers)
-    return Separator(repo.get(model), device=device, workers=workers)
+        return PresetSeparator(preset, repo, device, workers, cores)
+    return Separator(repo.get(model), device=device, workers=workers, cores=cores)
 
 
 def find_preset(model: str, repo: ModelRepo) -> Preset | None:
