@@ -85,8 +85,9 @@ def separate_song(
         if stems is not None and _fits(stems, card, song.mixture):
             return replace(song, card=card, stems=stems, from_cache=True)
     stems = separator.separate(song.mixture, progress=progress, cancel=cancel)
-    if cache is not None:
-        cache.store(key, stems)
+    if cache is not None and cache.store(key, stems):
+        # The stored copy is memory-mapped: the separated arrays in RAM can go.
+        stems = cache.load(key) or stems
     return replace(song, card=card, stems=stems, from_cache=False)
 
 
