@@ -220,19 +220,25 @@ class Separator:
         progress: Progress | None = None,
         cancel: CancelToken | None = None,
         on_span: StemSpanHook | None = None,
+        out: np.ndarray | None = None,
     ) -> dict[str, Audio]:
         """Split ``audio`` into the model's stems.
 
         ``on_span(start, stems)`` is called each time a span of the stems is
         final, in order and without gaps: ``stems`` is float32 ``(S, C, n)``,
         the returned arrays' samples ``[start, start + n)``, already filled.
+        ``out``: a float32 ``(S, C, N)`` array to fill and return views of
+        (e.g. one that is already being played), instead of a new one.
 
         Returns:
             ``{stem: Audio}`` in the card's stem order, each with the input's
             rate, channel count and length; the stems sum to ``audio``.
         """
         _check_channels(audio.channels)
-        stems = np.empty((len(self.card.stems), audio.channels, audio.num_samples), dtype=np.float32)
+        shape = (len(self.card.stems), audio.channels, audio.num_samples)
+        if out is not None and (out.shape != shape or out.dtype != np.float32):
+            raise ValueError(f"out must be float32 {shape}, not {out.dtype} {out.shape}")
+        stems = np.empty(shape, dtype=np.float32) if out is None else out
         for start, span in self.stream([audio.samples], audio.rate, audio.num_samples, progress, cancel):
             stop = start + span.shape[-1]
             stems[:, :, start:stop] = span

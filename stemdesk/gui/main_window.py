@@ -75,12 +75,15 @@ class MainWindow(QMainWindow):
 
     Signals:
         song_shown(LoadedSong): a song is on screen, ready to play and export.
+        song_growing_shown(LoadedSong): a song still being separated is on
+            screen and playable (its first chunk is done); song_shown follows.
         export_finished(list): the paths an export wrote.
         export_failed(str): why an export failed.
         cache_cleared(bytes_left): the stem cache was cleared.
     """
 
     song_shown = Signal(object)
+    song_growing_shown = Signal(object)
     export_finished = Signal(list)
     export_failed = Signal(str)
     cache_cleared = Signal(int)
@@ -260,6 +263,8 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         self.queue.song_ready.connect(self._on_song_ready)
+        self.queue.song_growing.connect(self._on_song_growing)
+        self.queue.progressed.connect(self._show_frontier)
         self.queue.failed.connect(self._on_separation_failed)
         self.queue.cancelled.connect(self._on_separation_cancelled)
         self.queue.device_ready.connect(self._on_device_ready)
@@ -368,6 +373,9 @@ class MainWindow(QMainWindow):
 
     def _on_song_ready(self, loaded: LoadedSong) -> None:
         self.recent.add(loaded.session.path)
+        if self._growing_into(loaded):
+            self._finish_growing(loaded)
+            return
         if self.transport.is_playing and self.song is not None:
             # Never pull the song from under a musician who is playing along.
             path = loaded.session.path
@@ -375,6 +383,37 @@ class MainWindow(QMainWindow):
             self.show_message(f"{path.name} is separated and ready.", "info", open_now)
             return
         self.show_song(loaded)
+
+    def _on_song_growing(self, loaded: LoadedSong) -> None:
+        """The first chunk is separated: play the song while the rest fills in."""
+        if self.transport.is_playing and self.song is not None:
+            return  # song_ready offers it when it is done
+        self.show_song(loaded)
+
+    def _growing_into(self, loaded: LoadedSong) -> bool:
+        """Whether the song on the transport is ``loaded`` while it was being separated."""
+        shown = self.song
+        return (shown is not None and shown.growing is not None and loaded.growing is None
+                and shown.session.path == loaded.session.path and shown.session.card.id == loaded.session.card.id)
+
+    def _finish_growing(self, loaded: LoadedSong) -> None:
+        # The transport already plays these stems (now all final): keep it
+        # playing where it is, and only bring the views and the card up to date.
+        drawn = self.views.picture is self.song.picture
+        self.song = loaded
+        self.song_card.show_song(loaded, self.device_name or "the CPU")
+        self.export_action.setEnabled(True)
+        if not drawn:
+            QTimer.singleShot(1, lambda: self._draw_song(loaded))
+            return
+        self.views.set_frontier(None)
+        self.views.update_masks(loaded.picture)
+        self.song_shown.emit(loaded)
+
+    def _show_frontier(self) -> None:
+        growing = self.song.growing if self.song is not None else None
+        if growing is not None:
+            self.views.set_frontier(growing.frontier / growing.mixture.rate)
 
     def _switch_to(self, path: Path) -> None:
         # Asked for explicitly: stop playing, so that the song is shown when it is ready.
@@ -389,7 +428,7 @@ class MainWindow(QMainWindow):
         self._loop_span = None
         self.mixer_model.reset(session.card.stems)
         self.transport.load({name: stem.samples for name, stem in session.stems.items()},
-                            session.mixture.rate, self.mixer_model.state)
+                            session.mixture.rate, self.mixer_model.state, growing=loaded.growing)
         self.transport_bar.setEnabled(True)
         self.transport_bar.show_loop(None, False)
         self.song_card.show_song(loaded, self.device_name or "the CPU")
@@ -408,8 +447,16 @@ class MainWindow(QMainWindow):
             return
         selected = self.mixer_model.selected
         self.views.show_picture(loaded.picture, selected, self._colour(selected))
+        self.views.set_frontier(None)
+        self._show_frontier()
         self.stack.setCurrentWidget(self.views)
-        self.song_shown.emit(loaded)
+        if loaded.growing is not None:
+            # Not before every stem is there: an export would hold silence.
+            self.export_action.setEnabled(False)
+            self.song_card.export_button.setEnabled(False)
+            self.song_growing_shown.emit(loaded)
+        else:
+            self.song_shown.emit(loaded)
 
     def _on_separation_failed(self, path: Path, message: str) -> None:
         self.show_message(message if path.name in message else f"{path.name}: {message}", "error")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 # Loaded now, on the GUI thread while the window is being built: importing it
@@ -20,8 +20,10 @@ from pathlib import Path
 import onnxruntime  # noqa: F401
 from PySide6.QtCore import QObject, Signal
 
+from stemdesk.audio import Audio
 from stemdesk.chunking import Cancelled, CancelToken, Progress
 from stemdesk.display import SongPicture, song_picture
+from stemdesk.growing_stems import GrowingStems
 from stemdesk.gui.worker import Worker
 from stemdesk.models import ModelRepo
 from stemdesk.presets import PresetSeparator, open_separator
@@ -32,10 +34,15 @@ from stemdesk.stem_cache import StemCache
 
 @dataclass(frozen=True, eq=False)
 class LoadedSong:
-    """A separated song and what the views draw of it."""
+    """A separated song and what the views draw of it.
+
+    ``growing`` is set while the song is still being separated: its stems
+    are then views of that buffer, final up to its frontier.
+    """
 
     session: SongSession
     picture: SongPicture
+    growing: GrowingStems | None = None
 
 
 def seconds_left(elapsed: float, done: int, total: int) -> float | None:
@@ -59,6 +66,9 @@ class SeparationQueue(QObject):
         device_ready(name): the separator runs on ``name`` ("CPU" or a GPU's name).
         progressed(done, total, seconds_left): after each chunk; seconds_left
             is negative while unknown.
+        song_growing(LoadedSong): a song's first chunk is separated; its stems
+            (``growing`` set) fill in as the separation goes on. Not sent for
+            a cache hit or a separator that does not hand out spans.
         song_ready(LoadedSong): a song is separated (or came from the cache).
         failed(path, message): a song could not be opened or separated.
         cancelled(path): the running song was cancelled.
@@ -69,6 +79,7 @@ class SeparationQueue(QObject):
     started = Signal(Path)
     device_ready = Signal(str)
     progressed = Signal(int, int, float)
+    song_growing = Signal(object)
     song_ready = Signal(object)
     failed = Signal(Path, str)
     cancelled = Signal(Path)
@@ -188,11 +199,19 @@ class SeparationQueue(QObject):
         self._separating_since = time.monotonic()
         # A signal emitted from this thread is delivered in the GUI thread.
         self.device_ready.emit(separator.device_name)
-        song = separate_song(song, separator, self.cache, progress, cancel)
+        song = separate_song(song, separator, self.cache, progress, cancel,
+                             on_growing=lambda growing: self._emit_growing(song, separator, growing))
         picture = song_picture(
             song.mixture.samples, {name: stem.samples for name, stem in song.stems.items()}, song.mixture.rate
         )
         return LoadedSong(song, picture)
+
+    def _emit_growing(self, song: SongSession, separator, growing: GrowingStems) -> None:
+        """On the worker thread, at the first finished span: the song to play while separating."""
+        stems = {name: Audio(stem, song.mixture.rate) for name, stem in growing.stems.items()}
+        session = replace(song, card=separator.card, stems=stems, from_cache=False)
+        picture = song_picture(song.mixture.samples, growing.stems, song.mixture.rate)
+        self.song_growing.emit(LoadedSong(session, picture, growing))
 
     def _on_progress(self, done: int, total: int) -> None:
         since = self._separating_since

@@ -16,6 +16,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from stemdesk.errors import StemdeskError
+from stemdesk.growing_stems import GrowingStems
 from stemdesk.playback import Mixer, MixerState, Player, list_output_devices
 
 # How often the playhead is redrawn while playing (about 30 frames a second).
@@ -79,10 +80,15 @@ class Transport(QObject):
     def has_output(self) -> bool:
         return self.player is not None
 
-    def load(self, stems: dict[str, np.ndarray], rate: int, state: MixerState) -> None:
-        """Put a new song (stem arrays ``(channels, samples)``) on the transport, stopped at 0."""
+    def load(
+        self, stems: dict[str, np.ndarray], rate: int, state: MixerState, growing: GrowingStems | None = None
+    ) -> None:
+        """Put a new song (stem arrays ``(channels, samples)``) on the transport, stopped at 0.
+
+        ``growing``: the buffer the stems are views of while still being separated.
+        """
         self.unload()
-        self.mixer = Mixer(stems, rate, max_block=max(4096, self._blocksize))
+        self.mixer = Mixer(stems, rate, max_block=max(4096, self._blocksize), growing=growing)
         self.mixer.state = state
         self._open_output()
         self.position_changed.emit(0)
