@@ -16,5 +16,5 @@ python3 -m venv .venv
 pip install -q --upgrade pip
 # The CPU build of torch first, so the train extra's torch requirement is already met.
 pip install -q torch==2.13.0
-pip install -q -e ".[gui,train,data,eval,dev]"
+pip install -q -e ".[gui,train,data,eval,dev,ray]"
 QT_QPA_PLATFORM=offscreen python -m pytest -q "$@"
