@@ -18,14 +18,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from .audio import Audio
 from .chunking import CancelToken, Progress
 from .errors import StemdeskError
 from .models import ModelCard, ModelRepo
-from .separate import Separator
+from .sample_queue import SampleQueue
+from .separate import Separator, StemSpanHook, collect_stems
 
 
 @dataclass(frozen=True)
@@ -138,23 +142,79 @@ class PresetSeparator:
         return self.preset.stems
 
     def separate(
-        self, audio: Audio, progress: Progress | None = None, cancel: CancelToken | None = None
+        self,
+        audio: Audio,
+        progress: Progress | None = None,
+        cancel: CancelToken | None = None,
+        on_span: StemSpanHook | None = None,
+        out: np.ndarray | None = None,
     ) -> dict[str, Audio]:
-        """``{stem: Audio}`` in the preset's order, each shaped like ``audio``, summing to it."""
+        """``{stem: Audio}`` in the preset's order, each shaped like ``audio``, summing to it.
+
+        ``on_span`` and ``out`` as for :meth:`Separator.separate`.
+        """
+        spans = self.stream([audio.samples], audio.rate, audio.num_samples, progress, cancel)
+        return collect_stems(spans, self.stems, audio, on_span, out)
+
+    def stream(
+        self,
+        blocks: Iterable[np.ndarray],
+        rate: int,
+        expected_length: int | None = None,
+        progress: Progress | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """:meth:`Separator.stream` for the chain: each model streams what the one before left.
+
+        The steps run as a pipeline of generators, so a span of every stem is
+        out as soon as the last model has it; each step's kept stem waits in
+        a queue until then. The arithmetic is the whole-song chain's (what a
+        step leaves is its input minus its kept stem), so the stems are
+        bit-identical to it.
+        """
         steps = len(self._steps)
-        stems: dict[str, Audio] = {}
-        left = audio
-        for index, (step, separator) in enumerate(self._steps):
-            def step_progress(done: int, total: int, index: int = index) -> None:
+        shares = [0.0] * steps
+
+        def step_progress(index: int) -> Progress:
+            def report(done: int, total: int) -> None:
+                shares[index] = done / max(total, 1)
                 if progress:
                     # Each step is one equal share of the bar, in thousandths.
-                    progress(index * 1000 + 1000 * done // max(total, 1), steps * 1000)
+                    progress(int(1000 * sum(shares)), steps * 1000)
+            return report
 
-            kept = separator.separate(left, progress=step_progress, cancel=cancel)[step.keep]
-            stems[step.name] = kept
-            left = Audio(left.samples - kept.samples, audio.rate)
-        stems[self.preset.residual] = left
-        return stems
+        kept = [SampleQueue() for _ in self._steps]
+        left: Iterable[np.ndarray] = blocks
+        for index, (step, separator) in enumerate(self._steps):
+            left = _what_is_left(separator, separator.stems.index(step.keep), left, rate, expected_length,
+                                 step_progress(index), cancel, kept[index])
+        start = 0
+        for residual in left:
+            stop = start + residual.shape[-1]
+            stems = [queue.take(start, stop) for queue in kept]
+            for queue in kept:
+                queue.drop_before(stop)
+            yield start, np.stack([*stems, residual])
+            start = stop
+
+
+def _what_is_left(
+    separator: Separator, keep: int, blocks: Iterable[np.ndarray], rate: int, expected_length: int | None,
+    progress: Progress, cancel: CancelToken | None, kept: SampleQueue,
+) -> Iterator[np.ndarray]:
+    """Blocks of ``blocks`` minus ``separator``'s stem ``keep``, which goes to ``kept``."""
+    incoming = SampleQueue()
+
+    def tee() -> Iterator[np.ndarray]:
+        for block in blocks:
+            incoming.push(block)
+            yield block
+
+    for start, span in separator.stream(tee(), rate, expected_length, progress, cancel):
+        stop = start + span.shape[-1]
+        kept.push(span[keep])
+        yield incoming.take(start, stop) - span[keep]
+        incoming.drop_before(stop)
 
 
 def open_separator(

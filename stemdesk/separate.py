@@ -235,16 +235,8 @@ class Separator:
             rate, channel count and length; the stems sum to ``audio``.
         """
         _check_channels(audio.channels)
-        shape = (len(self.card.stems), audio.channels, audio.num_samples)
-        if out is not None and (out.shape != shape or out.dtype != np.float32):
-            raise ValueError(f"out must be float32 {shape}, not {out.dtype} {out.shape}")
-        stems = np.empty(shape, dtype=np.float32) if out is None else out
-        for start, span in self.stream([audio.samples], audio.rate, audio.num_samples, progress, cancel):
-            stop = start + span.shape[-1]
-            stems[:, :, start:stop] = span
-            if on_span is not None:
-                on_span(start, stems[:, :, start:stop])
-        return {name: Audio(stem, audio.rate) for name, stem in zip(self.card.stems, stems)}
+        spans = self.stream([audio.samples], audio.rate, audio.num_samples, progress, cancel)
+        return collect_stems(spans, self.card.stems, audio, on_span, out)
 
     def stream(
         self,
@@ -380,6 +372,30 @@ class Separator:
 
 
 StemSpanHook = Callable[[int, np.ndarray], None]
+
+
+def collect_stems(
+    spans: Iterable[tuple[int, np.ndarray]],
+    names: tuple[str, ...],
+    audio: Audio,
+    on_span: StemSpanHook | None = None,
+    out: np.ndarray | None = None,
+) -> dict[str, Audio]:
+    """A separator's streamed spans ``(start, (S, C, n))`` gathered into whole stems of ``audio``.
+
+    ``out`` (float32 ``(S, C, N)``) is filled instead of a new array;
+    ``on_span(start, view)`` follows each span once it is in place.
+    """
+    shape = (len(names), audio.channels, audio.num_samples)
+    if out is not None and (out.shape != shape or out.dtype != np.float32):
+        raise ValueError(f"out must be float32 {shape}, not {out.dtype} {out.shape}")
+    stems = np.empty(shape, dtype=np.float32) if out is None else out
+    for start, span in spans:
+        stop = start + span.shape[-1]
+        stems[:, :, start:stop] = span
+        if on_span is not None:
+            on_span(start, stems[:, :, start:stop])
+    return {name: Audio(stem, audio.rate) for name, stem in zip(names, stems)}
 
 
 def _check_channels(channels: int) -> None:

@@ -202,3 +202,18 @@ def test_ray_runs_the_same_task_on_a_local_cluster(tmp_path, demo_audio):
         got = stem_files(tmp_path / "ray" / f"song{index}")
         assert all(np.array_equal(got[name], expected[name]) for name in expected)
     assert serial.done == 2
+
+
+def test_a_preset_streams_too_with_the_same_stems(tmp_path, demo_audio):
+    from stemdesk.presets import open_separator
+    from stemdesk.streamed_stems import can_stream
+
+    band = open_separator("band", device="cpu")
+    assert can_stream(band)
+    song = write_song(tmp_path / "song.wav", resample(demo_audio, 48000), 16.0)
+    whole = separate_file(band, song, tmp_path / "whole", subtype="FLOAT")
+    streamed = separate_file_streamed(band, song, tmp_path / "streamed", subtype="FLOAT")
+    expected, got = stem_files(whole[0].parent), stem_files(streamed[0].parent)
+    assert sorted(got) == sorted(expected) == sorted(f"{stem}.wav" for stem in band.stems)
+    for name in expected:
+        assert np.array_equal(got[name], expected[name]), name
