@@ -29,8 +29,9 @@ from bench_separation import lowpass, sdr  # noqa: E402
 
 from stemdesk import dsp  # noqa: E402
 from stemdesk.audio import Audio, decode  # noqa: E402
-from stemdesk.cli import DEMO_SONG  # noqa: E402
-from stemdesk.models import DEFAULT_MODEL, ModelRepo  # noqa: E402
+from stemdesk import DEMO_SONG  # noqa: E402
+from stemdesk.catalogue import Catalogue  # noqa: E402
+from stemdesk.models import DEFAULT_MODEL  # noqa: E402
 from stemdesk.separate import Separator  # noqa: E402
 
 
@@ -83,7 +84,7 @@ def main() -> None:
     demo = decode(DEMO_SONG)
     length = int(args.minutes * 60 * demo.rate)
     samples = np.ascontiguousarray(np.tile(demo.samples, (1, length // demo.num_samples + 1))[:, :length])
-    separator = Separator(ModelRepo().get(DEFAULT_MODEL), device="cpu")
+    separator = Separator(Catalogue().get(DEFAULT_MODEL), device="cpu")
     chunked = separator.separate(Audio(samples, demo.rate))
     whole = whole_song_pass(separator, samples)
     print(f"demo tiled to {length / demo.rate:.1f} s; SDR below 11 kHz against one whole-song pass")

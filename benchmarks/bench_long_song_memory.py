@@ -34,9 +34,9 @@ BEFORE = "0dfed9d"  # main before streaming stems to disk
 
 WHOLE_PATH = """
 import sys
-from stemdesk.presets import open_separator
+from stemdesk.catalogue import Catalogue
 from stemdesk.stem_files import separate_file
-separate_file(open_separator("spleeter-2stems", device="cpu"), sys.argv[1], sys.argv[2])
+separate_file(Catalogue().open("spleeter-2stems", device="cpu"), sys.argv[1], sys.argv[2])
 """
 
 

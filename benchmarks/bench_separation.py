@@ -28,8 +28,7 @@ import soundfile as sf
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from stemdesk import dsp  # noqa: E402
-from stemdesk.cli import DEMO_SONG  # noqa: E402
+from stemdesk import DEMO_SONG, dsp  # noqa: E402
 
 STEMS = ("vocals", "accompaniment")
 

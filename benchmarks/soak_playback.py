@@ -34,15 +34,14 @@ def main() -> None:
         os.environ["HOME"] = home  # before PortAudio starts: ALSA reads it then
 
         from stemdesk.audio import decode
-        from stemdesk.models import ModelRepo
-        from stemdesk.separate import Separator
+        from stemdesk.catalogue import Catalogue
         from tests.playback.soak import soak
 
         song = decode(ROOT / "resources" / "demo" / "audio_example.mp3")
-        repo = ModelRepo()
+        catalogue = Catalogue()
         separations = []
         for model in args.models:
-            stems = Separator(repo.get(model), device="cpu").separate(song)
+            stems = catalogue.open(model, device="cpu").separate(song)
             separations.append({name: stem.samples for name, stem in stems.items()})
         print(f"the demo song ({song.duration:.1f} s) separated by {', '.join(args.models)}")
         report = soak(separations, song.rate, simulated_seconds=args.minutes * 60, seed=args.seed)

@@ -34,7 +34,7 @@ def main(out: Path, model: str | None) -> int:
 
     from PySide6.QtCore import QEventLoop, QSettings, QTimer
 
-    from stemdesk.cli import DEMO_SONG
+    from stemdesk import DEMO_SONG
     from stemdesk.gui.app import create_application
     from stemdesk.gui.main_window import MainWindow
 

@@ -18,8 +18,9 @@ half-written file under the final name.
 import errno
 import logging
 import os
-import secrets
-from collections.abc import Iterator
+import signal
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ import soundfile
 import soxr
 
 from stemdesk.errors import StemdeskError
+from stemdesk.leftovers import owner_tag
 
 log = logging.getLogger(__name__)
 
@@ -222,13 +224,14 @@ def resample(audio: Audio, rate: int) -> Audio:
     return Audio(np.ascontiguousarray(resampled.T), int(rate))
 
 
-def write_audio(path: str | os.PathLike, audio: Audio, subtype: str = "PCM_16") -> Path:
-    """Write ``audio`` as WAV or FLAC (chosen by the suffix) atomically; return the path.
+def write_audio(path: str | os.PathLike, audio: Audio, subtype: str = "PCM_16", gain: float = 1.0) -> Path:
+    """Write ``audio`` times ``gain`` as WAV or FLAC (chosen by the suffix) atomically; return the path.
 
     ``subtype`` is ``"PCM_16"``, ``"PCM_24"`` or, for WAV only, ``"FLOAT"``.
     For PCM the samples are clipped to [-1, 1] here (libsndfile 1.2 clips as
     well, but that is its conversion detail, not a promise); FLOAT keeps them
-    as they are. One channel gives a mono file.
+    as they are. :func:`stemdesk.headroom.clip_free_gain` gives the ``gain``
+    that avoids clipping. One channel gives a mono file.
 
     Raises:
         StemdeskError: unsupported suffix or subtype, or the file cannot be
@@ -249,7 +252,7 @@ def write_audio(path: str | os.PathLike, audio: Audio, subtype: str = "PCM_16") 
     if not np.isfinite(audio.samples).all():
         raise ValueError(f"refusing to write '{target}': samples contain NaN or infinity")
     clip = subtype != "FLOAT"
-    with atomic_path(target) as temp, open(temp, "wb") as raw:
+    with atomic_path(target) as temp, open(temp, "wb") as raw, _signals_held() as deliver_held_signal:
         sink = _ErrorKeepingFile(raw)
         try:
             with soundfile.SoundFile(
@@ -257,10 +260,13 @@ def write_audio(path: str | os.PathLike, audio: Audio, subtype: str = "PCM_16") 
             ) as sound:
                 for start in range(0, audio.num_samples, _BLOCK_FRAMES):
                     block = audio.samples[:, start : start + _BLOCK_FRAMES]
+                    if gain != 1.0:
+                        block = block * np.float32(gain)
                     if clip:
                         block = np.clip(block, -1.0, 1.0)
                     sound.write(block.T)
                     sink.raise_kept_error()
+                    deliver_held_signal()
         # soundfile reports a short write with a bare assert; the OSError
         # behind it was kept by the sink.
         except (AssertionError, soundfile.SoundFileError) as error:
@@ -309,18 +315,60 @@ class _ErrorKeepingFile:
 
 
 @contextmanager
+def _signals_held() -> Iterator[Callable[[], None]]:
+    """Hold SIGINT and SIGTERM while libsndfile calls back into Python; yield a function
+    that delivers a held one (to the handler it was meant for) at a safe point.
+
+    Python runs a signal handler in the main thread between any two bytecodes,
+    so Ctrl-C's KeyboardInterrupt can start inside soundfile's write callback,
+    where cffi prints and swallows it and libsndfile sees a short write. Held,
+    it arrives once libsndfile has returned, and unwinds through atomic_path's
+    cleanup like any other exception. Other threads get no signals: no-op there.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: None
+        return
+    held: list[tuple[int, object]] = []
+    previous = {signum: signal.signal(signum, lambda *received: held.append(received))
+                for signum in (signal.SIGINT, signal.SIGTERM)}
+
+    def deliver() -> None:
+        if not held:
+            return
+        signum, frame = held.pop(0)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        handler = previous[signum]
+        if callable(handler):
+            handler(signum, frame)
+        elif handler == signal.SIG_DFL:
+            # The default action (end the process) once the handler is back in place.
+            os.kill(os.getpid(), signum)
+
+    try:
+        yield deliver
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        deliver()
+
+
+@contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
 
-    The temporary file (``.<name>.<random>.part``, created empty with the
-    usual permissions) is flushed to disk and renamed over ``path`` when the
+    The temporary file (``.<name>.<owner tag>.part``, created empty with the
+    usual permissions; :mod:`stemdesk.leftovers` removes it once a killed
+    writer is gone) is flushed to disk and renamed over ``path`` when the
     block ends normally; on any exception, KeyboardInterrupt included, it is
     removed and ``path`` is left as it was. An OSError, from creating the
     temporary file, from the block or from the rename, becomes a one-line
     StemdeskError naming ``path``.
     """
     target = Path(path)
-    temp = target.with_name(f".{target.name[:100]}.{secrets.token_hex(4)}.part")
+    # The name is cut to 100 bytes, not characters: 100 CJK characters would pass NAME_MAX.
+    short_name = os.fsencode(target.name)[:100].decode(errors="ignore")
+    temp = target.with_name(f".{short_name}.{owner_tag()}.part")
     try:
         # O_EXCL reserves the name; mode 0o666 lets the umask decide, as for
         # any file the user creates (mkstemp would force 0o600).

@@ -30,10 +30,10 @@ from pathlib import Path
 from .audio import SUPPORTED_SUFFIXES, atomic_path
 from .chunking import CancelToken, Cancelled, Progress
 from .errors import StemdeskError
-from .stem_files import choose_stems, separate_file
+from .separators import ENGINE_REVISION
+from .stem_files import DONE_MARKER, choose_stems, folder_names, separate_file
 from .streamed_stems import can_stream, separate_file_streamed
 
-DONE_MARKER = ".stemdesk-done.json"
 _MARKER_FORMAT = 1
 
 
@@ -46,7 +46,7 @@ class BatchOptions:
     stems: tuple[str, ...] | None = None
     rest: bool = False
     file_format: str = "wav"
-    subtype: str = "PCM_16"
+    subtype: str = "FLOAT"
     workers: int | None = None
 
     def shaping(self) -> dict:
@@ -57,14 +57,15 @@ class BatchOptions:
 
 @dataclass(frozen=True)
 class SongJob:
-    """One song and the folder its ``<song name>/`` output folder goes into."""
+    """One song, the folder its output folder goes into, and that folder's name."""
 
     song: Path
     out_dir: Path
+    name: str
 
     @property
     def folder(self) -> Path:
-        return self.out_dir / self.song.stem
+        return self.out_dir / self.name
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ class SongResult:
     message: str = ""
     paths: tuple[Path, ...] = ()
     seconds: float = 0.0
+    note: str | None = None  # e.g. the gain that kept PCM files from clipping
 
 
 @dataclass
@@ -111,7 +113,7 @@ def find_songs(inputs: Iterable[str | os.PathLike], out_dir: str | os.PathLike) 
     is a job that fails, so that a mistyped path is reported.
     """
     out_dir = Path(out_dir)
-    jobs: list[SongJob] = []
+    found_songs: list[tuple[Path, Path]] = []  # (song, folder its output folder goes into)
     for given in map(Path, inputs):
         if given.is_dir():
             found = sorted(
@@ -119,18 +121,24 @@ def find_songs(inputs: Iterable[str | os.PathLike], out_dir: str | os.PathLike) 
                 if path.suffix.lower() in SUPPORTED_SUFFIXES and path.is_file()
                 and not any(part.startswith(".") for part in path.relative_to(given).parts)
             )
-            jobs.extend(SongJob(path, out_dir / path.relative_to(given).parent) for path in found)
+            found_songs.extend((path, out_dir / path.relative_to(given).parent) for path in found)
             if not found:
-                jobs.append(SongJob(given, out_dir))  # fails in its job: nothing to separate
+                found_songs.append((given, out_dir))  # fails in its job: nothing to separate
         else:
-            jobs.append(SongJob(given, out_dir))
-    return jobs
+            found_songs.append((given, out_dir))
+    # Songs whose output folders share a parent get distinct names (take, take-2...).
+    by_parent: dict[Path, list[int]] = {}
+    for index, (_, parent) in enumerate(found_songs):
+        by_parent.setdefault(parent, []).append(index)
+    names: dict[int, str] = {}
+    for indices in by_parent.values():
+        names.update(zip(indices, folder_names([found_songs[index][0] for index in indices])))
+    return [SongJob(song, parent, names[index]) for index, (song, parent) in enumerate(found_songs)]
 
 
 def model_identity(card) -> str:
-    """A string that changes whenever the model's output could: the card's identity digest."""
-    identity = getattr(card, "identity", None)
-    return identity if identity else f"{card.id} {card.version} {card.sha256}"
+    """A string that changes whenever the model's output could: the card's digest and the engine's revision."""
+    return f"{card.identity} engine {ENGINE_REVISION}"
 
 
 def _input_stamp(song: Path) -> dict | None:
@@ -170,12 +178,13 @@ _separators: dict[tuple, object] = {}
 
 
 def _separator_for(options: BatchOptions, cores: int | None):
-    from .presets import open_separator
+    from .catalogue import Catalogue
 
     key = (options.model, options.device, options.workers, cores)
     if key not in _separators:
         _separators.clear()
-        _separators[key] = open_separator(options.model, device=options.device, workers=options.workers, cores=cores)
+        _separators[key] = Catalogue().open(options.model, device=options.device, workers=options.workers,
+                                            cores=cores)
     return _separators[key]
 
 
@@ -203,16 +212,17 @@ def separate_job(
             return SongResult(job.song, "skipped", "already done")
         stamp = _input_stamp(job.song)
         write = separate_file_streamed if can_stream(separator) else separate_file
-        paths = write(separator, job.song, job.out_dir, stems=list(options.stems) if options.stems else None,
-                      rest=options.rest, file_format=options.file_format, subtype=options.subtype,
-                      progress=progress, cancel=cancel)
-        _write_marker(job, identity, options, stamp, paths)
+        written = write(separator, job.song, job.out_dir, stems=list(options.stems) if options.stems else None,
+                        rest=options.rest, file_format=options.file_format, subtype=options.subtype,
+                        progress=progress, cancel=cancel, name=job.name)
+        _write_marker(job, identity, options, stamp, written.paths)
     except StemdeskError as error:
         status = "cancelled" if isinstance(error, Cancelled) else "failed"
         return SongResult(job.song, status, str(error), seconds=time.monotonic() - started)
     except (OSError, ValueError, RuntimeError, MemoryError) as error:
         return SongResult(job.song, "failed", f"{type(error).__name__}: {error}", seconds=time.monotonic() - started)
-    return SongResult(job.song, "done", paths=tuple(paths), seconds=time.monotonic() - started)
+    return SongResult(job.song, "done", paths=tuple(written.paths), seconds=time.monotonic() - started,
+                      note=written.gain_note())
 
 
 def check_options(options: BatchOptions) -> str:

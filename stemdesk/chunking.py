@@ -3,8 +3,9 @@
 This is the only place where inference mechanics over time live: the
 Separator, the tests and the benchmarks all go through :func:`apply_chunked`.
 Chunks have a fixed length (a network's segment), overlap by ``overlap``
-samples and are blended with linear crossfades, so a chunk's unreliable edges
-fade out and no seam is audible. Outputs are written into one preallocated
+samples and are blended with linear crossfades (or Demucs' triangle weights,
+for a network trained with them), so a chunk's unreliable edges fade out and
+no seam is audible. Outputs are written into one preallocated
 array; only ``batch`` chunks are alive at a time, which bounds memory.
 
 Both ends can stream: :func:`stream_chunked` reads its input block by block
@@ -49,43 +50,92 @@ class CancelToken:
         return self._cancelled
 
 
+#: How consecutive chunks blend: ``crossfade`` (linear ramps over the middle
+#: half of the overlap, chunks laid end to end until the signal is covered)
+#: or ``triangle`` (Demucs' ``apply_model``: a chunk starts every step until
+#: the signal's end, each weighted by a triangle peaking at its middle).
+TRANSITIONS = ("crossfade", "triangle")
+
+
 @dataclass(frozen=True)
 class ChunkPlan:
-    """Where the chunks of a ``length``-sample signal start, and how they blend.
+    """Where the chunks of a ``length``-sample signal start, what they see and how they blend.
 
-    Consecutive chunks start ``chunk - overlap`` apart; the last one starts
-    early enough to reach the end (its tail is zero-padded to ``chunk``).
+    Consecutive chunks start ``chunk - overlap`` apart. ``crossfade``: the
+    last one starts early enough to reach the end (its tail is zero-padded to
+    ``chunk``). ``triangle``: chunks start at every step before the end; one
+    that would run past it keeps ``span`` samples and the network sees a
+    window centred on them, reaching back into the signal (zeros past its end),
+    as Demucs pads a short chunk. ``transition_power`` sharpens the triangle.
     """
 
     length: int
     chunk: int
     overlap: int
+    transition: str = "crossfade"
+    transition_power: float = 1.0
 
     def __post_init__(self) -> None:
         if self.chunk <= 0 or not 0 <= self.overlap < self.chunk:
             raise ValueError(f"bad chunking: chunk {self.chunk}, overlap {self.overlap}")
+        if self.transition not in TRANSITIONS or self.transition_power < 1:
+            raise ValueError(f"bad transition {self.transition!r} (power {self.transition_power})")
 
     @property
     def starts(self) -> list[int]:
         step = self.chunk - self.overlap
+        if self.transition == "triangle":
+            return list(range(0, max(self.length, 1), step))
         starts = [0]
         while starts[-1] + self.chunk < self.length:
             starts.append(starts[-1] + step)
         return starts
 
-    def weight(self, index: int, count: int) -> np.ndarray:
-        """float32 ``(chunk,)`` crossfade weights of chunk ``index`` of ``count``.
+    def span(self, index: int) -> tuple[int, int]:
+        """``(start, stop)``: the samples of the signal chunk ``index`` gives output for."""
+        start = self.starts[index]
+        return start, min(start + self.chunk, self.length)
 
-        Ramps only where a neighbour overlaps, so the first and last chunks
-        keep full weight at the signal's ends. A chunk's fade-out mirrors the
-        next one's fade-in, so the weights sum to one at every sample and the
-        blend needs no normalisation.
+    def window_start(self, index: int) -> int:
+        """Where the ``chunk`` samples the network sees for chunk ``index`` begin (may be < 0)."""
+        start, stop = self.span(index)
+        if self.transition == "triangle":
+            return start - (self.chunk - (stop - start)) // 2
+        return start
+
+    def weight(self, index: int, count: int) -> np.ndarray:
+        """float32 ``(stop - start,)`` weights of chunk ``index`` of ``count`` over its span.
+
+        The weights of all chunks sum to one at every sample, so the blend
+        needs no normalisation (and a finished span is final at once).
+        ``crossfade`` ramps only where a neighbour overlaps, so the first and
+        last chunks keep full weight at the signal's ends; a chunk's fade-out
+        mirrors the next one's fade-in. ``triangle`` divides each chunk's
+        triangle by the sum of the triangles of the chunks over its span.
         """
-        return _crossfade(self.chunk, self.overlap, first=index == 0, last=index == count - 1)
+        if self.transition == "triangle":
+            start, stop = self.span(index)
+            total = np.zeros(stop - start, dtype=np.float32)
+            for other in range(count):
+                lo, hi = self.span(other)
+                if lo < stop and hi > start:
+                    first, last = max(lo, start), min(hi, stop)
+                    total[first - start : last - start] += self._triangle()[first - lo : last - lo]
+            return self._triangle()[: stop - start] / total
+        start, stop = self.span(index)
+        return _crossfade(self.chunk, self.overlap, first=index == 0, last=index == count - 1)[: stop - start]
+
+    def _triangle(self) -> np.ndarray:
+        """float32 ``(chunk,)``: Demucs' transition weight, 1 in the middle, above 0 at the edges."""
+        half = self.chunk // 2
+        rising = np.arange(1, half + 1, dtype=np.float32)
+        falling = np.arange(self.chunk - half, 0, -1, dtype=np.float32)
+        triangle = np.concatenate([rising, falling])
+        return (triangle / triangle.max()) ** np.float32(self.transition_power)
 
 
 def _crossfade(chunk: int, overlap: int, first: bool, last: bool) -> np.ndarray:
-    """float32 ``(chunk,)`` weights: fade in unless ``first``, fade out unless ``last``."""
+    """float32 ``(chunk,)`` crossfade weights: fade in unless ``first``, fade out unless ``last``."""
     weight = np.ones(chunk, dtype=np.float32)
     if overlap:
         # The fade spans the middle half of the overlap: a chunk's outer
@@ -113,6 +163,8 @@ def apply_chunked(
     progress: Progress | None = None,
     cancel: CancelToken | None = None,
     workers: int = 1,
+    transition: str = "crossfade",
+    transition_power: float = 1.0,
     on_span: SpanHook | None = None,
 ) -> np.ndarray:
     """Run ``process`` over overlapping chunks of ``signal`` and blend the results.
@@ -129,6 +181,7 @@ def apply_chunked(
         workers: batches processed at once in threads (``process`` must be
             thread-safe). Results are still blended in order, so the output
             does not depend on it; at most ``workers`` batches are alive.
+        transition, transition_power: how chunks blend (:class:`ChunkPlan`).
         on_span: called as ``on_span(start, span)`` each time a span of the
             result becomes final, in order and without gaps: ``span`` is the
             float32 ``(outputs, channels, n)`` view of the returned array at
@@ -142,8 +195,8 @@ def apply_chunked(
     channels, length = signal.shape
     result = np.zeros((outputs, channels, length), dtype=np.float32)
     spans = stream_chunked(
-        [signal], process, outputs, chunk, overlap, batch=batch, progress=progress,
-        cancel=cancel, workers=workers, expected_length=length,
+        [signal], process, outputs, chunk, overlap, batch=batch, progress=progress, cancel=cancel,
+        workers=workers, length=length, transition=transition, transition_power=transition_power,
     )
     for start, span in spans:
         stop = start + span.shape[-1]
@@ -164,6 +217,9 @@ def stream_chunked(
     cancel: CancelToken | None = None,
     workers: int = 1,
     expected_length: int | None = None,
+    length: int | None = None,
+    transition: str = "crossfade",
+    transition_power: float = 1.0,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """:func:`apply_chunked` over a signal that arrives block by block.
 
@@ -176,52 +232,75 @@ def stream_chunked(
     samples ``[start, start + n)``, final, in order and without gaps, ending
     at the signal's length. The same arithmetic in the same order as a
     whole-signal run, so the outputs are bit-identical to :func:`apply_chunked`
-    whatever the block sizes. The other arguments are as for
-    :func:`apply_chunked`; ``expected_length`` (e.g. a file header's frame
-    count) only sizes the progress total, which grows if the signal is longer.
+    whatever the block sizes.
+
+    ``length``: the signal's exact length, when known; the ``triangle``
+    transition needs it (its weights depend on the chunks around the end),
+    ``crossfade`` does without, finding the end as the blocks run out.
+    ``expected_length`` (e.g. a file header's frame count) only sizes the
+    progress total, which grows if the signal is longer. The other
+    arguments are as for :func:`apply_chunked`.
     """
     step = chunk - overlap
-    ChunkPlan(0, chunk, overlap)  # validates chunk and overlap
+    plan = ChunkPlan(length, chunk, overlap, transition, transition_power) if length is not None else None
+    if plan is None:
+        ChunkPlan(0, chunk, overlap, transition, transition_power)  # validates the arguments
+        if transition != "crossfade":
+            raise ValueError(f"the {transition!r} transition needs the signal's length")
     window = _InputWindow(iter(blocks))
-    total = len(ChunkPlan(expected_length, chunk, overlap).starts) if expected_length else 1
+    if plan is not None:
+        count = len(plan.starts)
+    total = count if plan is not None else len(ChunkPlan(expected_length or 1, chunk, overlap).starts)
     accumulator: np.ndarray | None = None  # output from sample `emitted` on, (outputs, channels, chunk)
     emitted = 0
     next_index = 0
     done = False
 
-    def next_batch() -> list[tuple[int, bool, np.ndarray]] | None:
-        """Up to ``batch`` chunks as (start, is_last, input ``(channels, chunk)``)."""
+    def cut(index: int) -> tuple[int, int, int, np.ndarray, bool]:
+        """Chunk ``index`` as (start, stop, window start, weights over its span, is last)."""
+        if plan is not None:
+            start, stop = plan.span(index)
+            first = plan.window_start(index)
+            window.fill_to(first + chunk)
+            return start, stop, first, plan.weight(index, count), index == count - 1
+        start = index * step
+        # One sample past the chunk tells whether another chunk follows.
+        window.fill_to(start + chunk + 1)
+        last = window.ended and window.end <= start + chunk
+        stop = window.end if last else start + chunk
+        return start, stop, start, _crossfade(chunk, overlap, first=index == 0, last=last)[: stop - start], last
+
+    def next_batch() -> list | None:
+        """Up to ``batch`` chunks as (start, stop, window start, weights, is last, input ``(channels, chunk)``)."""
         nonlocal next_index, done
         pieces = []
         while not done and len(pieces) < batch:
-            start = next_index * step
-            # One sample past the chunk tells whether another chunk follows.
-            window.fill_to(start + chunk + 1)
-            last = window.ended and window.end <= start + chunk
-            pieces.append((start, last, window.read(start, chunk)))
-            window.discard_before(start + step)
+            start, stop, first, weight, last = cut(next_index)
+            pieces.append((start, stop, first, weight, last, window.read(first, chunk)))
+            if not last:
+                following = plan.window_start(next_index + 1) if plan is not None else start + step
+                window.discard_before(following)
             next_index += 1
             done = last
         return pieces or None
 
-    def run(pieces: list[tuple[int, bool, np.ndarray]]) -> np.ndarray:
-        return process(np.stack([piece for _, _, piece in pieces]))
+    def run(pieces) -> np.ndarray:
+        return process(np.stack([piece[-1] for piece in pieces]))
 
     def blend(pieces, processed: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
         nonlocal accumulator, emitted, total
-        for row, (start, last, _) in enumerate(pieces):
+        for row, (start, stop, first, weight, last, _) in enumerate(pieces):
             if accumulator is None:
                 accumulator = np.zeros((outputs, window.channels, chunk), dtype=np.float32)
-            stop = window.end if last else start + chunk
-            weight = _crossfade(chunk, overlap, first=start == 0, last=last)[: stop - start]
-            offset = start - emitted
-            accumulator[:, :, offset : offset + stop - start] += processed[row, :, :, : stop - start] * weight
+            offset, into = start - first, start - emitted
+            accumulator[:, :, into : into + stop - start] += processed[row, :, :, offset : offset + stop - start] * weight
+            # Later chunks start at or after the next step: what lies before it is final.
             final = stop if last else start + step
             if final > emitted:
-                count = final - emitted
-                yield emitted, accumulator[:, :, :count].copy()
-                accumulator[:, :, : chunk - count] = accumulator[:, :, count:]
-                accumulator[:, :, chunk - count :] = 0.0
+                size = final - emitted
+                yield emitted, accumulator[:, :, :size].copy()
+                accumulator[:, :, : chunk - size] = accumulator[:, :, size:]
+                accumulator[:, :, chunk - size :] = 0.0
                 emitted = final
         # Every chunk is known once the last one is cut; before that, one more at least.
         total = next_index if done else max(total, next_index + 1)
@@ -279,7 +358,7 @@ class _InputWindow:
             raise ValueError("a streamed signal needs at least one block")
 
     def read(self, start: int, count: int) -> np.ndarray:
-        """float32 ``(channels, count)``: samples ``[start, start + count)``, zeros past the end."""
+        """float32 ``(channels, count)``: samples ``[start, start + count)``, zeros outside the signal."""
         piece = np.zeros((self.channels, count), dtype=np.float32)
         for first, block in self._held:
             low, high = max(start, first), min(start + count, first + block.shape[1])

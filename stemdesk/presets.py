@@ -1,145 +1,178 @@
-"""Presets: several models run one after another, each taking one stem out of what is left.
+"""Presets: several models run one after another, each taking stems out of what is left.
 
 A preset card (JSON in a model folder, ``"kind": "preset"``) lists steps::
 
-    {"id": "band", "name": "...", "version": "1.0.0", "kind": "preset",
-     "steps": [{"model": "spleeter-2stems", "keep": "vocals"},
-               {"model": "drums-unet", "keep": "drums"}, ...],
+    {"id": "band", "name": "...", "version": "2.0.0", "kind": "preset",
+     "steps": [{"model": "htdemucs", "keep": ["vocals", "drums", "bass"]},
+               {"model": "guitar-unet", "keep": "guitar"}, ...],
      "residual": "other"}
 
 Step k separates what steps 1..k-1 left (the first step: the song) with its
-model, keeps stem ``keep`` (named ``as`` if given) and hands the rest on;
-whatever is left at the end is the ``residual`` stem. Every model's stems
-sum to its input, so a preset's stems sum to the song exactly.
+model, keeps the stems ``keep`` names (one name or a list; renamed by ``as``,
+a name or a list as long) and hands the rest on; whatever is left at the end
+is the ``residual`` stem. Every model's stems sum to its input, so a preset's
+stems sum to the song exactly.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import numpy as np
+from pydantic import BeforeValidator, Field, PrivateAttr, model_validator
 
 from .audio import Audio
 from .chunking import CancelToken, Progress
 from .errors import StemdeskError
-from .models import ModelCard, ModelRepo
+from .models import CardSchema, ModelId, StemNames, Text
 from .sample_queue import SampleQueue
-from .separate import Separator, StemSpanHook, collect_stems
+from .separate import StemSpanHook, collect_stems
+from .separators import SeparatorCard, StemSeparator
+from .validation import validated
+
+if TYPE_CHECKING:
+    from .catalogue import Catalogue
 
 
-@dataclass(frozen=True)
-class PresetStep:
-    model: str
-    keep: str
-    name: str
+def _as_names(value):
+    return (value,) if isinstance(value, str) else value
 
 
-@dataclass(frozen=True)
-class Preset:
-    id: str
-    name: str
-    version: str
-    steps: tuple[PresetStep, ...]
-    residual: str
+class PresetStep(CardSchema):
+    """One model of a preset and the stems kept from its separation."""
+
+    model: ModelId
+    keep: Annotated[StemNames, BeforeValidator(_as_names)]
+    rename: Annotated[StemNames | None, BeforeValidator(_as_names)] = Field(default=None, alias="as")
+
+    @model_validator(mode="after")
+    def _one_name_per_kept_stem(self) -> PresetStep:
+        if self.rename is not None and len(self.rename) != len(self.keep):
+            raise ValueError(f"'as' names {len(self.rename)} stems but 'keep' {len(self.keep)}")
+        return self
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """What the kept stems are called in the preset's output."""
+        return self.rename or self.keep
+
+
+class PresetCard(CardSchema):
+    """A preset's card: what names its separation, as a model card names a model's.
+
+    Read through :meth:`from_json` with a catalogue, which resolves every step's
+    model (:attr:`step_cards`): a step naming a missing model or a stem its model
+    does not have makes the preset broken. ``identity`` digests the steps and every
+    step model's identity, so re-exporting any one model changes it. The rate and
+    STFT are the first step's: what an evaluation's oracle ratio mask of the whole
+    split is computed with.
+    """
+
+    kind: Literal["preset"]
+    id: ModelId
+    name: Text
+    version: Text
+    steps: tuple[PresetStep, ...] = Field(min_length=1)
+    residual: ModelId
+    _step_cards: tuple[SeparatorCard, ...] = PrivateAttr(default=())
+
+    @model_validator(mode="after")
+    def _distinct_stems(self) -> PresetCard:
+        if len(set(self.stems)) != len(self.stems):
+            raise ValueError(f"stems must be distinct, got {', '.join(self.stems)}")
+        return self
 
     @property
     def stems(self) -> tuple[str, ...]:
-        return tuple(step.name for step in self.steps) + (self.residual,)
+        return tuple(name for step in self.steps for name in step.names) + (self.residual,)
+
+    @property
+    def step_cards(self) -> tuple[SeparatorCard, ...]:
+        return self._step_cards
+
+    @property
+    def license(self) -> str:
+        """Every step model's licence, once each."""
+        return "; ".join(dict.fromkeys(card.license for card in self._step_cards))
+
+    @property
+    def identity(self) -> str:
+        digest = hashlib.sha256(json.dumps(self.model_dump(mode="json", exclude={"name"}), sort_keys=True).encode())
+        for card in self._step_cards:
+            digest.update(card.identity.encode())
+        return digest.hexdigest()
+
+    #: Reports print a model's digest; a preset's is its identity.
+    sha256 = identity
+
+    @property
+    def architecture(self) -> str:
+        return "preset"
+
+    @property
+    def sample_rate(self) -> int:
+        return self._step_cards[0].sample_rate
+
+    @property
+    def n_fft(self) -> int:
+        return self._step_cards[0].n_fft
+
+    @property
+    def hop_length(self) -> int:
+        return self._step_cards[0].hop_length
+
+    @property
+    def mask_power(self) -> float:
+        return self._step_cards[0].mask_power
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> Preset:
-        """Read a preset card; StemdeskError naming the file if it is unusable."""
-        path = Path(path)
-        try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-            steps = tuple(
-                PresetStep(str(step["model"]), str(step["keep"]), str(step.get("as", step["keep"])))
-                for step in raw["steps"]
-            )
-            preset = cls(str(raw["id"]), str(raw["name"]), str(raw["version"]), steps, str(raw["residual"]))
-        except (OSError, ValueError, KeyError, TypeError) as error:
-            raise StemdeskError(f"Preset {path} is invalid: {error}") from None
-        if not steps or len(set(preset.stems)) != len(preset.stems):
-            raise StemdeskError(f"Preset {path} needs steps with distinct stem names.")
-        return preset
-
-
-def is_preset_file(path: Path) -> bool:
-    """Whether a JSON file in a model folder is a preset card."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8")).get("kind") == "preset"
-    except (OSError, ValueError, AttributeError):
-        return False
-
-
-@dataclass(frozen=True)
-class PresetCard:
-    """What names a preset's separation, as a model card names a model's.
-
-    The stem cache keys on ``id``, ``version`` and ``sha256`` and the window shows
-    ``name``, ``id`` and ``version``, so a preset works wherever a single model does.
-    ``sha256`` digests every step's model id, version and ONNX digest (and the
-    preset's own steps), so re-exporting any one model changes it. The rate,
-    STFT and mask power are the first step's: what an evaluation's oracle
-    ratio mask of the whole split is computed with.
-    """
-
-    id: str
-    name: str
-    version: str
-    stems: tuple[str, ...]
-    sha256: str
-    sample_rate: int
-    n_fft: int
-    hop_length: int
-    mask_power: float
-    architecture: str = "preset"
-
-    @classmethod
-    def of(cls, preset: Preset, cards: list[ModelCard]) -> PresetCard:
-        """The card of ``preset`` run with ``cards`` (one per step, in order)."""
-        digest = hashlib.sha256()
-        for step, card in zip(preset.steps, cards, strict=True):
-            digest.update(json.dumps([step.model, step.keep, step.name, card.id, card.version, card.sha256]).encode())
-        digest.update(preset.residual.encode())
-        first = cards[0]
-        return cls(
-            preset.id, preset.name, preset.version, preset.stems, digest.hexdigest(),
-            first.sample_rate, first.n_fft, first.hop_length, first.mask_power,
-        )
+    def from_json(cls, raw, card_path: Path, catalogue: Catalogue) -> PresetCard:
+        """A preset from its JSON, its steps' models found in ``catalogue``; StemdeskError naming the
+        file and the step when it cannot run."""
+        card = validated(cls, raw, card_path, "Preset")
+        cards = []
+        for index, step in enumerate(card.steps):
+            try:
+                model = catalogue.get(step.model, allow_presets=False)
+            except StemdeskError as error:
+                raise StemdeskError(f"Preset {card_path}: steps.{index}.model: {error}") from None
+            missing = [stem for stem in step.keep if stem not in model.stems]
+            if missing:
+                raise StemdeskError(
+                    f"Preset {card_path}: steps.{index}.keep: model {step.model!r} has no stem "
+                    f"{', '.join(map(repr, missing))} ({', '.join(model.stems)})."
+                )
+            cards.append(model)
+        card._step_cards = tuple(cards)
+        return card
 
 
 class PresetSeparator:
-    """Runs a preset's models in turn; :class:`Separator`'s ``card`` (a
-    :class:`PresetCard`), ``stems``, ``device_name`` and ``separate``."""
+    """Runs a preset's models in turn: a :class:`stemdesk.separators.StemSeparator`."""
 
     def __init__(
-        self, preset: Preset, repo: ModelRepo, device: str = "auto", workers: int | None = None,
+        self, card: PresetCard, catalogue: Catalogue, device: str = "auto", workers: int | None = None,
         cores: int | None = None,
     ):
-        self.preset = preset
-        self._steps = [
-            (step, Separator(repo.get(step.model), device=device, workers=workers, cores=cores))
-            for step in preset.steps
+        self.card = card
+        self._steps: list[tuple[PresetStep, StemSeparator]] = [
+            (step, catalogue.open(step.model, device=device, workers=workers, cores=cores)) for step in card.steps
         ]
-        for step, separator in self._steps:
-            if step.keep not in separator.stems:
-                raise StemdeskError(
-                    f"Preset {preset.id!r}: model {step.model!r} has no stem {step.keep!r} "
-                    f"({', '.join(separator.stems)})."
-                )
-        self.card = PresetCard.of(preset, [separator.card for _, separator in self._steps])
         self.device_name = self._steps[0][1].device_name
-        self.provider = self._steps[0][1].provider
 
     @property
     def stems(self) -> tuple[str, ...]:
-        return self.preset.stems
+        return self.card.stems
+
+    @property
+    def streams(self) -> bool:
+        """Whether :meth:`stream` works: every step's model streams (mask models do)."""
+        return all(callable(getattr(separator, "stream", None)) and getattr(separator, "streams", True)
+                   for _, separator in self._steps)
 
     def separate(
         self,
@@ -151,10 +184,38 @@ class PresetSeparator:
     ) -> dict[str, Audio]:
         """``{stem: Audio}`` in the preset's order, each shaped like ``audio``, summing to it.
 
-        ``on_span`` and ``out`` as for :meth:`Separator.separate`.
+        ``on_span`` and ``out`` as for :meth:`Separator.separate`; when a step
+        does not stream, the one span is the whole song, once it is done.
         """
-        spans = self.stream([audio.samples], audio.rate, audio.num_samples, progress, cancel)
-        return collect_stems(spans, self.stems, audio, on_span, out)
+        if self.streams:
+            spans = self.stream([audio.samples], audio.rate, audio.num_samples, progress, cancel)
+            return collect_stems(spans, self.stems, audio, on_span, out)
+        stems = self._separate_in_turn(audio, progress, cancel)
+        if on_span is None and out is None:
+            return stems
+        whole = np.stack([stems[name].samples for name in self.stems])
+        return collect_stems([(0, whole)], self.stems, audio, on_span, out)
+
+    def _separate_in_turn(
+        self, audio: Audio, progress: Progress | None, cancel: CancelToken | None
+    ) -> dict[str, Audio]:
+        steps = len(self._steps)
+        stems: dict[str, Audio] = {}
+        left = audio
+        for index, (step, separator) in enumerate(self._steps):
+            def step_progress(done: int, total: int, index: int = index) -> None:
+                if progress:
+                    # Each step is one equal share of the bar, in thousandths.
+                    progress(index * 1000 + 1000 * done // max(total, 1), steps * 1000)
+
+            separated = separator.separate(left, progress=step_progress, cancel=cancel)
+            rest = left.samples.copy()
+            for stem, name in zip(step.keep, step.names, strict=True):
+                stems[name] = separated[stem]
+                rest -= separated[stem].samples
+            left = Audio(rest, audio.rate)
+        stems[self.card.residual] = left
+        return {name: stems[name] for name in self.stems}
 
     def stream(
         self,
@@ -166,12 +227,14 @@ class PresetSeparator:
     ) -> Iterator[tuple[int, np.ndarray]]:
         """:meth:`Separator.stream` for the chain: each model streams what the one before left.
 
-        The steps run as a pipeline of generators, so a span of every stem is
-        out as soon as the last model has it; each step's kept stem waits in
-        a queue until then. The arithmetic is the whole-song chain's (what a
-        step leaves is its input minus its kept stem), so the stems are
-        bit-identical to it.
+        Only when :attr:`streams`. The steps run as a pipeline of generators,
+        so a span of every stem is out as soon as the last model has it; each
+        step's kept stems wait in a queue until then. The arithmetic is the
+        whole-song chain's (what a step leaves is its input minus its kept
+        stems, in order), so the stems are bit-identical to it.
         """
+        if not self.streams:
+            raise StemdeskError(f"Preset {self.card.id!r} has a step whose model does not separate block by block.")
         steps = len(self._steps)
         shares = [0.0] * steps
 
@@ -186,23 +249,24 @@ class PresetSeparator:
         kept = [SampleQueue() for _ in self._steps]
         left: Iterable[np.ndarray] = blocks
         for index, (step, separator) in enumerate(self._steps):
-            left = _what_is_left(separator, separator.stems.index(step.keep), left, rate, expected_length,
-                                 step_progress(index), cancel, kept[index])
+            keep = [separator.stems.index(stem) for stem in step.keep]
+            left = _what_is_left(separator, keep, left, rate, expected_length, step_progress(index), cancel,
+                                 kept[index])
         start = 0
         for residual in left:
             stop = start + residual.shape[-1]
             stems = [queue.take(start, stop) for queue in kept]
             for queue in kept:
                 queue.drop_before(stop)
-            yield start, np.stack([*stems, residual])
+            yield start, np.concatenate([*stems, residual[None]])
             start = stop
 
 
 def _what_is_left(
-    separator: Separator, keep: int, blocks: Iterable[np.ndarray], rate: int, expected_length: int | None,
+    separator, keep: list[int], blocks: Iterable[np.ndarray], rate: int, expected_length: int | None,
     progress: Progress, cancel: CancelToken | None, kept: SampleQueue,
 ) -> Iterator[np.ndarray]:
-    """Blocks of ``blocks`` minus ``separator``'s stem ``keep``, which goes to ``kept``."""
+    """Blocks ``(C, n)`` of ``blocks`` minus ``separator``'s stems ``keep``; those go to ``kept`` as ``(K, C, n)``."""
     incoming = SampleQueue()
 
     def tee() -> Iterator[np.ndarray]:
@@ -213,72 +277,8 @@ def _what_is_left(
     for start, span in separator.stream(tee(), rate, expected_length, progress, cancel):
         stop = start + span.shape[-1]
         kept.push(span[keep])
-        yield incoming.take(start, stop) - span[keep]
+        rest = incoming.take(start, stop).copy()
+        for index in keep:
+            rest -= span[index]
+        yield rest
         incoming.drop_before(stop)
-
-
-def open_separator(
-    model: str, device: str = "auto", repo: ModelRepo | None = None, workers: int | None = None,
-    cores: int | None = None,
-) -> Separator | PresetSeparator:
-    """A separator for a model id, a card path, or a preset id/path (see Separator for ``workers``, ``cores``)."""
-    repo = repo or ModelRepo()
-    preset = find_preset(model, repo)
-    if preset is not None:
-        return PresetSeparator(preset, repo, device, workers, cores)
-    return Separator(repo.get(model), device=device, workers=workers, cores=cores)
-
-
-def find_preset(model: str, repo: ModelRepo) -> Preset | None:
-    """The preset ``model`` names (an id in a model folder or a card path), None if it names none."""
-    as_path = Path(model)
-    if as_path.suffix == ".json" and is_preset_file(as_path):
-        return Preset.load(as_path)
-    for folder in repo.dirs:
-        candidate = folder / f"{model}.json"
-        if candidate.is_file() and is_preset_file(candidate):
-            return Preset.load(candidate)
-    return None
-
-
-def check_installed(model: str, repo: ModelRepo | None = None) -> str:
-    """The display name of model or preset ``model``, without loading any network.
-
-    Raises StemdeskError (one line) when it is unknown, unreadable, or a preset
-    one of whose models is missing.
-    """
-    repo = repo or ModelRepo()
-    preset = find_preset(model, repo)
-    if preset is None:
-        return repo.get(model).name
-    for step in preset.steps:
-        try:
-            repo.get(step.model)
-        except StemdeskError as error:
-            raise StemdeskError(f"Preset {preset.id!r} cannot run: {error}") from None
-    return preset.name
-
-
-def separation_choices(repo: ModelRepo | None = None) -> list[tuple[str, str]]:
-    """``(id, name)`` of every installed model, then every usable preset: what a song
-    can be separated with."""
-    repo = repo or ModelRepo()
-    cards = repo.list()
-    installed = {card.id for card in cards}
-    usable = [preset for preset in installed_presets(repo) if all(step.model in installed for step in preset.steps)]
-    return [(card.id, card.name) for card in cards] + [(preset.id, preset.name) for preset in usable]
-
-
-def installed_presets(repo: ModelRepo | None = None) -> list[Preset]:
-    """Every readable preset card in the model folders, first match per id wins."""
-    repo = repo or ModelRepo()
-    presets: dict[str, Preset] = {}
-    for folder in repo.dirs:
-        for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-            if is_preset_file(path):
-                try:
-                    preset = Preset.load(path)
-                except StemdeskError:
-                    continue
-                presets.setdefault(preset.id, preset)
-    return list(presets.values())

@@ -8,7 +8,7 @@ import numpy as np
 
 
 class SampleQueue:
-    """Samples ``[start, end)`` of a ``(C, n)`` signal pushed in blocks, taken out in order."""
+    """Samples ``[start, end)`` of a ``(..., n)`` signal pushed in blocks, taken out in order."""
 
     def __init__(self):
         self._blocks: deque[np.ndarray] = deque()
@@ -21,12 +21,12 @@ class SampleQueue:
             self.end += block.shape[-1]
 
     def take(self, start: int, stop: int) -> np.ndarray:
-        """float32 ``(C, stop - start)`` for ``self.start <= start <= stop <= self.end``."""
+        """float32 ``(..., stop - start)`` for ``self.start <= start <= stop <= self.end``."""
         pieces, first = [], self.start
         for block in self._blocks:
             low, high = max(start, first), min(stop, first + block.shape[-1])
             if low < high:
-                pieces.append(block[:, low - first : high - first])
+                pieces.append(block[..., low - first : high - first])
             first += block.shape[-1]
         if not pieces:
             return np.zeros((0, 0), dtype=np.float32)
@@ -36,5 +36,5 @@ class SampleQueue:
         while self._blocks and self.start + self._blocks[0].shape[-1] <= position:
             self.start += self._blocks.popleft().shape[-1]
         if self._blocks and self.start < position:
-            self._blocks[0] = self._blocks[0][:, position - self.start :]
+            self._blocks[0] = self._blocks[0][..., position - self.start :]
         self.start = max(self.start, position)

@@ -354,7 +354,7 @@ class Separator:
         # of every stem at once would be the largest array of the separation.
         masked = (dsp.apply_mask(spec, mask) for mask in masks)
         if card.postfilter:
-            iterations = int(card.postfilter.get("iterations", 1))
+            iterations = card.postfilter.iterations
             masked = np.stack(list(masked))  # (S, b, C, F, T): the filter needs all stems
             for item in range(batch):
                 masked[:, item] = wiener_filter(masked[:, item], spec[item], iterations)
@@ -425,6 +425,13 @@ class _Resampler:
             return np.zeros((self._channels, 0), dtype=np.float32)
         tail = self._stream.resample_chunk(np.zeros((0, self._channels), dtype=np.float32), last=True)
         return np.ascontiguousarray(tail.T)
+
+
+def open_mask_separator(
+    card: ModelCard, catalogue, device: str, workers: int | None, cores: int | None = None
+) -> Separator:
+    """The mask kind's entry in :data:`stemdesk.separators.KINDS` (``catalogue`` unused: a mask model stands alone)."""
+    return Separator(card, device=device, workers=workers, cores=cores)
 
 
 def _axis_order(source: tuple[str, ...], target: tuple[str, ...]) -> tuple[int, ...]:

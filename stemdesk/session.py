@@ -18,9 +18,7 @@ from pathlib import Path
 from .audio import Audio, decode
 from .chunking import CancelToken, Cancelled, Progress
 from .growing_stems import GrowingStems
-from .models import ModelCard
-from .presets import PresetCard, PresetSeparator
-from .separate import Separator
+from .separators import SeparatorCard, StemSeparator
 from .stem_cache import StemCache
 
 
@@ -39,7 +37,7 @@ class SongSession:
 
     path: Path
     mixture: Audio
-    card: ModelCard | PresetCard | None = None
+    card: SeparatorCard | None = None
     stems: dict[str, Audio] | None = None
     from_cache: bool = False
 
@@ -61,7 +59,7 @@ def decode_song(path: str | os.PathLike) -> SongSession:
 
 def separate_song(
     song: SongSession,
-    separator: Separator | PresetSeparator,
+    separator: StemSeparator,
     cache: StemCache | None = None,
     progress: Progress | None = None,
     cancel: CancelToken | None = None,
@@ -84,7 +82,7 @@ def separate_song(
         StemdeskError: the song cannot be separated (e.g. more than two channels).
     """
     card = separator.card
-    if song.stems is not None and song.card == card:
+    if song.stems is not None and song.card is not None and song.card.identity == card.identity:
         return song
     if cancel is not None and cancel.cancelled:
         raise Cancelled()
@@ -105,7 +103,7 @@ def separate_song(
 
 def open_song(
     path: str | os.PathLike,
-    separator: Separator | PresetSeparator,
+    separator: StemSeparator,
     cache: StemCache | None = None,
     progress: Progress | None = None,
     cancel: CancelToken | None = None,
@@ -139,7 +137,7 @@ def _separate_growing(
     return separator.separate(mixture, progress=progress, cancel=cancel, on_span=on_span, out=growing.buffer)
 
 
-def _fits(stems: dict[str, Audio], card: ModelCard | PresetCard, mixture: Audio) -> bool:
+def _fits(stems: dict[str, Audio], card: SeparatorCard, mixture: Audio) -> bool:
     """Whether cached stems are what this model would give for this mixture.
 
     The key already promises it; checking costs nothing and keeps a stale

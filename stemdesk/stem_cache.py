@@ -42,8 +42,7 @@ import platformdirs
 
 from .audio import Audio
 from .errors import StemdeskError
-from .models import ModelCard
-from .presets import PresetCard
+from .separators import ENGINE_REVISION, SeparatorCard
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +53,20 @@ _KEY_PATTERN = re.compile(r"[0-9a-f]{32}")
 _TEMP_PREFIX = ".incoming-"
 # A temporary folder this old belongs to a store that crashed, not one still running.
 _STALE_TEMP_SECONDS = 3600
+
+
+def song_identity(mixture: Audio) -> str:
+    """32 hex digits naming a song by its decoded samples, whatever model splits it.
+
+    What a song's own data (its practice set-up, its beat grid) is kept under:
+    like :meth:`StemCache.key` a renamed or re-tagged file keeps it, a changed
+    sample does not.
+    """
+    digest = hashlib.sha256()
+    header = {"rate": mixture.rate, "shape": list(mixture.samples.shape), "dtype": str(mixture.samples.dtype)}
+    digest.update(json.dumps(header, sort_keys=True).encode())
+    digest.update(mixture.samples.data)
+    return digest.hexdigest()[:32]
 
 
 def default_cache_root() -> Path:
@@ -82,14 +95,16 @@ class StemCache:
         self.max_bytes = int(max_bytes)
 
     @staticmethod
-    def key(mixture: Audio, card: ModelCard | PresetCard) -> str:
+    def key(mixture: Audio, card: SeparatorCard) -> str:
         """32 hex digits naming the separation of ``mixture`` by ``card``'s model (or preset).
 
         Hashes the decoded samples (so a renamed or re-tagged file still hits,
-        and a single changed sample misses), their rate and shape, and the
-        model's id, version and ONNX digest (so re-exported weights miss even
-        if someone forgot to bump the version). SHA-256 because it runs on
-        the CPU's SHA extensions: about 0.15 s for a 10-minute stereo song.
+        and a single changed sample misses), their rate and shape, the model's
+        id, version and identity (every field of its card that shapes the stems,
+        the weights' digest among them: re-exported weights miss even if someone
+        forgot to bump the version) and the engine's revision (stems made by
+        older engine code miss). SHA-256 because it runs on the CPU's SHA
+        extensions: about 0.15 s for a 10-minute stereo song.
         """
         digest = hashlib.sha256()
         header = {
@@ -98,7 +113,8 @@ class StemCache:
             "dtype": str(mixture.samples.dtype),
             "model": card.id,
             "version": card.version,
-            "onnx_sha256": card.sha256,
+            "identity": card.identity,
+            "engine": ENGINE_REVISION,
         }
         digest.update(json.dumps(header, sort_keys=True).encode())
         digest.update(mixture.samples.data)

@@ -1,31 +1,36 @@
 """Separate one file into stem files while it decodes: memory that does not grow with the song.
 
-The same output as :func:`stemdesk.stem_files.separate_file`
-(``<out>/<song>/<stem>.<format>`` and ``no_<stem>`` rests), bit for bit, but
-the song is decoded block by block (:mod:`stemdesk.audio_stream`), separated
-by :meth:`Separator.stream` and each finished span of stems is appended to
-hidden staging files, so an hour-long song needs a few chunks of memory, not
-the hour's samples several times over. The files of a song appear together
-(renamed once all are complete) or not at all.
+The same files as :func:`stemdesk.stem_files.separate_file`, bit for bit, and
+the same set semantics (a hidden staging folder swapped in for the song's
+folder, an older set kept until then), but the song is decoded block by block
+(:mod:`stemdesk.audio_stream`), separated by the separator's ``stream`` and
+each finished span of stems is appended to the staged files, so an hour-long
+song needs a few chunks of memory, not the hour's samples several times over.
+
+16/24-bit PCM needs one gain for the whole song (:mod:`stemdesk.headroom`),
+known only at its end: the spans are staged as float WAV, their peaks tracked,
+and each staged file is then converted block by block with that gain.
 """
 
 from __future__ import annotations
 
 import os
-import secrets
+import shutil
 from collections.abc import Iterator
-from contextlib import suppress
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 import soundfile
 
-from .audio_stream import open_stream
+from .audio_stream import BLOCK_FRAMES, open_stream
 from .chunking import CancelToken, Progress
 from .errors import StemdeskError
+from .headroom import FLOAT_SUBTYPES, WrittenFiles
+from .leftovers import owner_tag
 from .sample_queue import SampleQueue
-from .stem_files import FORMATS, REST_PREFIX, choose_stems, song_folder
+from .stem_files import (DEFAULT_SUBTYPES, FORMATS, REST_PREFIX, _check_replaceable, _swap_in, choose_stems,
+                         folder_name, recover_output_folder)
 
 
 class StreamingSeparator(Protocol):
@@ -44,8 +49,8 @@ class StreamingSeparator(Protocol):
 
 
 def can_stream(separator: object) -> bool:
-    """Whether ``separator`` separates block by block (mask models do; presets not yet)."""
-    return callable(getattr(separator, "stream", None))
+    """Whether ``separator`` separates block by block (mask models and their presets do)."""
+    return callable(getattr(separator, "stream", None)) and getattr(separator, "streams", True)
 
 
 def separate_file_streamed(
@@ -55,29 +60,27 @@ def separate_file_streamed(
     stems: list[str] | None = None,
     rest: bool = False,
     file_format: str = "wav",
-    subtype: str = "PCM_16",
+    subtype: str | None = None,
     progress: Progress | None = None,
     cancel: CancelToken | None = None,
-) -> list[Path]:
-    """Decode, separate and write ``song`` span by span; see :func:`stem_files.separate_file`.
-
-    Returns:
-        The written paths, stems first, then ``no_<stem>`` rests.
+    name: str | None = None,
+) -> WrittenFiles:
+    """Decode, separate and write ``song`` span by span; arguments as :func:`stem_files.separate_file`.
 
     Raises:
         StemdeskError: a bad file (also one found bad halfway, e.g. NaN
-            samples), a write failure, or Cancelled; no stem file of the song
-            is then left, under its own or a staging name, and a song folder
-            made for it is removed again.
+            samples), a write failure, or Cancelled; the song's folder is
+            then as it was and no staged file is left.
     """
     if file_format not in FORMATS:
         raise StemdeskError(f"Unknown format {file_format!r}; use {' or '.join(FORMATS)}.")
+    subtype = subtype or DEFAULT_SUBTYPES[file_format]
     chosen = choose_stems(separator.stems, stems)
     indices = [separator.stems.index(stem) for stem in chosen]
-    song = Path(song)
+    song, out_dir = Path(song), Path(out_dir)
+    folder = out_dir / (name or folder_name(song))
+    _check_replaceable(folder)
     audio = open_stream(song)
-    folder = Path(out_dir) / song.stem
-    made_folder = not folder.exists()
     mixture = SampleQueue()
 
     def blocks() -> Iterator[np.ndarray]:
@@ -88,86 +91,104 @@ def separate_file_streamed(
     names = [f"{stem}.{file_format}" for stem in chosen]
     if rest:
         names += [f"{REST_PREFIX}{stem}.{file_format}" for stem in chosen]
-    writer: _StagedFiles | None = None
+    staging: _StagedSet | None = None
+    loudest = 0.0
     try:
-        spans = separator.stream(blocks(), audio.rate, audio.expected_length, progress, cancel)
-        for start, span in spans:
-            if writer is None:
-                # Only once the first span is made: a file refused early leaves no folder.
-                writer = _StagedFiles([song_folder(song, Path(out_dir)) / name for name in names],
-                                      audio.rate, audio.channels, subtype)
+        for start, span in separator.stream(blocks(), audio.rate, audio.expected_length, progress, cancel):
+            if staging is None:
+                # Only once the first span is made: a file refused early leaves nothing.
+                staging = _StagedSet(out_dir, folder, names, audio.rate, audio.channels, subtype)
             stop = start + span.shape[-1]
+            song_span = mixture.take(start, stop)
+            rests = [song_span - stem for stem in span]
+            # The gain is taken over every stem and every rest, written or not,
+            # as separate_file does, so files of one song always match.
+            loudest = max(loudest, _peak(span), *map(_peak, rests))
+            mixture.drop_before(stop)
             outputs = [span[index] for index in indices]
             if rest:
-                song_span = mixture.take(start, stop)
-                outputs += [song_span - span[index] for index in indices]
-            mixture.drop_before(stop)
-            writer.write(outputs)
-        writer.commit()
-        return writer.paths
-    except BaseException:
-        if writer is not None:
-            writer.discard()
-        if made_folder:
-            with suppress(OSError):
-                folder.rmdir()  # only if empty: an older song's files stay
-        raise
+                outputs += [rests[index] for index in indices]
+            staging.write(outputs)
+        gain = 1.0 if subtype in FLOAT_SUBTYPES or loudest <= 1.0 else 1.0 / loudest
+        staging.finish(gain)
+        _swap_in(staging.folder, folder, staging.tag)
+    except OSError as error:
+        raise StemdeskError(f"Cannot write stems to {folder}: {error.strerror or error}") from None
+    finally:
+        if staging is not None:
+            staging.discard()
+    return WrittenFiles([folder / file_name for file_name in names], gain, subtype)
 
 
-class _StagedFiles:
-    """Sound files written span by span under hidden names, renamed into place together."""
+def _peak(samples: np.ndarray) -> float:
+    return float(max(samples.max(), -samples.min())) if samples.size else 0.0
 
-    def __init__(self, paths: list[Path], rate: int, channels: int, subtype: str):
-        self.paths = paths
-        self._clip = subtype != "FLOAT"
-        token = secrets.token_hex(4)
-        self._staged = [path.with_name(f".{path.stem}.{token}.staging{path.suffix}") for path in paths]
+
+class _StagedSet:
+    """A song's files written span by span into a hidden staging folder beside its folder."""
+
+    def __init__(self, out_dir: Path, folder: Path, names: list[str], rate: int, channels: int, subtype: str):
+        self.tag = owner_tag()
+        self.folder = folder.parent / f".stemdesk.{self.tag}.staging"
+        self._names, self._subtype = names, subtype
+        # PCM waits for the song's gain: float first, converted at the end.
+        self._staged_subtype = subtype if subtype in FLOAT_SUBTYPES else "FLOAT"
         self._files: list[soundfile.SoundFile] = []
         try:
-            for stage in self._staged:
-                container = "FLAC" if stage.suffix == ".flac" else "WAV"
-                self._files.append(
-                    soundfile.SoundFile(stage, "w", samplerate=rate, channels=channels,
-                                        subtype=subtype, format=container)
-                )
+            out_dir.mkdir(parents=True, exist_ok=True)
+            recover_output_folder(out_dir)
+            self.folder.mkdir()
+            for file_name in names:
+                container = "FLAC" if file_name.endswith(".flac") and self._staged_subtype != "FLOAT" else "WAV"
+                self._files.append(soundfile.SoundFile(
+                    self._staged(file_name), "w", samplerate=rate, channels=channels,
+                    subtype=self._staged_subtype, format=container,
+                ))
         except (OSError, soundfile.SoundFileError) as error:
             self.discard()
-            raise StemdeskError(f"Cannot write stems to {paths[0].parent}: {error}") from None
+            raise StemdeskError(f"Cannot write stems to {folder}: {error}") from None
+
+    def _staged(self, file_name: str) -> Path:
+        if self._staged_subtype == self._subtype:
+            return self.folder / file_name
+        return self.folder / f".{file_name}.float.wav"
 
     def write(self, spans: list[np.ndarray]) -> None:
-        """Append float32 ``(C, n)`` to each file, in ``paths`` order."""
-        for sound, span, stage in zip(self._files, spans, self._staged):
-            if self._clip:
-                # As write_audio does: PCM cannot hold more than full scale.
-                span = np.clip(span, -1.0, 1.0)
+        """Append float32 ``(C, n)`` to each file, in ``names`` order."""
+        for sound, span, file_name in zip(self._files, spans, self._names):
             try:
                 sound.write(span.T)
             except (OSError, AssertionError, soundfile.SoundFileError) as error:
                 # soundfile reports a short write (a full disk) with a bare assert.
                 reason = str(error) or "the disk may be full"
-                raise StemdeskError(f"cannot write '{stage}': {reason}") from None
+                raise StemdeskError(f"cannot write '{self.folder / file_name}': {reason}") from None
 
-    def commit(self) -> None:
-        """Close, flush and rename every staged file onto its path."""
-        try:
-            for sound in self._files:
-                sound.close()
-            for stage in self._staged:
-                descriptor = os.open(stage, os.O_RDONLY)
-                try:
-                    os.fsync(descriptor)
-                finally:
-                    os.close(descriptor)
-            for stage, path in zip(self._staged, self.paths):
-                os.replace(stage, path)
-        except (OSError, soundfile.SoundFileError) as error:
-            self.discard()
-            raise StemdeskError(f"Cannot write stems to {self.paths[0].parent}: {error}") from None
+    def finish(self, gain: float) -> None:
+        """Close every file; PCM ones are converted from their float staging with ``gain``."""
+        for sound in self._files:
+            sound.close()
+        if self._staged_subtype == self._subtype:
+            return
+        for file_name in self._names:
+            staged = self._staged(file_name)
+            container = "FLAC" if file_name.endswith(".flac") else "WAV"
+            try:
+                with soundfile.SoundFile(staged) as source, soundfile.SoundFile(
+                    self.folder / file_name, "w", samplerate=source.samplerate, channels=source.channels,
+                    subtype=self._subtype, format=container,
+                ) as target:
+                    while len(block := source.read(BLOCK_FRAMES, dtype="float32", always_2d=True)):
+                        # As write_audio scales and clips, so the files equal separate_file's.
+                        if gain != 1.0:
+                            block = block * np.float32(gain)
+                        target.write(np.clip(block, -1.0, 1.0))
+            except (AssertionError, soundfile.SoundFileError) as error:
+                raise StemdeskError(f"cannot write '{self.folder / file_name}': {error or 'the disk may be full'}") from None
+            staged.unlink()
 
     def discard(self) -> None:
         for sound in self._files:
-            with suppress(Exception):
+            if not sound.closed:
                 sound.close()
-        for stage in self._staged:
-            with suppress(OSError):
-                stage.unlink(missing_ok=True)
+        shutil.rmtree(self.folder, ignore_errors=True)
+

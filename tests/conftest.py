@@ -13,8 +13,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import pytest
 
 from stemdesk.audio import decode
-from stemdesk.cli import DEMO_SONG
-from stemdesk.models import DEFAULT_MODEL, ModelRepo
+from stemdesk import DEMO_SONG
+from stemdesk.catalogue import Catalogue
+from stemdesk.models import DEFAULT_MODEL, user_model_dir
 from stemdesk.separate import Separator
 
 
@@ -31,6 +32,38 @@ def own_cache_folder(tmp_path_factory) -> Path:
         os.environ["XDG_CACHE_HOME"] = previous
 
 
+#: The user's own model folder, read before the tests hide it: where CI installs htdemucs.
+USER_MODEL_DIR = user_model_dir()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def own_data_folder(tmp_path_factory) -> Path:
+    """The user's data folder (installed models) is one of this test run's own.
+
+    A model the user installed (htdemucs, in CI too) would otherwise become the
+    window's default model in every test; tests that want it use ``installed_htdemucs``.
+    """
+    folder = tmp_path_factory.mktemp("data")
+    previous = os.environ.get("XDG_DATA_HOME")
+    os.environ["XDG_DATA_HOME"] = str(folder)
+    yield folder
+    if previous is None:
+        os.environ.pop("XDG_DATA_HOME", None)
+    else:
+        os.environ["XDG_DATA_HOME"] = previous
+
+
+@pytest.fixture(scope="session")
+def installed_htdemucs():
+    """The catalogue entry of the htdemucs the user installed (``stemdesk models install htdemucs``);
+    the test skips where there is none or it cannot run."""
+    entry = next((entry for entry in Catalogue([USER_MODEL_DIR]).entries() if entry.id == "htdemucs"), None)
+    if entry is None or not entry.usable:
+        pytest.skip(f"htdemucs is not installed and usable in {USER_MODEL_DIR} "
+                    f"({entry.problem if entry else 'stemdesk models install htdemucs'})")
+    return entry
+
+
 @pytest.fixture(scope="session")
 def demo_path() -> Path:
     return DEMO_SONG
@@ -43,7 +76,7 @@ def demo_audio(demo_path):
 
 @pytest.fixture(scope="session")
 def default_card():
-    return ModelRepo().get(DEFAULT_MODEL)
+    return Catalogue().get(DEFAULT_MODEL)
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""The shipped "band" preset: Spleeter's vocals, then the instrument models on what is left."""
+"""The shipped band presets: "band" (Demucs v4's vocals, drums and bass, then the guitar and piano
+models on what is left) and "band-lite" (Spleeter's vocals, then the four instrument models)."""
 
 import json
 
@@ -6,20 +7,25 @@ import numpy as np
 import pytest
 
 from stemdesk.audio import Audio
-from stemdesk.models import PROJECT_ROOT, ModelRepo
-from stemdesk.presets import PresetSeparator, installed_presets, open_separator
+from stemdesk.catalogue import Catalogue
+from stemdesk.models import PROJECT_ROOT, SHIPPED_MODEL_DIR
+from stemdesk.presets import PresetSeparator
 
 BAND_STEMS = ("vocals", "drums", "bass", "guitar", "piano", "other")
 INSTRUMENT_MODELS = ("drums-unet", "bass-unet", "guitar-unet", "piano-unet")
 
 
 @pytest.fixture(scope="module")
-def band():
-    return open_separator("band", device="cpu")
+def band_lite():
+    return Catalogue().open("band-lite", device="cpu")
+
+
+def excerpt_of(audio, seconds):
+    return Audio(audio.samples[:, : seconds * audio.rate], audio.rate)
 
 
 def test_the_instrument_models_are_installed_with_their_figures():
-    repo = ModelRepo()
+    repo = Catalogue()
     for model in INSTRUMENT_MODELS:
         card = repo.get(model)
         assert card.stems == (model.split("-")[0], "rest") and card.license == "MIT"
@@ -28,27 +34,55 @@ def test_the_instrument_models_are_installed_with_their_figures():
         # The card's figures come from a real evaluation: the oracle mask beats doing nothing.
         assert target["oracle"]["sdr"] > target["identity"]["sdr"]
         assert "--split test" in card.metrics["evaluation"]["command"]
-    assert "band" in [preset.id for preset in installed_presets(repo)]
+    assert "band-lite" in [model for model, _ in repo.choices()]
 
 
-def test_band_stems_come_in_order_and_sum_to_the_song(band, demo_audio):
-    assert isinstance(band, PresetSeparator)
-    assert band.stems == BAND_STEMS
-    excerpt = Audio(demo_audio.samples[:, : 6 * demo_audio.rate], demo_audio.rate)
-    stems = band.separate(excerpt)
+def test_without_demucs_band_is_broken_with_the_way_out_and_band_lite_runs():
+    entries = {entry.id: entry for entry in Catalogue([SHIPPED_MODEL_DIR]).entries()}
+    assert not entries["band"].usable
+    assert "steps.0.model: Unknown model 'htdemucs'" in entries["band"].problem
+    assert "stemdesk models install htdemucs" in entries["band"].problem
+    assert entries["band-lite"].usable and entries["band-lite"].card.stems == BAND_STEMS
+
+
+def test_band_lite_stems_come_in_order_and_sum_to_the_song(band_lite, demo_audio):
+    assert isinstance(band_lite, PresetSeparator)
+    assert band_lite.stems == BAND_STEMS
+    excerpt = excerpt_of(demo_audio, 6)
+    stems = band_lite.separate(excerpt)
     assert tuple(stems) == BAND_STEMS
     total = sum(stem.samples for stem in stems.values())
     assert np.max(np.abs(total - excerpt.samples)) < 1e-4
     # The first step is the shipped vocals model, run on the song itself.
-    vocals = open_separator("spleeter-2stems", device="cpu").separate(excerpt)["vocals"]
+    vocals = Catalogue().open("spleeter-2stems", device="cpu").separate(excerpt)["vocals"]
     np.testing.assert_allclose(stems["vocals"].samples, vocals.samples, atol=1e-5)
 
 
-def test_the_band_card_changes_with_any_of_its_models(band, tmp_path):
-    preset = json.loads((PROJECT_ROOT / "models" / "band.json").read_text())
+def test_the_band_lite_card_changes_with_any_of_its_models(band_lite, tmp_path):
+    preset = json.loads((PROJECT_ROOT / "models" / "band-lite.json").read_text())
     assert [step["model"] for step in preset["steps"]] == ["spleeter-2stems", *INSTRUMENT_MODELS]
-    assert len(band.card.sha256) == 64 and band.card.id == "band"
+    assert len(band_lite.card.identity) == 64 and band_lite.card.id == "band-lite"
     renamed = dict(preset, steps=[*preset["steps"][:-1], dict(preset["steps"][-1], **{"as": "keys"})])
-    (tmp_path / "band.json").write_text(json.dumps(renamed))
-    other = open_separator(str(tmp_path / "band.json"), device="cpu")
-    assert other.stems[-2] == "keys" and other.card.sha256 != band.card.sha256
+    (tmp_path / "band-lite.json").write_text(json.dumps(renamed))
+    other = Catalogue().open(str(tmp_path / "band-lite.json"), device="cpu")
+    assert other.stems[-2] == "keys" and other.card.identity != band_lite.card.identity
+
+
+def test_band_keeps_three_demucs_stems_then_guitar_and_piano_on_the_rest():
+    preset = json.loads((PROJECT_ROOT / "models" / "band.json").read_text())
+    assert preset["steps"][0] == {"model": "htdemucs", "keep": ["vocals", "drums", "bass"]}
+    assert [step["model"] for step in preset["steps"][1:]] == ["guitar-unet", "piano-unet"]
+
+
+def test_band_with_the_installed_demucs_gives_six_stems_summing_to_the_song(installed_htdemucs, demo_audio):
+    band = Catalogue([installed_htdemucs.path.parent, SHIPPED_MODEL_DIR]).open("band", device="cpu")
+    excerpt = excerpt_of(demo_audio, 9)
+    stems = band.separate(excerpt)
+    assert tuple(stems) == BAND_STEMS
+    assert np.max(np.abs(sum(stem.samples for stem in stems.values()) - excerpt.samples)) < 1e-4
+    alone = Catalogue([installed_htdemucs.path.parent]).open("htdemucs", device="cpu").separate(excerpt)
+    for stem in ("vocals", "drums", "bass"):
+        np.testing.assert_allclose(stems[stem].samples, alone[stem].samples, atol=1e-5)
+    # guitar, piano and other split Demucs' "other" between them.
+    np.testing.assert_allclose(stems["guitar"].samples + stems["piano"].samples + stems["other"].samples,
+                               alone["other"].samples, atol=1e-4)

@@ -49,8 +49,8 @@ def run_cli(*args, **popen) -> subprocess.Popen:
 def test_streamed_stem_files_equal_the_whole_song_path(tmp_path, separator, demo_audio, subtype, rest):
     # 48 kHz so that both resamplers stream; 25 s so that several chunks and blocks pass.
     song = write_song(tmp_path / "song.wav", resample(demo_audio, 48000), 25.0)
-    whole = separate_file(separator, song, tmp_path / "whole", rest=rest, subtype=subtype)
-    streamed = separate_file_streamed(separator, song, tmp_path / "streamed", rest=rest, subtype=subtype)
+    whole = separate_file(separator, song, tmp_path / "whole", rest=rest, subtype=subtype).paths
+    streamed = separate_file_streamed(separator, song, tmp_path / "streamed", rest=rest, subtype=subtype).paths
     assert [path.name for path in streamed] == [path.name for path in whole]
     expected, got = stem_files(whole[0].parent), stem_files(streamed[0].parent)
     assert list(got) == list(expected)
@@ -159,13 +159,13 @@ def test_ctrl_c_stops_every_job_and_leaves_nothing_partial(tmp_path, demo_audio)
     # A process group of its own, as a terminal gives: Ctrl-C reaches the CLI and its workers.
     process = run_cli(library, "-o", out, "--device", "cpu", "--jobs", "2", start_new_session=True)
     deadline = time.monotonic() + 120
-    while not list(out.rglob(".*.staging.wav")) and time.monotonic() < deadline:
+    while not list(out.rglob(".stemdesk.*.staging")) and time.monotonic() < deadline:
         time.sleep(0.05)
     os.killpg(process.pid, signal.SIGINT)
     _, err = process.communicate(timeout=90)
     assert process.returncode == 130, err
     assert "Traceback" not in err
-    leftovers = [path for path in out.rglob("*") if path.is_file() and ".staging" in path.name]
+    leftovers = [path for path in out.rglob("*") if ".staging" in path.name]
     assert leftovers == []
     # No worker outlived the batch (multiprocessing's resource tracker may take a moment).
     deadline = time.monotonic() + 10
@@ -205,14 +205,14 @@ def test_ray_runs_the_same_task_on_a_local_cluster(tmp_path, demo_audio):
 
 
 def test_a_preset_streams_too_with_the_same_stems(tmp_path, demo_audio):
-    from stemdesk.presets import open_separator
+    from stemdesk.catalogue import Catalogue
     from stemdesk.streamed_stems import can_stream
 
-    band = open_separator("band", device="cpu")
+    band = Catalogue().open("band-lite", device="cpu")  # mask models only: they all stream
     assert can_stream(band)
     song = write_song(tmp_path / "song.wav", resample(demo_audio, 48000), 16.0)
-    whole = separate_file(band, song, tmp_path / "whole", subtype="FLOAT")
-    streamed = separate_file_streamed(band, song, tmp_path / "streamed", subtype="FLOAT")
+    whole = separate_file(band, song, tmp_path / "whole", subtype="FLOAT").paths
+    streamed = separate_file_streamed(band, song, tmp_path / "streamed", subtype="FLOAT").paths
     expected, got = stem_files(whole[0].parent), stem_files(streamed[0].parent)
     assert sorted(got) == sorted(expected) == sorted(f"{stem}.wav" for stem in band.stems)
     for name in expected:

@@ -56,7 +56,7 @@ def test_stems_choice_flac_and_mono(tmp_path, demo_audio):
     files = visible(out / "mono")
     assert [f.name for f in files] == ["vocals.flac"]
     info = sf.info(files[0])
-    assert info.channels == 1 and info.format == "FLAC" and info.subtype == "PCM_16"
+    assert info.channels == 1 and info.format == "FLAC" and info.subtype == "PCM_24", "24-bit: FLAC has no float"
 
 
 def make_bad_inputs(folder: Path, demo_audio) -> dict[str, Path]:
@@ -109,9 +109,10 @@ def test_unwritable_output_folder(tmp_path, demo_audio, capsys):
     song = short_song(demo_audio, tmp_path / "song.wav", seconds=1)
     blocker = tmp_path / "file-not-folder"
     blocker.write_text("x")
-    assert main(["separate", str(song), "-o", str(blocker / "out")]) == 1
+    # Refused before the model is even opened: exit 2, nothing separated in vain.
+    assert main(["separate", str(song), "-o", str(blocker / "out")]) == 2
     (line,) = error_lines(capsys.readouterr())
-    assert "output folder" in line.lower()
+    assert "output folder" in line.lower() and "is a file" in line
 
 
 def test_unknown_model_and_unknown_stem(tmp_path, demo_audio, capsys):
@@ -156,7 +157,7 @@ def test_corrupt_card_is_refused(tmp_path, demo_audio, model_copy, capsys):
     card.write_text(json.dumps(raw))
     assert main(["separate", str(song), "--model", str(card)]) == 2
     (line,) = error_lines(capsys.readouterr())
-    assert "missing stems" in line
+    assert "spleeter-2stems.json: stems: Field required" in line
 
 
 def test_models_lists_the_installed_cards(capsys):
@@ -179,3 +180,18 @@ def test_installed_command_without_arguments_separates_the_demo(tmp_path):
     )
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
     assert bad.stderr.strip().splitlines()[-1].startswith("stemdesk: error:")
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--workers", "0"], "--workers 0: use 1 to"),
+    (["--workers", "-3"], "--workers -3: use 1 to"),
+    (["--workers", str((os.cpu_count() or 1) + 1)], "(the cores of this machine)"),
+    (["--format", "flac", "--bit-depth", "float"], "FLAC holds 16- or 24-bit samples only"),
+])
+def test_impossible_options_are_refused_before_any_work(tmp_path, options, message, capsys):
+    out = tmp_path / "out"
+    # The song does not exist: refusing it would be the first work done.
+    assert main(["separate", str(tmp_path / "missing.wav"), "-o", str(out), *options]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert message in line
+    assert not out.exists()

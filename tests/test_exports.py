@@ -9,7 +9,8 @@ import soundfile
 from stemdesk import PROJECT_ROOT
 from stemdesk.errors import StemdeskError
 from stemdesk.exports import export_mix, export_rest, export_stems
-from stemdesk.models import DEFAULT_MODEL, ModelRepo
+from stemdesk.catalogue import Catalogue
+from stemdesk.models import DEFAULT_MODEL
 from stemdesk.playback import MixerState
 from stemdesk.separate import Separator
 from stemdesk.session import open_song
@@ -20,7 +21,7 @@ PCM_16_STEP = 1 / 32768
 
 @pytest.fixture(scope="module")
 def song():
-    return open_song(DEMO, Separator(ModelRepo().get(DEFAULT_MODEL), device="cpu"))
+    return open_song(DEMO, Separator(Catalogue().get(DEFAULT_MODEL), device="cpu"))
 
 
 def read_back(path):
@@ -32,7 +33,7 @@ def read_back(path):
 def test_export_stems_writes_each_stem_exactly_with_progress_per_file(song, tmp_path):
     progress = []
 
-    paths = export_stems(song.stems, None, tmp_path, "wav", "FLOAT", lambda *p: progress.append(p))
+    paths = export_stems(song.stems, None, tmp_path, "wav", "FLOAT", lambda *p: progress.append(p)).paths
 
     assert paths == [tmp_path / "vocals.wav", tmp_path / "accompaniment.wav"]
     assert progress == [(0, 2), (1, 2), (2, 2)]
@@ -44,7 +45,7 @@ def test_export_stems_writes_each_stem_exactly_with_progress_per_file(song, tmp_
 
 
 def test_export_chosen_stem_as_flac_24(song, tmp_path):
-    (path,) = export_stems(song.stems, ["accompaniment"], tmp_path, "flac", "PCM_24")
+    (path,) = export_stems(song.stems, ["accompaniment"], tmp_path, "flac", "PCM_24").paths
 
     assert path == tmp_path / "accompaniment.flac" and os.listdir(tmp_path) == ["accompaniment.flac"]
     samples, _ = read_back(path)
@@ -81,7 +82,7 @@ def test_a_stem_that_cannot_be_written_leaves_the_earlier_ones_and_no_partial_fi
 
 
 def test_export_rest_is_the_mixture_minus_the_stem(song, tmp_path):
-    path = export_rest(song.stems, song.mixture, "vocals", tmp_path / "no_vocals.wav", "FLOAT")
+    (path,) = export_rest(song.stems, song.mixture, "vocals", tmp_path / "no_vocals.wav", "FLOAT").paths
 
     samples, rate = read_back(path)
     assert rate == song.mixture.rate
@@ -116,7 +117,7 @@ def amp(db):
 def test_export_mix_is_the_weighted_sum_of_the_stems(song, tmp_path, change, vocals_amp, accompaniment_amp):
     state = change(MixerState.for_stems(song.stems))
 
-    path = export_mix(song.stems, state, tmp_path / "mix.wav", "FLOAT")
+    (path,) = export_mix(song.stems, state, tmp_path / "mix.wav", "FLOAT").paths
 
     samples, rate = read_back(path)
     expected = (
@@ -129,24 +130,26 @@ def test_export_mix_is_the_weighted_sum_of_the_stems(song, tmp_path, change, voc
 
 
 def test_export_mix_of_unity_faders_is_the_mixture(song, tmp_path):
-    path = export_mix(song.stems, MixerState.for_stems(song.stems), tmp_path / "mix.wav", "FLOAT")
+    (path,) = export_mix(song.stems, MixerState.for_stems(song.stems), tmp_path / "mix.wav", "FLOAT").paths
     np.testing.assert_allclose(read_back(path)[0], song.mixture.samples, atol=1e-5)
 
 
-def test_pcm_16_mix_is_clipped_at_full_scale_and_float_keeps_the_overs(song, tmp_path):
+def test_pcm_16_mix_beyond_full_scale_is_lowered_as_a_whole_and_float_keeps_the_overs(song, tmp_path):
     state = MixerState.for_stems(song.stems).with_gain("accompaniment", 12.0)
     expected = song.stems["vocals"].samples + amp(12) * song.stems["accompaniment"].samples
-    overs = np.abs(expected) > 1
-    assert overs.any() and not overs.all()
+    peak = np.abs(expected).max()
+    assert peak > 1.5
 
-    pcm, _ = read_back(export_mix(song.stems, state, tmp_path / "mix16.wav", "PCM_16"))
-    floating, _ = read_back(export_mix(song.stems, state, tmp_path / "mixf.wav", "FLOAT"))
+    pcm_export = export_mix(song.stems, state, tmp_path / "mix16.wav", "PCM_16")
+    float_export = export_mix(song.stems, state, tmp_path / "mixf.wav", "FLOAT")
 
-    assert np.abs(pcm).max() <= 1.0
-    np.testing.assert_allclose(pcm[overs], np.sign(expected[overs]), atol=PCM_16_STEP)
+    assert pcm_export.gain == pytest.approx(1 / peak) and float_export.gain == 1.0
+    assert "lowered by" in pcm_export.gain_note() and "16-bit" in pcm_export.gain_note()
+    assert float_export.gain_note() is None
+    pcm, _ = read_back(pcm_export.paths[0])
     # libsndfile writes x * 32767 and reads back n / 32768: up to one step off, plus rounding.
-    np.testing.assert_allclose(pcm[~overs], expected[~overs], atol=1.5 * PCM_16_STEP)
-    assert floating.max() > 1.5
+    np.testing.assert_allclose(pcm, expected / peak, atol=1.5 * PCM_16_STEP)
+    floating, _ = read_back(float_export.paths[0])
     np.testing.assert_allclose(floating, expected, atol=2e-6)
 
 

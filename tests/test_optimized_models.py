@@ -1,12 +1,14 @@
-"""ORT's optimised graph of a model, cached between runs: same outputs, rebuilt when damaged."""
+"""ORT's optimised graph of a model, cached between runs: same outputs, rebuilt when damaged or not this model's."""
 
+import json
 import os
 
 import numpy as np
 import onnxruntime
 import pytest
 
-from stemdesk.optimized_models import cache_folder, optimized_path
+from stemdesk.catalogue import Catalogue
+from stemdesk.optimized_models import cache_folder, optimized_path, sidecar_path
 from stemdesk.separate import open_session
 
 
@@ -38,7 +40,7 @@ def test_the_cached_graph_computes_what_the_model_does(default_card, fresh_cache
     cached = optimized_path(default_card, onnxruntime.__version__)
     assert not cached.exists()
     first = open_session(default_card, "cpu")
-    assert cached.is_file() and list(fresh_cache.iterdir()) == [cached]
+    assert cached.is_file() and sorted(fresh_cache.iterdir()) == sorted([cached, sidecar_path(cached)])
     written = cached.stat().st_mtime_ns
     second = open_session(default_card, "cpu")
     assert cached.stat().st_mtime_ns == written  # read, not rebuilt
@@ -54,6 +56,47 @@ def test_a_damaged_cache_file_is_rebuilt(default_card, fresh_cache):
     np.testing.assert_array_equal(masks(session, default_card), masks(plain_session(default_card), default_card))
     assert cached.stat().st_size > 1_000_000
     onnxruntime.InferenceSession(str(cached), providers=["CPUExecutionProvider"])
+
+
+def test_the_sidecar_records_what_the_graph_was_built_from(default_card, fresh_cache):
+    open_session(default_card, "cpu")
+    cached = optimized_path(default_card, onnxruntime.__version__)
+    recorded = json.loads(sidecar_path(cached).read_text())
+    assert recorded["model"] == default_card.id and recorded["source_sha256"] == default_card.sha256
+    assert recorded["ort_version"] == onnxruntime.__version__ and recorded["graph_bytes"] == cached.stat().st_size
+    assert sorted(path.name for path in fresh_cache.iterdir()) == sorted([cached.name, sidecar_path(cached).name])
+
+
+@pytest.mark.parametrize("tamper", [
+    "another model's graph", "no sidecar", "sidecar of another ORT", "garbled sidecar", "graph cut short",
+])
+def test_a_cached_graph_that_is_not_this_models_is_not_run_but_rebuilt(default_card, fresh_cache, tmp_path, tamper):
+    """A graph under this model's name is used only if its sidecar says it was built from this model."""
+    cached = optimized_path(default_card, onnxruntime.__version__)
+    sidecar = sidecar_path(cached)
+    if tamper == "another model's graph":
+        # A real, loadable graph of a different network, with a sidecar copied from this model's.
+        other = Catalogue().get("bass-unet")
+        open_session(default_card, "cpu")
+        recorded = json.loads(sidecar.read_text())
+        cached.write_bytes(other.onnx_path.read_bytes())
+        sidecar.write_text(json.dumps(dict(recorded, source_sha256=other.sha256, graph_bytes=cached.stat().st_size)))
+    else:
+        open_session(default_card, "cpu")
+        recorded = json.loads(sidecar.read_text())
+        if tamper == "no sidecar":
+            sidecar.unlink()
+        elif tamper == "sidecar of another ORT":
+            sidecar.write_text(json.dumps(dict(recorded, ort_version="1.0.0")))
+        elif tamper == "garbled sidecar":
+            sidecar.write_text('{"model": 3')
+        else:
+            cached.write_bytes(cached.read_bytes()[: recorded["graph_bytes"] // 2])
+    tampered = cached.read_bytes()
+    session = open_session(default_card, "cpu")
+    np.testing.assert_array_equal(masks(session, default_card), masks(plain_session(default_card), default_card))
+    assert cached.read_bytes() != tampered
+    assert json.loads(sidecar.read_text())["source_sha256"] == default_card.sha256
 
 
 def test_files_of_other_versions_go_and_other_models_files_stay(default_card, fresh_cache):

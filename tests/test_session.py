@@ -8,7 +8,8 @@ import pytest
 from stemdesk import PROJECT_ROOT
 from stemdesk.chunking import CancelToken, Cancelled
 from stemdesk.errors import StemdeskError
-from stemdesk.models import DEFAULT_MODEL, ModelRepo
+from stemdesk.catalogue import Catalogue
+from stemdesk.models import DEFAULT_MODEL
 from stemdesk.separate import Separator
 from stemdesk.session import decode_song, open_song, separate_song
 from stemdesk.stem_cache import StemCache
@@ -28,7 +29,7 @@ class ProgressLog:
 
 @pytest.fixture(scope="module")
 def separator():
-    return Separator(ModelRepo().get(DEFAULT_MODEL), device="cpu")
+    return Separator(Catalogue().get(DEFAULT_MODEL), device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -151,3 +152,14 @@ def test_a_long_song_can_be_played_from_its_first_chunk_on(separator, tmp_path):
     seen.clear()
     separate_song(decode_song(DEMO), separator, None, on_growing=on_growing)
     assert seen == []
+
+
+def test_stems_of_an_older_engine_are_separated_again_not_served(separator, tmp_path, monkeypatch):
+    cache = StemCache(tmp_path)
+    song = decode_song(DEMO)
+    first = separate_song(song, separator, cache)
+    assert separate_song(decode_song(DEMO), separator, cache).from_cache
+    monkeypatch.setattr("stemdesk.stem_cache.ENGINE_REVISION", 10**6)
+    again = separate_song(decode_song(DEMO), separator, cache, progress=(progress := ProgressLog()))
+    assert not again.from_cache and progress.calls
+    assert tuple(again.stems) == tuple(first.stems)

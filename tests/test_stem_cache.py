@@ -3,13 +3,13 @@
 import json
 import os
 import time
-from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from stemdesk.audio import Audio
-from stemdesk.models import DEFAULT_MODEL, ModelRepo
+from stemdesk.catalogue import Catalogue
+from stemdesk.models import DEFAULT_MODEL
 from stemdesk.stem_cache import MANIFEST, StemCache
 
 RATE = 44_100
@@ -17,7 +17,7 @@ RATE = 44_100
 
 @pytest.fixture(scope="module")
 def card():
-    return ModelRepo().get(DEFAULT_MODEL)
+    return Catalogue().get(DEFAULT_MODEL)
 
 
 def noise_stems(seed: int, samples: int = 4_410) -> dict[str, Audio]:
@@ -66,9 +66,18 @@ def test_key_depends_on_every_sample_the_rate_and_the_model(card):
     assert StemCache.key(Audio(mixture.samples.copy(), RATE), card) == key
     assert StemCache.key(Audio(nudged, RATE), card) != key
     assert StemCache.key(Audio(mixture.samples, 48_000), card) != key
-    assert StemCache.key(mixture, replace(card, version=card.version + ".1")) != key
-    assert StemCache.key(mixture, replace(card, id="other-model")) != key
-    assert StemCache.key(mixture, replace(card, sha256="0" * 64)) != key
+    for changed in ({"version": card.version + ".1"}, {"id": "other-model"}, {"sha256": "0" * 64},
+                    {"segment_frames": card.segment_frames // 2}, {"mask_power": 1.0}):
+        assert StemCache.key(mixture, card.model_copy(update=changed)) != key, changed
+    # What only describes the model does not change its stems.
+    assert StemCache.key(mixture, card.model_copy(update={"name": "Renamed", "license": "other"})) == key
+
+
+def test_key_changes_with_the_engine_revision(card, monkeypatch):
+    mixture = mixture_of(noise_stems(0))
+    key = StemCache.key(mixture, card)
+    monkeypatch.setattr("stemdesk.stem_cache.ENGINE_REVISION", 2)
+    assert StemCache.key(mixture, card) != key
 
 
 def truncate_first_array(entry):

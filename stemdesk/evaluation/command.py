@@ -19,7 +19,7 @@ from pathlib import Path
 
 from stemdesk.datasets import Track, load_dataset
 from stemdesk.errors import StemdeskError
-from stemdesk.presets import open_separator
+from stemdesk.catalogue import Catalogue
 from stemdesk.separate import DEVICES
 
 from .report import RunInfo, record_in_card, write_report
@@ -79,7 +79,7 @@ def evaluate(
         raise StemdeskError(f"the report '{report}' must be a .md file (its plot and numbers go beside it)")
     _require_packages()
     songs = load_dataset(data, split)[:tracks]
-    separator = open_separator(model, device=device)
+    separator = Catalogue().open(model, device=device)
     card_path = getattr(separator.card, "card_path", None)
     if into_card and card_path is None:
         raise StemdeskError(f"{model!r} is a preset: it has no card file to record figures in")

@@ -13,8 +13,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from stemdesk.audio import atomic_path
-from stemdesk.models import ModelCard
-from stemdesk.presets import PresetCard
+from stemdesk.separators import SeparatorCard
 
 from .scoring import StemScore
 
@@ -28,7 +27,7 @@ class RunInfo:
     """How the scores were obtained, for the report's header."""
 
     command: str
-    card: ModelCard | PresetCard
+    card: SeparatorCard
     data: Path
     split: str | None
     songs: list[str]

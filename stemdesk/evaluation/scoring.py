@@ -11,8 +11,7 @@ import numpy as np
 
 from stemdesk.audio import Audio
 from stemdesk.datasets import Track, mixture_audio, stems_audio
-from stemdesk.presets import PresetSeparator
-from stemdesk.separate import Separator
+from stemdesk.separators import StemSeparator
 
 from .metrics import bss_eval, global_sdr
 from .references import model_references, oracle_ratio_mask
@@ -54,7 +53,7 @@ def excerpt(samples: np.ndarray, length: int | None) -> np.ndarray:
     return samples[..., start : start + length]
 
 
-def score_track(separator: Separator | PresetSeparator, track: Track, seconds: float | None = None) -> list[StemScore]:
+def score_track(separator: StemSeparator, track: Track, seconds: float | None = None) -> list[StemScore]:
     """Scores of every model stem that can be compared on ``track``; empty when none can.
 
     The song is read at the model's rate and cut to its middle ``seconds``
@@ -95,7 +94,7 @@ def score_track(separator: Separator | PresetSeparator, track: Track, seconds: f
 
 
 def score_dataset(
-    separator: Separator | PresetSeparator,
+    separator: StemSeparator,
     tracks: list[Track],
     seconds: float | None = None,
     progress: Callable[[int, int, Track], None] | None = None,

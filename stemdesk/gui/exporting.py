@@ -7,7 +7,9 @@ Three kinds of export, all into ``<folder>/<song title>/``:
 - ``mix``: the mix the mixer plays now, faders, mute and solo included (``mix.wav``).
 
 The files are written by :mod:`stemdesk.exports` (temporary name, then
-renamed) on a worker thread, one export at a time.
+renamed) on a worker thread, one export at a time. In 16/24-bit formats the
+stems and rests of a song share one gain so that none clips (the same gain
+the CLI uses), and the window reports it; float WAV keeps the level.
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ from PySide6.QtCore import QObject, Signal
 
 from stemdesk.chunking import Progress
 from stemdesk.exports import export_mix, export_rest, export_stems
+from stemdesk.headroom import WrittenFiles
 from stemdesk.gui.preferences import EXPORT_FORMATS
 from stemdesk.gui.worker import Worker
 from stemdesk.playback import MixerState
 from stemdesk.session import SongSession
-from stemdesk.stem_files import REST_PREFIX, song_folder
+from stemdesk.stem_files import REST_PREFIX, song_folder, song_gain
 
 KINDS = ("stems", "rest", "mix")
 
@@ -40,7 +43,7 @@ class ExportRequest:
 
     kind: str
     folder: Path
-    export_format: str = "WAV 24-bit"
+    export_format: str = "WAV 32-bit float"
     stems: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -61,8 +64,8 @@ class ExportRequest:
         return "the current mix"
 
 
-def export_song(request: ExportRequest, song: SongSession, state: MixerState, progress: Progress) -> list[Path]:
-    """Write what ``request`` asks for; return the paths written.
+def export_song(request: ExportRequest, song: SongSession, state: MixerState, progress: Progress) -> WrittenFiles:
+    """Write what ``request`` asks for; return the paths written and their gain.
 
     ``state`` is the mixer state used by a "mix" export. ``progress(files
     done, files total)`` follows each file. StemdeskError when a file cannot
@@ -71,15 +74,17 @@ def export_song(request: ExportRequest, song: SongSession, state: MixerState, pr
     folder = song_folder(song.path, request.folder)
     file_format, subtype = EXPORT_FORMATS[request.export_format]
     if request.kind == "stems":
-        return export_stems(song.stems, list(request.stems), folder, file_format, subtype, progress)
+        gain = song_gain(song.stems, song.mixture, subtype)
+        return export_stems(song.stems, list(request.stems), folder, file_format, subtype, progress, gain)
     progress(0, 1)
     if request.kind == "rest":
         name = request.stems[0]
-        path = export_rest(song.stems, song.mixture, name, folder / f"{REST_PREFIX}{name}.{file_format}", subtype)
+        path = folder / f"{REST_PREFIX}{name}.{file_format}"
+        written = export_rest(song.stems, song.mixture, name, path, subtype, song_gain(song.stems, song.mixture, subtype))
     else:
-        path = export_mix(song.stems, state, folder / f"mix.{file_format}", subtype)
+        written = export_mix(song.stems, state, folder / f"mix.{file_format}", subtype)
     progress(1, 1)
-    return [path]
+    return written
 
 
 class ExportRunner(QObject):
@@ -88,13 +93,14 @@ class ExportRunner(QObject):
     Signals:
         started(description): an export began, e.g. "everything but vocals of song.mp3".
         progressed(done, total): files written so far.
-        finished(request, paths): the export wrote ``paths``.
+        finished(request, written): the export wrote ``written.paths``
+            (a :class:`~stemdesk.headroom.WrittenFiles`, with the gain applied).
         failed(message): the export wrote nothing more (e.g. the disk is full).
     """
 
     started = Signal(str)
     progressed = Signal(int, int)
-    finished = Signal(object, list)
+    finished = Signal(object, object)
     failed = Signal(str)
 
     def __init__(self, parent: QObject | None = None):
@@ -113,7 +119,7 @@ class ExportRunner(QObject):
             return False
         worker = Worker(lambda progress, cancel: export_song(request, song, state, progress), "Export")
         worker.progressed.connect(self.progressed)
-        worker.succeeded.connect(lambda paths: self._report(self.finished, request, paths))
+        worker.succeeded.connect(lambda written: self._report(self.finished, request, written))
         worker.failed.connect(lambda message: self._report(self.failed, message))
         worker.finished.connect(lambda: self._release(worker))
         self._running = worker

@@ -101,8 +101,18 @@ class ShortcutCard(QFrame):
         ("1 … 9", "select a stem"),
         ("M  S", "mute / solo selected"),
         ("L", "A-B loop on / off"),
-        ("drag", "mark the A-B span"),
+        ("drag", "mark a loop (Alt: free)"),
+        ("Shift+L", "loop the current bar"),
+        ("Alt+← →", "move the loop a bar"),
+        ("[  ]", "tempo −/+ 5 %"),
+        ("Shift+↑ ↓", "transpose ± 1"),
+        ("C", "click on / off"),
+        ("K", "count-in 0/1/2 bars"),
+        ("B", "snap to the grid"),
+        ("T", "tap tempo"),
     )
+    #: Keys per column: the card is two columns wide, short enough for a 720-px window.
+    ROWS = 8
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -112,8 +122,9 @@ class ShortcutCard(QFrame):
         grid.setVerticalSpacing(3)
         title = QLabel("Keys")
         title.setObjectName("stripName")
-        grid.addWidget(title, 0, 0, 1, 2)
-        for row, (key, meaning) in enumerate(self.KEYS, start=1):
+        grid.addWidget(title, 0, 0, 1, 4)
+        for index, (key, meaning) in enumerate(self.KEYS):
+            row, column = index % self.ROWS + 1, 2 * (index // self.ROWS)
             cap = QLabel(key)
             cap.setStyleSheet(
                 f"background: {theme.RAISED}; border: 1px solid {theme.BORDER}; border-radius: 3px;"
@@ -122,6 +133,6 @@ class ShortcutCard(QFrame):
             cap.setAlignment(Qt.AlignmentFlag.AlignCenter)
             text = QLabel(meaning)
             text.setObjectName("dim")
-            grid.addWidget(cap, row, 0)
-            grid.addWidget(text, row, 1)
-        grid.setRowStretch(len(self.KEYS) + 1, 1)
+            grid.addWidget(cap, row, column)
+            grid.addWidget(text, row, column + 1)
+        grid.setRowStretch(self.ROWS + 1, 1)

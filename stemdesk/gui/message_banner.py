@@ -1,7 +1,8 @@
 """A message strip inside the window: errors and notices that never block.
 
 Unlike a modal dialog it lets the musician (and tests) go on working; an
-error stays until it is closed or replaced, a notice fades after a while.
+error stays until it is closed or replaced, a notice fades after a while
+unless it offers an action (a question waits for its answer).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from stemdesk.gui import theme
 
 _LEVEL_COLOURS = {"info": theme.ACCENT, "warning": theme.WARNING, "error": theme.ERROR}
 _LEVEL_ICONS = {"info": "ℹ", "warning": "⚠", "error": "✖"}
-# A notice stays this long; errors and warnings stay until dismissed.
+# A notice without an action stays this long; anything else stays until dismissed.
 _INFO_MS = 10_000
 
 
@@ -85,7 +86,7 @@ class MessageBanner(QFrame):
         if action:
             self.action_button.setText(action[0])
         self.show()
-        if level == "info":
+        if level == "info" and action is None:
             self._timer.start(_INFO_MS)
         else:
             self._timer.stop()

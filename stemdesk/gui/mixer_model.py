@@ -17,10 +17,13 @@ MIN_DB, MAX_DB = -60.0, 12.0
 
 
 class MixerModel(QObject):
-    """Faders, mute, solo, master, loop and the selected stem of the open song.
+    """Faders, mute, solo, master and the selected stem of the open song.
+
+    The states it fires never hold a loop: the A-B loop belongs to the
+    practice set-up (:class:`~stemdesk.gui.practice_model.PracticeModel`).
 
     Signals:
-        state_changed(MixerState): after any change of the mix or the loop.
+        state_changed(MixerState): after any change of the mix.
         selection_changed(str): the selected stem ("" when there is no song).
         stems_changed(tuple): a new song brought a new set of stems.
     """
@@ -48,13 +51,29 @@ class MixerModel(QObject):
     def selected(self) -> str:
         return self._selected
 
-    def reset(self, stems: tuple[str, ...]) -> None:
-        """A fresh mix for a new song: all faders at 0 dB, the first stem selected."""
+    def reset(self, stems: tuple[str, ...], keep: MixerState | None = None) -> None:
+        """A mix for a new set of stems: all faders at 0 dB, the first stem selected.
+
+        With ``keep`` (the mix of the same song split by another model), stems
+        of the same name keep their fader, mute and solo, the master keeps its
+        level, and the selection stays if that stem is still there.
+        """
+        selected = self._selected
         self._stems = tuple(stems)
-        self._state = MixerState.for_stems(self._stems)
+        state = MixerState.for_stems(self._stems)
+        if keep is not None:
+            state = MixerState(
+                {name: keep.controls.get(name, control) for name, control in state.controls.items()},
+                master_db=keep.master_db,
+            )
+        self._state = state
+        self._selected = ""
         self.stems_changed.emit(self._stems)
         self.state_changed.emit(self._state)
-        self.select(self._stems[0] if self._stems else "")
+        if keep is not None and selected in self._stems:
+            self.select(selected)
+        else:
+            self.select(self._stems[0] if self._stems else "")
 
     def select(self, name: str) -> None:
         if name and name not in self._stems:
@@ -92,10 +111,6 @@ class MixerModel(QObject):
 
     def set_master(self, db: float) -> None:
         self._update(self._need_state().with_master(_fader_db(db)))
-
-    def set_loop(self, loop: tuple[int, int] | None) -> None:
-        """Loop over samples [start, end), or no loop for None."""
-        self._update(self._need_state().with_loop(loop))
 
     def _need_state(self) -> MixerState:
         if self._state is None:

@@ -4,6 +4,11 @@ Strips are views of a :class:`~stemdesk.gui.mixer_model.MixerModel`: moving a
 fader or clicking M/S calls the model, and the strips redraw from the state
 it fires back. Buttons and faders take no keyboard focus, so Space, M, S and
 the number keys always reach the window's shortcuts.
+
+Strips share the panel's width (between ``_MIN_STRIP_WIDTH`` and
+``_MAX_STRIP_WIDTH``, so six stems, the master and the click fit a 1280-px
+window) and the faders its height; a name too long for its strip is set in
+a smaller font before it is shortened.
 """
 
 from __future__ import annotations
@@ -11,11 +16,15 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFont, QFontMetrics, QMouseEvent
+from PySide6.QtGui import QFont, QFontMetrics, QMouseEvent, QResizeEvent
 from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
     QFrame,
+    QGraphicsOpacityEffect,
     QHBoxLayout,
     QLabel,
+    QSizePolicy,
     QSlider,
     QToolButton,
     QVBoxLayout,
@@ -24,11 +33,18 @@ from PySide6.QtWidgets import (
 
 from stemdesk.gui import theme
 from stemdesk.gui.mixer_model import MAX_DB, MIN_DB, MixerModel
+from stemdesk.gui.practice_model import PracticeModel
 from stemdesk.playback import MixerState
+from stemdesk.practice import COUNT_IN_CHOICES, PracticeState
 
 # The fader moves in tenths of a dB.
 _STEPS_PER_DB = 10
-_STRIP_WIDTH = 118
+_MIN_STRIP_WIDTH, _MAX_STRIP_WIDTH = 66, 118
+_MIN_FADER_HEIGHT = 60
+# The smallest point size a strip's name is shrunk to before it is elided.
+_MIN_NAME_POINTS = 7.0
+#: How opaque a strip looks when its stem is silent (muted, or outside someone else's solo).
+SILENCED_OPACITY = 0.4
 
 
 def format_db(db: float) -> str:
@@ -51,7 +67,9 @@ class Fader(QSlider):
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.setTickPosition(QSlider.TickPosition.TicksBothSides)
         self.setTickInterval(6 * _STEPS_PER_DB)
-        self.setMinimumHeight(110)
+        # Grows with the window: a taller fader is a finer one.
+        self.setMinimumHeight(_MIN_FADER_HEIGHT)
+        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Expanding)
         self.valueChanged.connect(lambda steps: self.db_changed.emit(self.db))
         self.setToolTip("Level in dB (double-click: back to 0 dB)")
 
@@ -78,31 +96,64 @@ def _switch(text: str, object_name: str, tooltip: str) -> QToolButton:
     button.setCheckable(True)
     button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
     button.setToolTip(tooltip)
-    button.setFixedWidth(30)
+    button.setFixedWidth(26)
     return button
+
+
+class StripName(QLabel):
+    """A strip's name in its colour: smaller type when it is tight, then shortened with "…"."""
+
+    def __init__(self, text: str, colour: str, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.full_text = text
+        self.setObjectName("stripName")
+        self.setToolTip(text)
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setStyleSheet(f"color: {colour};")
+        self.setMinimumWidth(1)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self._fit()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        room = max(self.width() - 4, 1)
+        font = QFont(self.font())
+        font.setBold(True)
+        size = QFont(self.parentWidget().font() if self.parentWidget() else self.font()).pointSizeF()
+        size = size if size > 0 else 10.0
+        while size > _MIN_NAME_POINTS and QFontMetrics(font).horizontalAdvance(self.full_text) > room:
+            size -= 0.5
+            font.setPointSizeF(size)
+        font.setPointSizeF(size)
+        self.setFont(font)
+        self.setText(QFontMetrics(font).elidedText(self.full_text, Qt.TextElideMode.ElideRight, room))
+
+
+def _strip_frame(frame: QFrame) -> None:
+    frame.setObjectName("panel")
+    frame.setMinimumWidth(_MIN_STRIP_WIDTH)
+    frame.setMaximumWidth(_MAX_STRIP_WIDTH)
+    frame.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
 
 
 class StemStrip(QFrame):
     """One stem's strip: name, fader, level readout, mute and solo."""
 
-    def __init__(self, model: MixerModel, name: str, index: int, parent: QWidget | None = None):
+    def __init__(self, model: MixerModel, name: str, index: int, colour: str, parent: QWidget | None = None):
         super().__init__(parent)
         self.model = model
         self.name = name
-        self.colour = theme.stem_colour(name, index)
-        self.setObjectName("panel")
-        self.setFixedWidth(_STRIP_WIDTH)
+        self.colour = colour
+        _strip_frame(self)
         self.setToolTip(f"{name}: click to select (key {index + 1}); its mask is drawn above")
+        self._opacity = QGraphicsOpacityEffect(self)
+        self._opacity.setOpacity(1.0)
+        self.setGraphicsEffect(self._opacity)
 
-        self.title = QLabel()
-        self.title.setObjectName("stripName")
-        bold = QFont(self.title.font())
-        bold.setBold(True)
-        elided = QFontMetrics(bold).elidedText(name.capitalize(), Qt.TextElideMode.ElideRight, _STRIP_WIDTH - 20)
-        self.title.setText(elided)
-        self.title.setToolTip(name)
-        self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.title.setStyleSheet(f"color: {self.colour};")
+        self.title = StripName(name.capitalize(), colour)
         key = QLabel(str(index + 1) if index < 9 else "")
         key.setObjectName("dim")
         key.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -117,6 +168,7 @@ class StemStrip(QFrame):
         self.solo.clicked.connect(lambda checked: model.set_solo(name, checked))
 
         switches = QHBoxLayout()
+        switches.setSpacing(2)
         switches.addWidget(self.mute)
         switches.addWidget(self.solo)
         fader_row = QHBoxLayout()
@@ -124,7 +176,7 @@ class StemStrip(QFrame):
         fader_row.addWidget(self.fader)
         fader_row.addStretch()
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
+        layout.setContentsMargins(4, 6, 4, 6)
         layout.setSpacing(4)
         layout.addWidget(self.title)
         layout.addWidget(key)
@@ -140,7 +192,14 @@ class StemStrip(QFrame):
         self.mute.setChecked(control.mute)
         self.solo.setChecked(control.solo)
         # A stem silenced by someone else's solo (or its own mute) looks switched off.
-        self.title.setEnabled(state.audible(self.name))
+        audible = state.audible(self.name)
+        self.title.setEnabled(audible)
+        self._opacity.setOpacity(1.0 if audible else SILENCED_OPACITY)
+
+    @property
+    def silenced(self) -> bool:
+        """Whether the strip is drawn dimmed (its stem is not heard)."""
+        return self._opacity.opacity() < 1.0
 
     def set_selected(self, selected: bool) -> None:
         border = self.colour if selected else theme.BORDER
@@ -160,8 +219,7 @@ class MasterStrip(QFrame):
 
     def __init__(self, model: MixerModel, parent: QWidget | None = None):
         super().__init__(parent)
-        self.setObjectName("panel")
-        self.setFixedWidth(_STRIP_WIDTH)
+        _strip_frame(self)
         self.setToolTip("Master: the level of the whole mix (playback and 'current mix' export)")
         title = QLabel("Mix")
         title.setObjectName("stripName")
@@ -179,7 +237,7 @@ class MasterStrip(QFrame):
         fader_row.addWidget(self.fader)
         fader_row.addStretch()
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
+        layout.setContentsMargins(4, 6, 4, 6)
         layout.setSpacing(4)
         layout.addWidget(title)
         layout.addWidget(subtitle)
@@ -193,22 +251,77 @@ class MasterStrip(QFrame):
         self.level.setText(format_db(state.master_db))
 
 
-class MixerPanel(QWidget):
-    """All strips of the open song; rebuilt when the model brings new stems."""
+class ClickStrip(QFrame):
+    """The metronome's strip: level, on/off, and the count-in before playing (and each loop pass)."""
 
-    def __init__(self, model: MixerModel, parent: QWidget | None = None):
+    def __init__(self, practice: PracticeModel, parent: QWidget | None = None):
+        super().__init__(parent)
+        _strip_frame(self)
+        self.setToolTip("The click: a metronome on the beat grid, accented on each bar's first beat (C)")
+        self.title = StripName("Click", theme.CLICK_COLOUR)
+        self.fader = Fader()
+        self.fader.setToolTip("Click level in dB (double-click: back to 0 dB)")
+        self.fader.db_changed.connect(practice.set_click_db)
+        self.level = QLabel()
+        self.level.setObjectName("dim")
+        self.level.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.count_in = QComboBox()
+        self.count_in.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.count_in.setToolTip("Count-in before playing, at the current tempo (K)")
+        for bars in COUNT_IN_CHOICES:
+            self.count_in.addItem(f"{bars} bar" + ("s" if bars != 1 else "") if bars else "no count", bars)
+        self.count_in.activated.connect(lambda index: practice.set_count_in(self.count_in.itemData(index)))
+        self.each_pass = QCheckBox("each pass")
+        self.each_pass.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.each_pass.setToolTip("Count in again before every pass of the loop")
+        self.each_pass.toggled.connect(practice.set_count_in_each_pass)
+        self.mute = _switch("M", "mute", "Click off (C turns it on and off)")
+        self.mute.clicked.connect(lambda checked: practice.set_click(not checked))
+        fader_row = QHBoxLayout()
+        fader_row.addStretch()
+        fader_row.addWidget(self.fader)
+        fader_row.addStretch()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 6, 4, 6)
+        layout.setSpacing(4)
+        layout.addWidget(self.title)
+        layout.addWidget(self.count_in)
+        layout.addWidget(self.each_pass)
+        layout.addLayout(fader_row, 1)
+        layout.addWidget(self.level)
+        layout.addWidget(self.mute, 0, Qt.AlignmentFlag.AlignHCenter)
+        practice.state_changed.connect(self.show_state)
+        self.show_state(practice.state)
+
+    def show_state(self, state: PracticeState) -> None:
+        self.fader.set_db(state.click_db)
+        self.level.setText(format_db(state.click_db))
+        self.mute.setChecked(not state.click)
+        self.count_in.setCurrentIndex(COUNT_IN_CHOICES.index(state.count_in_bars))
+        self.each_pass.blockSignals(True)
+        self.each_pass.setChecked(state.count_in_each_pass)
+        self.each_pass.blockSignals(False)
+
+
+class MixerPanel(QWidget):
+    """All strips of the open song, the master and the click; rebuilt when the model brings new stems."""
+
+    def __init__(self, model: MixerModel, practice: PracticeModel, parent: QWidget | None = None):
         super().__init__(parent)
         self.model = model
         self.strips: dict[str, StemStrip] = {}
         self.master = MasterStrip(model)
         self.master.hide()
+        self.click = ClickStrip(practice)
+        self.click.hide()
         self.placeholder = QLabel("The stems' faders, mute and solo appear here once a song is separated.")
         self.placeholder.setObjectName("dim")
         self._layout = QHBoxLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
-        self._layout.setSpacing(6)
+        self._layout.setSpacing(4)
         self._layout.addWidget(self.placeholder)
         self._layout.addWidget(self.master)
+        self._layout.addWidget(self.click)
         self._layout.addStretch()
         model.stems_changed.connect(self._rebuild)
         model.state_changed.connect(self._show_state)
@@ -219,12 +332,14 @@ class MixerPanel(QWidget):
         for strip in self.strips.values():
             strip.deleteLater()
         self.strips = {}
+        colours = theme.stem_colours(stems)
         for index, name in enumerate(stems):
-            strip = StemStrip(self.model, name, index)
-            self._layout.insertWidget(index, strip)
+            strip = StemStrip(self.model, name, index, colours[name])
+            self._layout.insertWidget(index, strip, 1)
             self.strips[name] = strip
         self.placeholder.setVisible(not stems)
         self.master.setVisible(bool(stems))
+        self.click.setVisible(bool(stems))
         self.setEnabled(bool(stems))
 
     def _show_state(self, state: MixerState) -> None:

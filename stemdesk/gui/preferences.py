@@ -12,7 +12,6 @@ from pathlib import Path
 import platformdirs
 from PySide6.QtCore import QObject, QSettings, Signal
 
-from stemdesk.models import DEFAULT_MODEL
 from stemdesk.separate import DEVICES
 from stemdesk.stem_cache import DEFAULT_MAX_BYTES
 
@@ -37,7 +36,8 @@ def default_export_folder() -> Path:
 class Preferences:
     """The settings of the Preferences dialog.
 
-    separation_model: the model or preset id songs are separated with.
+    separation_model: the model or preset id songs are separated with; "" until one
+        is chosen: the catalogue's default (Demucs v4 when installed, else Spleeter).
     compute_device: "auto", "cpu" or "gpu" (see :class:`stemdesk.separate.Separator`).
     output_device: a sound output's name, or "" for the system default.
     buffer_size: frames per audio block.
@@ -46,18 +46,16 @@ class Preferences:
     cache_max_mb: the size cap of the stem cache, in MiB.
     """
 
-    separation_model: str = DEFAULT_MODEL
+    separation_model: str = ""
     compute_device: str = "auto"
     output_device: str = ""
     buffer_size: int = 1024
-    export_format: str = "WAV 24-bit"
+    export_format: str = "WAV 32-bit float"
     export_folder: str = ""
     cache_max_mb: int = DEFAULT_MAX_BYTES // MEGABYTE
 
     def __post_init__(self) -> None:
         # Settings files outlive versions and may be hand-edited: fall back instead of failing.
-        if not self.separation_model:
-            object.__setattr__(self, "separation_model", DEFAULT_MODEL)
         if self.compute_device not in DEVICES:
             object.__setattr__(self, "compute_device", "auto")
         if self.export_format not in EXPORT_FORMATS:

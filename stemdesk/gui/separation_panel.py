@@ -83,10 +83,10 @@ class SeparationPanel(QFrame):
         self.title.setText(f"Separating <b>{path.name if path else ''}</b>")
         self.device.setText(f"on {name}")
 
-    def _on_progress(self, done: int, total: int, seconds_left: float) -> None:
+    def _on_progress(self, done: int, total: int, seconds_left: float, text: str) -> None:
         self.progress.setRange(0, total)
         self.progress.setValue(done)
-        self.progress.setFormat(f"chunk {done} of {total}")
+        self.progress.setFormat(text)
         self.time_left.setText(describe_time_left(seconds_left))
 
     def _on_queue_changed(self) -> None:

@@ -9,6 +9,7 @@ the display picture too, so that the GUI thread only has to draw.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from dataclasses import dataclass, replace
@@ -24,17 +25,17 @@ from stemdesk.audio import Audio
 from stemdesk.chunking import Cancelled, CancelToken, Progress
 from stemdesk.display import SongPicture, song_picture
 from stemdesk.growing_stems import GrowingStems
+from stemdesk.presets import PresetSeparator
 from stemdesk.gui.worker import Worker
-from stemdesk.models import ModelRepo
-from stemdesk.presets import PresetSeparator, open_separator
-from stemdesk.separate import Separator
+from stemdesk.catalogue import Catalogue
+from stemdesk.separators import StemSeparator
 from stemdesk.session import SongSession, decode_song, separate_song
-from stemdesk.stem_cache import StemCache
+from stemdesk.stem_cache import StemCache, song_identity
 
 
 @dataclass(frozen=True, eq=False)
 class LoadedSong:
-    """A separated song and what the views draw of it.
+    """A separated song, what the views draw of it, and its identity (:func:`song_identity`).
 
     ``growing`` is set while the song is still being separated: its stems
     are then views of that buffer, final up to its frontier.
@@ -42,14 +43,50 @@ class LoadedSong:
 
     session: SongSession
     picture: SongPicture
+    identity: str
     growing: GrowingStems | None = None
 
 
-def seconds_left(elapsed: float, done: int, total: int) -> float | None:
-    """Remaining seconds at the pace so far, or None before the first chunk."""
-    if done <= 0 or total <= 0:
-        return None
-    return elapsed / done * max(total - done, 0)
+class TimeLeft:
+    """Seconds left of a job, smoothed so that the readout counts down instead of jumping.
+
+    The raw estimate (the pace so far times the work left) leaps whenever the
+    pace changes, e.g. when a preset goes from a fast model to a slow one. The
+    shown value counts down with the clock and moves toward the raw estimate
+    by ``1 - exp(-dt / settle)`` per update: a change of pace shows within a
+    few ``settle`` seconds, without a step.
+    """
+
+    def __init__(self, settle: float = 6.0):
+        self.settle = settle
+        self._shown: float | None = None
+        self._at = 0.0
+
+    def update(self, now: float, elapsed: float, done: int, total: int) -> float | None:
+        """The seconds to show at clock time ``now``, ``elapsed`` s into the job; None while unknown."""
+        if done <= 0 or total <= 0:
+            return None
+        raw = elapsed / done * max(total - done, 0)
+        if self._shown is None:
+            self._shown, self._at = raw, now
+            return raw
+        dt = max(now - self._at, 0.0)
+        counted_down = max(self._shown - dt, 0.0)
+        self._shown = counted_down + (raw - counted_down) * (1.0 - math.exp(-dt / self.settle))
+        self._at = now
+        return self._shown
+
+
+def describe_progress(done: int, total: int, stages: tuple[str, ...] = ()) -> str:
+    """What the progress bar says: ``42 %``, or ``step 2 of 5 · drums · 42 %`` for a preset.
+
+    ``stages`` are the names of a preset's steps, each an equal share of ``total``.
+    """
+    percent = f"{100 * done // max(total, 1)} %"
+    if len(stages) < 2:
+        return percent
+    index = min(done * len(stages) // max(total, 1), len(stages) - 1)
+    return f"step {index + 1} of {len(stages)} · {stages[index]} · {percent}"
 
 
 class SeparationQueue(QObject):
@@ -64,8 +101,8 @@ class SeparationQueue(QObject):
     Signals:
         started(path): a song's job began.
         device_ready(name): the separator runs on ``name`` ("CPU" or a GPU's name).
-        progressed(done, total, seconds_left): after each chunk; seconds_left
-            is negative while unknown.
+        progressed(done, total, seconds_left, text): after each chunk; seconds_left
+            is negative while unknown, text says it in words (:func:`describe_progress`).
         song_growing(LoadedSong): a song's first chunk is separated; its stems
             (``growing`` set) fill in as the separation goes on. Not sent for
             a cache hit or a separator that does not hand out spans.
@@ -78,7 +115,7 @@ class SeparationQueue(QObject):
 
     started = Signal(Path)
     device_ready = Signal(str)
-    progressed = Signal(int, int, float)
+    progressed = Signal(int, int, float, str)
     song_growing = Signal(object)
     song_ready = Signal(object)
     failed = Signal(Path, str)
@@ -88,7 +125,7 @@ class SeparationQueue(QObject):
 
     def __init__(
         self,
-        repo: ModelRepo,
+        repo: Catalogue,
         model_id: str,
         cache: StemCache,
         device: str = "auto",
@@ -104,8 +141,10 @@ class SeparationQueue(QObject):
         self._current: Path | None = None
         # The separator of the last (model, device), made on the worker thread
         # (loading a model takes a second) and kept: only one job runs at a time.
-        self._separators: dict[tuple[str, str], Separator | PresetSeparator] = {}
+        self._separators: dict[tuple[str, str], StemSeparator] = {}
         self._separating_since: float | None = None
+        self._time_left = TimeLeft()
+        self._stages: tuple[str, ...] = ()
 
     @property
     def current(self) -> Path | None:
@@ -144,6 +183,18 @@ class SeparationQueue(QObject):
             self._start_next()
         return True
 
+    def resubmit(self, path: Path) -> None:
+        """Separate ``path`` again next (with the model set now), stopping its running job if any."""
+        path = Path(path)
+        if path in self._waiting:
+            self._waiting.remove(path)
+        self._waiting.appendleft(path)
+        self.queue_changed.emit()
+        if self._worker is None:
+            self._start_next()
+        elif self._current == path:
+            self.cancel()
+
     def cancel(self) -> None:
         """Stop the running song at its next chunk; waiting songs still follow."""
         if self._worker is not None:
@@ -180,6 +231,8 @@ class SeparationQueue(QObject):
         worker.finished.connect(self._on_finished)
         self._worker = worker
         self._separating_since = None
+        self._time_left = TimeLeft()
+        self._stages = ()
         self.started.emit(path)
         worker.start()
 
@@ -192,31 +245,34 @@ class SeparationQueue(QObject):
         separator = self._separators.get(wanted)
         if separator is None:
             model_id, device = wanted
-            separator = open_separator(model_id, device=device, repo=self.repo)
+            separator = self.repo.open(model_id, device=device)
             self._separators[wanted] = separator
         if cancel.cancelled:
             raise Cancelled()
+        if isinstance(separator, PresetSeparator):
+            self._stages = tuple(" + ".join(step.names) for step in separator.card.steps)
         self._separating_since = time.monotonic()
         # A signal emitted from this thread is delivered in the GUI thread.
         self.device_ready.emit(separator.device_name)
+        identity = song_identity(song.mixture)
         song = separate_song(song, separator, self.cache, progress, cancel,
-                             on_growing=lambda growing: self._emit_growing(song, separator, growing))
+                             on_growing=lambda growing: self._emit_growing(song, identity, separator, growing))
         picture = song_picture(
             song.mixture.samples, {name: stem.samples for name, stem in song.stems.items()}, song.mixture.rate
         )
-        return LoadedSong(song, picture)
+        return LoadedSong(song, picture, identity)
 
-    def _emit_growing(self, song: SongSession, separator, growing: GrowingStems) -> None:
+    def _emit_growing(self, song: SongSession, identity: str, separator, growing: GrowingStems) -> None:
         """On the worker thread, at the first finished span: the song to play while separating."""
         stems = {name: Audio(stem, song.mixture.rate) for name, stem in growing.stems.items()}
         session = replace(song, card=separator.card, stems=stems, from_cache=False)
         picture = song_picture(song.mixture.samples, growing.stems, song.mixture.rate)
-        self.song_growing.emit(LoadedSong(session, picture, growing))
+        self.song_growing.emit(LoadedSong(session, picture, identity, growing))
 
     def _on_progress(self, done: int, total: int) -> None:
-        since = self._separating_since
-        left = seconds_left(time.monotonic() - since, done, total) if since is not None else None
-        self.progressed.emit(done, total, -1.0 if left is None else left)
+        since, now = self._separating_since, time.monotonic()
+        left = self._time_left.update(now, now - since, done, total) if since is not None else None
+        self.progressed.emit(done, total, -1.0 if left is None else left, describe_progress(done, total, self._stages))
 
     def _report(self, signal, *args) -> None:
         # The song is done with: asking for it again from a slot of this signal

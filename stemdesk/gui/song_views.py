@@ -2,9 +2,12 @@
 
 Three pyqtgraph plots on one time axis (seconds). The spectrogram and the mask
 share zoom and pan; the overview always shows the whole song with the visible
-part as a draggable region. Left click seeks, left drag marks an A-B loop,
-the wheel zooms in time, a middle drag pans. Everything drawn comes from a
-:class:`~stemdesk.display.SongPicture`, already at display resolution.
+part as a draggable region. Left click seeks, left drag marks an A-B loop
+(snapped to the beat grid unless Alt is held or snapping is off), Shift+drag
+moves the grid, the wheel zooms in time, a middle drag pans. Everything drawn
+comes from a :class:`~stemdesk.display.SongPicture`, already at display
+resolution, and the song's :class:`~stemdesk.analysis.grid.BeatGrid`: beat and
+bar lines on the spectrogram and the mask, bar numbers above the spectrogram.
 """
 
 from __future__ import annotations
@@ -15,10 +18,12 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
 
+from stemdesk.analysis.grid import BeatGrid
 from stemdesk.display import SongPicture
 from stemdesk.gui import theme
+from stemdesk.practice import snap_span
 
 #: Colour scale of the spectrogram, in dB below the song's loudest cell.
 SPECTROGRAM_LEVELS = (-80.0, 0.0)
@@ -27,6 +32,10 @@ _AXIS_WIDTH = 52
 _MIN_SPAN = 0.05
 # A drag shorter than this (seconds) is a click, not a loop.
 _MIN_LOOP = 0.02
+# Bar numbers are at least this many pixels apart (every 2nd, 4th... bar when zoomed out).
+_BAR_LABEL_PIXELS = 26
+#: The loop's shading (alpha of its colour) when it plays and when it is only marked.
+LOOP_ALPHA_ACTIVE, LOOP_ALPHA_MARKED = 80, 30
 
 
 def format_time(seconds: float, decimals: int = 1) -> str:
@@ -43,6 +52,35 @@ class TimeAxis(pg.AxisItem):
     def tickStrings(self, values, scale, spacing):
         decimals = 0 if spacing >= 1 else (1 if spacing >= 0.1 else 2)
         return [format_time(value, decimals) for value in values]
+
+
+class BarAxis(pg.AxisItem):
+    """A top axis with the bar numbers at the downbeats; thinned out to every 2nd, 4th... bar."""
+
+    def __init__(self):
+        super().__init__("top")
+        self._downbeats = np.zeros(0)
+
+    def set_downbeats(self, downbeats: np.ndarray) -> None:
+        self._downbeats = np.asarray(downbeats, dtype=np.float64)
+        self.picture = None
+        self.update()
+
+    def tickValues(self, minVal, maxVal, size):
+        downbeats = self._downbeats
+        if not len(downbeats) or maxVal <= minVal:
+            return []
+        bar = float(np.median(np.diff(downbeats))) if len(downbeats) > 1 else maxVal - minVal
+        pixels_per_bar = bar * size / (maxVal - minVal)
+        every = 1
+        while every * pixels_per_bar < _BAR_LABEL_PIXELS:
+            every *= 2
+        numbers = np.arange(len(downbeats))
+        shown = (numbers % every == 0) & (downbeats >= minVal) & (downbeats <= maxVal)
+        return [(bar * every, list(downbeats[shown]))]
+
+    def tickStrings(self, values, scale, spacing):
+        return [str(int(np.argmin(np.abs(self._downbeats - value))) + 1) for value in values]
 
 
 class LogFrequencyAxis(pg.AxisItem):
@@ -81,11 +119,14 @@ class TimelineViewBox(pg.ViewBox):
 
     Signals (x in seconds):
         clicked(x): a left click.
-        span_dragged(x0, x1, finished): a left drag, while it goes and at its end.
+        span_dragged(x0, x1, finished, free): a left drag, while it goes and at
+            its end; ``free`` when Alt is held (no snapping).
+        grid_dragged(dx, finished): a Shift+left drag, by ``dx`` seconds so far.
     """
 
     clicked = Signal(float)
-    span_dragged = Signal(float, float, bool)
+    span_dragged = Signal(float, float, bool, bool)
+    grid_dragged = Signal(float, bool)
 
     def __init__(self, drag_marks_span: bool = True):
         super().__init__(enableMenu=False)
@@ -107,7 +148,12 @@ class TimelineViewBox(pg.ViewBox):
             return
         start = self.mapSceneToView(ev.buttonDownScenePos(Qt.MouseButton.LeftButton)).x()
         end = self.mapSceneToView(ev.scenePos()).x()
-        self.span_dragged.emit(min(start, end), max(start, end), ev.isFinish())
+        modifiers = ev.modifiers()
+        if modifiers & Qt.KeyboardModifier.ShiftModifier:
+            self.grid_dragged.emit(end - start, ev.isFinish())
+            return
+        free = bool(modifiers & Qt.KeyboardModifier.AltModifier)
+        self.span_dragged.emit(min(start, end), max(start, end), ev.isFinish(), free)
 
 
 class SongViews(QWidget):
@@ -116,10 +162,12 @@ class SongViews(QWidget):
     Signals (seconds):
         seek_requested(seconds): the musician clicked a time.
         loop_selected(start, end): the musician marked or moved the A-B span.
+        grid_shift_requested(seconds): the musician dragged the grid by ``seconds``.
     """
 
     seek_requested = Signal(float)
     loop_selected = Signal(float, float)
+    grid_shift_requested = Signal(float)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -129,6 +177,8 @@ class SongViews(QWidget):
         self._mask_colour = theme.ACCENT
         self._syncing_range = False
         self._loop_span: tuple[float, float] | None = None
+        self._grid: BeatGrid | None = None
+        self.snap = True
 
         self.canvas = pg.GraphicsLayoutWidget()
         # Songs are dropped on the window; the canvas must not swallow the drag.
@@ -142,7 +192,10 @@ class SongViews(QWidget):
         layout.addWidget(self.canvas)
 
         self.overview = self._add_plot(0, TimelineViewBox(drag_marks_span=False), "Song")
-        self.spectrogram = self._add_plot(1, TimelineViewBox(), "Mixture · dB", LogFrequencyAxis("left"))
+        self.bar_axis = BarAxis()
+        self.spectrogram = self._add_plot(
+            1, TimelineViewBox(), "Mixture · dB", LogFrequencyAxis("left"), top=self.bar_axis
+        )
         self.mask = self._add_plot(2, TimelineViewBox(), "Mask", LogFrequencyAxis("left"), TimeAxis("bottom"))
         self.mask.setXLink(self.spectrogram)
         self.overview.setMaximumHeight(76)
@@ -174,11 +227,21 @@ class SongViews(QWidget):
         self.visible_region.sigRegionChanged.connect(self._on_visible_region_moved)
         self.spectrogram.sigXRangeChanged.connect(self._on_detail_range_changed)
 
+        # Beat lines (faint) and bar lines, one curve of vertical pairs each per plot.
+        self._grid_curves = []
+        for plot in (self.spectrogram, self.mask):
+            for colour, width in ((QColor(255, 255, 255, 40), 1), (QColor(255, 255, 255, 120), 1.5)):
+                curve = pg.PlotCurveItem(connect="pairs", pen=pg.mkPen(colour, width=width), antialias=False)
+                curve.setZValue(5)
+                plot.addItem(curve, ignoreBounds=True)
+                self._grid_curves.append(curve)
+
         self._loop_regions = []
         for plot in (self.overview, self.spectrogram, self.mask):
+            # A strong edge and a bright fill: the loop must show on a bright mask as well as on a dark one.
             region = pg.LinearRegionItem(
-                brush=QColor(249, 199, 79, 34), pen=pg.mkPen(theme.WARNING, width=1),
-                hoverBrush=QColor(249, 199, 79, 50), movable=plot is not self.overview,
+                brush=QColor(249, 199, 79, LOOP_ALPHA_ACTIVE), pen=pg.mkPen(theme.WARNING, width=2),
+                hoverBrush=QColor(249, 199, 79, LOOP_ALPHA_ACTIVE + 20), movable=plot is not self.overview,
             )
             region.setZValue(10)
             region.setToolTip("A-B loop: drag to move, drag an edge to resize; L turns looping on or off")
@@ -209,16 +272,21 @@ class SongViews(QWidget):
             plot.vb.clicked.connect(self.seek_requested)
         for plot in (self.spectrogram, self.mask):
             plot.vb.span_dragged.connect(self._on_span_dragged)
+            plot.vb.grid_dragged.connect(self._on_grid_dragged)
 
-    def _add_plot(self, row, view_box, title, left=None, bottom=None) -> pg.PlotItem:
+    def _add_plot(self, row, view_box, title, left=None, bottom=None, top=None) -> pg.PlotItem:
         axes = {"left": left or pg.AxisItem("left")}
         if bottom is not None:
             axes["bottom"] = bottom
+        if top is not None:
+            axes["top"] = top
         plot = self.canvas.addPlot(row=row, col=0, viewBox=view_box, axisItems=axes)
         plot.getAxis("left").setWidth(_AXIS_WIDTH)
         plot.hideButtons()
         if bottom is None:
             plot.hideAxis("bottom")
+        if top is not None:
+            plot.showAxis("top")
         if row == 0:
             plot.getAxis("left").setStyle(showValues=False)
             plot.getAxis("left").setTicks([[]])
@@ -265,16 +333,20 @@ class SongViews(QWidget):
         ends[0::2], ends[1::2] = lows, highs
         self._waveform.setData(np.repeat(times, 2), ends)
         self.overview.setYRange(-1.0, 1.0, padding=0.02)
-        self.overview.setXRange(0.0, duration, padding=0)
+        # Limits before ranges: a range is clamped to the limits in force, which are
+        # still the previous song's (a longer song's overview would keep its length).
         self.overview.setLimits(xMin=0.0, xMax=duration)
-        self.visible_region.setBounds((0.0, duration))
+        self.overview.setXRange(0.0, duration, padding=0)
         for plot in (self.spectrogram, self.mask):
             plot.setLimits(xMin=0.0, xMax=duration, yMin=low, yMax=high, minXRange=min(_MIN_SPAN, duration))
             plot.setYRange(low, high, padding=0)
+        self.visible_region.setBounds((0.0, duration))
         self.spectrogram.setXRange(0.0, duration, padding=0)
+        self.visible_region.setRegion((0.0, duration))
         for region in self._loop_regions:
             region.setBounds((0.0, duration))
         self.set_loop_span(None)
+        self.set_grid(None)
         self.set_playhead(0.0)
 
     def set_mask(self, stem: str, colour: str) -> None:
@@ -345,7 +417,7 @@ class SongViews(QWidget):
     def set_loop_span(self, span: tuple[float, float] | None, active: bool = True) -> None:
         """Show the A-B span (bright when the loop plays, faint when it is off)."""
         self._loop_span = span
-        alpha = 34 if active else 14
+        alpha = LOOP_ALPHA_ACTIVE if active else LOOP_ALPHA_MARKED
         for region in self._loop_regions:
             if span is None:
                 region.hide()
@@ -356,16 +428,18 @@ class SongViews(QWidget):
             region.setBrush(QColor(249, 199, 79, alpha))
             region.show()
 
-    def mark_loop(self, start: float, end: float) -> None:
-        """Mark the A-B span [start, end] seconds, as a finished drag would."""
-        self._on_span_dragged(start, end, finished=True)
+    def mark_loop(self, start: float, end: float, free: bool = False) -> None:
+        """Mark the A-B span [start, end] seconds, as a finished drag would (snapped unless ``free``)."""
+        self._on_span_dragged(start, end, True, free)
 
-    def _on_span_dragged(self, start: float, end: float, finished: bool) -> None:
+    def _on_span_dragged(self, start: float, end: float, finished: bool, free: bool = False) -> None:
         if self._picture is None:
             return
         start, end = max(0.0, start), min(self._picture.duration, end)
         if end - start < _MIN_LOOP:
             return
+        if self.snap and not free and self._grid is not None and len(self._grid.beats) >= 2:
+            start, end = snap_span(self._grid, start, end)
         for region in self._loop_regions:
             region.blockSignals(True)
             region.setRegion((start, end))
@@ -377,9 +451,39 @@ class SongViews(QWidget):
 
     def _on_loop_region_edited(self, region: pg.LinearRegionItem) -> None:
         start, end = region.getRegion()
+        free = bool(QApplication.keyboardModifiers() & Qt.KeyboardModifier.AltModifier)
+        if self.snap and not free and self._grid is not None and len(self._grid.beats) >= 2:
+            start, end = snap_span(self._grid, start, end)
+            self.set_loop_span((start, end), region.brush.color().alpha() == LOOP_ALPHA_ACTIVE)
         if end - start >= _MIN_LOOP:
             self._loop_span = (float(start), float(end))
             self.loop_selected.emit(float(start), float(end))
+
+    # --- the beat grid -----------------------------------------------------------------
+
+    @property
+    def grid(self) -> BeatGrid | None:
+        return self._grid
+
+    def set_grid(self, grid: BeatGrid | None) -> None:
+        """Draw ``grid``'s beats and bars (nothing for None)."""
+        self._grid = grid
+        beats = grid.beats if grid is not None else np.zeros(0)
+        downbeats = grid.downbeats if grid is not None else np.zeros(0)
+        self.bar_axis.set_downbeats(downbeats)
+        low, high = self._image_rect.top(), self._image_rect.bottom()
+        for index, curve in enumerate(self._grid_curves):
+            times = downbeats if index % 2 else np.setdiff1d(beats, downbeats)
+            curve.setPos(0, 0)
+            curve.setData(np.repeat(times, 2), np.tile([low, high], len(times)))
+
+    def _on_grid_dragged(self, dx: float, finished: bool) -> None:
+        if self._grid is None:
+            return
+        for curve in self._grid_curves:
+            curve.setPos(0 if finished else dx, 0)
+        if finished and dx:
+            self.grid_shift_requested.emit(dx)
 
     # --- keeping the overview's region and the detail zoom together -----------------------
 

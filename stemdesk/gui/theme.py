@@ -18,7 +18,7 @@ WARNING = "#f9c74f"
 MUTE_ON = "#f9c74f"
 SOLO_ON = "#90be6d"
 
-# Familiar stems get familiar colours; any other name takes the next spare one.
+# Familiar stems get familiar colours; any other name takes the next spare one not in use.
 _STEM_COLOURS = {
     "vocals": "#ff5c8a",
     "accompaniment": "#4cc9f0",
@@ -28,12 +28,17 @@ _STEM_COLOURS = {
     "piano": "#f8961e",
     "guitar": "#43aa8b",
 }
-_SPARE_COLOURS = ("#b388ff", "#f8961e", "#43aa8b", "#f94144", "#577590", "#ffd6a5")
+_SPARE_COLOURS = ("#f94144", "#ffd6a5", "#577590", "#b5838d", "#00b4d8", "#9d4edd")
+CLICK_COLOUR = "#e5e5e5"
 
 
-def stem_colour(name: str, index: int) -> str:
-    """A hex colour for stem ``name``, the ``index``-th of its model."""
-    return _STEM_COLOURS.get(name.lower(), _SPARE_COLOURS[index % len(_SPARE_COLOURS)])
+def stem_colours(stems: tuple[str, ...]) -> dict[str, str]:
+    """A hex colour per stem of one model: familiar names their own, the others distinct spare ones."""
+    colours = {name: _STEM_COLOURS[name.lower()] for name in stems if name.lower() in _STEM_COLOURS}
+    spare = [colour for colour in _SPARE_COLOURS if colour not in colours.values()]
+    for index, name in enumerate(name for name in stems if name not in colours):
+        colours[name] = spare[index % len(spare)]
+    return {name: colours[name] for name in stems}
 
 
 STYLE_SHEET = f"""

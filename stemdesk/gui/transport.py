@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from stemdesk.errors import StemdeskError
 from stemdesk.growing_stems import GrowingStems
 from stemdesk.playback import Mixer, MixerState, Player, list_output_devices
+from stemdesk.practice import PracticeState
 
 # How often the playhead is redrawn while playing (about 30 frames a second).
 _POLL_MS = 33
@@ -25,6 +26,11 @@ _POLL_MS = 33
 
 class Transport(QObject):
     """Play, pause and seek the open song on a sound output.
+
+    The player hears one MixerState made of the mixer's controls
+    (:meth:`set_state`) and the loop of the practice set-up
+    (:meth:`set_practice`): the loop in samples is derived here, from the one
+    span the PracticeState owns.
 
     Signals:
         position_changed(samples): the playhead moved (polled while playing,
@@ -43,6 +49,8 @@ class Transport(QObject):
         self.mixer: Mixer | None = None
         self.player: Player | None = None
         self.output_error = ""
+        self._mix: MixerState | None = None
+        self._practice = PracticeState()
         self._device: str | None = None
         self._blocksize = 1024
         self._was_playing = False
@@ -80,18 +88,28 @@ class Transport(QObject):
     def has_output(self) -> bool:
         return self.player is not None
 
-    def load(
-        self, stems: dict[str, np.ndarray], rate: int, state: MixerState, growing: GrowingStems | None = None
-    ) -> None:
-        """Put a new song (stem arrays ``(channels, samples)``) on the transport, stopped at 0.
+    @property
+    def practice(self) -> PracticeState:
+        return self._practice
 
+    def load(
+        self, stems: dict[str, np.ndarray], rate: int, state: MixerState, position: int = 0, play: bool = False,
+        growing: GrowingStems | None = None,
+    ) -> None:
+        """Put a song (stem arrays ``(channels, samples)``) on the transport at sample ``position``.
+
+        ``play`` starts it at once: the same song split by another model goes on playing.
         ``growing``: the buffer the stems are views of while still being separated.
         """
         self.unload()
         self.mixer = Mixer(stems, rate, max_block=max(4096, self._blocksize), growing=growing)
-        self.mixer.state = state
+        self._mix = state
+        self.mixer.state = self._engine_state()
+        self.mixer.seek(position)
         self._open_output()
-        self.position_changed.emit(0)
+        if play:
+            self.play()
+        self.position_changed.emit(self.position)
 
     def unload(self) -> None:
         """Stop and forget the song; the sound output is released."""
@@ -113,8 +131,18 @@ class Transport(QObject):
 
     def set_state(self, state: MixerState) -> None:
         """The mix to hear from the next audio block on (a reference swap)."""
+        self._mix = state
         if self.mixer is not None:
-            self.mixer.state = state
+            self.mixer.state = self._engine_state()
+
+    def set_practice(self, practice: PracticeState) -> None:
+        """The loop (and, from the player, tempo and click) to play from the next block on."""
+        self._practice = practice
+        if self.mixer is not None and self._mix is not None:
+            self.mixer.state = self._engine_state()
+
+    def _engine_state(self) -> MixerState:
+        return self._mix.with_loop(self._practice.loop_samples(self.mixer.rate, self.mixer.length))
 
     def play(self) -> None:
         if self.mixer is None:

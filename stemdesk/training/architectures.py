@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from stemdesk.errors import StemdeskError
-from stemdesk.models import ModelRepo
+from stemdesk.catalogue import Catalogue
 from stemdesk.training.hourglass import StackedHourglass
 from stemdesk.training.onnx_weights import load_installed_model
 from stemdesk.training.openunmix import OpenUnmix
@@ -195,7 +195,7 @@ def check_init(init: str) -> None:
     if init in PRETRAINED:
         return
     try:
-        ModelRepo().get(init)
+        Catalogue().get(init, allow_presets=False)
     except StemdeskError as error:
         raise StemdeskError(
             f"Unknown initialisation {init!r}: {error} Choose {' or '.join(PRETRAINED)}, or an installed model's id."
@@ -207,7 +207,7 @@ def describe_init(init: str) -> str:
     check_init(init)
     if init in PRETRAINED:
         return ""
-    card = ModelRepo().get(init)
+    card = Catalogue().get(init, allow_presets=False)
     return f"{card.id} {card.version}: {card.source}"
 
 
@@ -222,7 +222,7 @@ def load_pretrained(net: nn.Module, arch_name: str, config: Mapping, init: str) 
     """
     check_init(init)
     if init not in PRETRAINED:
-        load_installed_model(net, ModelRepo().get(init), arch_name, config)
+        load_installed_model(net, Catalogue().get(init, allow_presets=False), arch_name, config)
         return
     if arch_name != "unet" or tuple(config["filters"]) != SPLEETER_FILTERS or config["channels"] != 2:
         raise StemdeskError(f"{init} initialises only a stereo U-Net with Spleeter's filters {list(SPLEETER_FILTERS)}")

@@ -7,11 +7,24 @@ is rebuilt from stems, target plus a random sub-mix of the others, so that
 (the "every sub-mix that contains the target" idea of the seeds, sampled instead of
 enumerated).
 
+Two stages (:data:`STAGES`): "mix" draws from every stem, as a model facing the whole
+song needs; "other" only from what Demucs' "other" stem holds (every stem but vocals,
+drums and bass), for second-stage models that find the guitar or the piano inside it.
+A second stage also learns from what a real first stage leaves: the first stage's own
+"other" of each song's full mix, computed once and cached beside the stems
+(:mod:`stemdesk.training.first_stage`), drawn for a share of the chunks
+(``MixingOptions.first_stage_probability``) with Demucs' bleed and artefacts in it.
+
+Targets are the classes and the lead guitar ("guitar-lead", rendered as its own stem
+beside "guitar-rhythm", whose sum is "guitar"): for it the rhythm guitar is part of the
+rest, as a guitarist practising the solo wants.
+
 Chunk ``index`` is a pure function of ``(seed, index)``: a run that resumes at step
 ``k`` asks for the same indices it would have asked for without the interruption,
 and any number of loader workers produce the same batches.
 """
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,40 +37,105 @@ from stemdesk.errors import StemdeskError
 from stemdesk.instruments import CLASSES
 
 
+#: The stems each input stage is made of: the whole song, or what Demucs' "other" holds.
+STAGES = {"mix": CLASSES, "other": ("guitar", "piano", "other")}
+#: Stems split into finer ones, which a target can be: the rendered lead and rhythm guitars.
+SUBSTEMS = {"guitar": ("guitar-lead", "guitar-rhythm")}
+#: What a model can be trained to extract.
+TARGETS = (*CLASSES, "guitar-lead")
+
+
+def stem_set(target: str, stage: str = "mix") -> tuple[str, ...]:
+    """The stems that make up the input at ``stage`` for ``target``: they never overlap,
+    their sum is the input, and ``target`` is one of them (a class is split into its
+    :data:`SUBSTEMS` when the target is one of those).
+
+    Raises StemdeskError for an unknown target or stage, or a target the stage does not hold.
+    """
+    if target not in TARGETS:
+        raise StemdeskError(f"Unknown target {target!r}; targets are {', '.join(TARGETS)}")
+    if stage not in STAGES:
+        raise StemdeskError(f"Unknown stage {stage!r}; stages are {', '.join(STAGES)}")
+    names = []
+    for name in STAGES[stage]:
+        names += SUBSTEMS[name] if target in SUBSTEMS.get(name, ()) else [name]
+    if target not in names:
+        raise StemdeskError(f"the {stage!r} stage holds no {target}: its stems are {', '.join(names)}")
+    return tuple(names)
+
+
 @dataclass(frozen=True)
 class Track:
-    """One multitrack song: its stem files by class and the frames all of them have."""
+    """One multitrack song: its stem files by name, the frames all of them have, and the
+    cached first-stage output of its full mix, if there is one."""
 
     name: str
     stems: dict[str, Path]
     frames: int
+    first_stage: Path | None = None
 
 
-def scan_split(folder: Path, sample_rate: int) -> list[Track]:
-    """Every track folder of a split holding at least one ``<class>.wav``, sorted by name.
+def scan_split(
+    folder: Path, sample_rate: int, names: tuple[str, ...] = CLASSES, first_stage: str | None = None
+) -> list[Track]:
+    """Every track folder of a split holding at least one of the stems ``names``
+    (``<name>.wav``), sorted by name; with ``first_stage``, each track's
+    ``<first_stage>.wav`` where it exists.
 
-    Raises StemdeskError when the folder is missing, holds no track, or a stem has
-    another sample rate than ``sample_rate``.
+    A "guitar-rhythm" stem of a song without a lead guitar is its ``guitar.wav`` (the
+    renderer writes the split only when a lead plays), which only a render that
+    records each guitar part's stem in its metadata can vouch for.
+
+    Raises StemdeskError when the folder is missing, holds no track, a stem has
+    another sample rate than ``sample_rate``, or guitars cannot be split.
     """
     folder = Path(folder)
     if not folder.is_dir():
         raise StemdeskError(f"No data split at {folder}: expected <root>/<split>/<track>/<class>.wav")
     tracks = []
     for track_folder in sorted(p for p in folder.iterdir() if p.is_dir()):
-        stems = {name: track_folder / f"{name}.wav" for name in CLASSES if (track_folder / f"{name}.wav").is_file()}
+        stems = _stem_files(track_folder, names)
         if not stems:
             continue
+        cached = track_folder / f"{first_stage}.wav" if first_stage else None
+        if cached is not None and cached.is_file():
+            stems_and_cache = [*stems.values(), cached]
+        else:
+            cached, stems_and_cache = None, list(stems.values())
         lengths = []
-        for path in stems.values():
+        for path in stems_and_cache:
             info = soundfile.info(path)
             if info.samplerate != sample_rate:
                 raise StemdeskError(f"{path} is at {info.samplerate} Hz; training expects {sample_rate} Hz")
             lengths.append(info.frames)
         # Stems of one song can differ by a few samples; the shortest bounds every chunk.
-        tracks.append(Track(track_folder.name, stems, min(lengths)))
+        tracks.append(Track(track_folder.name, stems, min(lengths), cached))
     if not tracks:
-        raise StemdeskError(f"No tracks with stems named after {', '.join(CLASSES)} in {folder}")
+        raise StemdeskError(f"No tracks with stems named {', '.join(names)} in {folder}")
     return tracks
+
+
+def _stem_files(track_folder: Path, names: tuple[str, ...]) -> dict[str, Path]:
+    stems = {name: track_folder / f"{name}.wav" for name in names if (track_folder / f"{name}.wav").is_file()}
+    if "guitar-rhythm" in names and "guitar-rhythm" not in stems and "guitar-lead" not in stems:
+        whole = track_folder / "guitar.wav"
+        if whole.is_file():
+            if not _guitars_were_split(track_folder):
+                raise StemdeskError(
+                    f"{track_folder} was rendered before lead and rhythm guitars had stems of their own: "
+                    "render it again for a guitar-lead target"
+                )
+            stems["guitar-rhythm"] = whole
+    return stems
+
+
+def _guitars_were_split(track_folder: Path) -> bool:
+    """Whether the renderer sent each guitar part to a lead or rhythm stem (and says so)."""
+    try:
+        parts = json.loads((track_folder / "metadata.json").read_text())["stems"]["guitar"]["parts"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return all("stem" in part for part in parts)
 
 
 @dataclass(frozen=True)
@@ -74,6 +152,9 @@ class MixingOptions:
         skip_silence: redraw the target chunk while it is quieter than ``silence_db``.
         silence_db: RMS level in dB re full scale below which a target chunk is silent.
         max_tries: draws before settling for the loudest target chunk found.
+        first_stage_probability: chance that a chunk's input is the first stage's cached
+            output of the target's song at that time (when the data set has one), target
+            and input at one random gain; otherwise a sub-mix of stems as above.
     """
 
     same_track_probability: float = 0.5
@@ -83,11 +164,14 @@ class MixingOptions:
     skip_silence: bool = True
     silence_db: float = -50.0
     max_tries: int = 32
+    first_stage_probability: float = 0.0
 
     @classmethod
-    def song_as_is(cls) -> "MixingOptions":
-        """The song's own full mix at unit gains: for validation on held-out songs."""
-        return cls(same_track_probability=1.0, keep_probability=1.0, gain_db=(0.0, 0.0), swap_channels_probability=0.0)
+    def song_as_is(cls, first_stage_probability: float = 0.0) -> "MixingOptions":
+        """The song's own full mix at unit gains, the first stage's output for a share
+        ``first_stage_probability`` of chunks: for validation on held-out songs."""
+        return cls(same_track_probability=1.0, keep_probability=1.0, gain_db=(0.0, 0.0), swap_channels_probability=0.0,
+                   first_stage_probability=first_stage_probability)
 
 
 @dataclass(frozen=True)
@@ -134,13 +218,17 @@ class ChunkDataset(torch.utils.data.Dataset):
     Args:
         root: folder holding the splits.
         split: sub-folder to draw from ("train", "valid", ...).
-        target: the class to extract; only songs with a ``<target>.wav`` supply targets.
+        target: what to extract (one of :data:`TARGETS`); only songs with a
+            ``<target>.wav`` supply targets.
         chunk_samples: length of every chunk; shorter songs are zero-padded.
         seed: with the index, determines every random choice.
         mixing: how chunks are drawn and mixed.
         spectrogram: when given, items are its magnitudes instead of waveforms.
         channels: channels of every chunk; mono stems are duplicated.
         sample_rate: the rate every stem file must have.
+        stage: which stems make an input (one of :data:`STAGES`).
+        first_stage: the cached first-stage output's file name without ``.wav``
+            (e.g. "htdemucs.other"), drawn as ``mixing.first_stage_probability`` says.
     """
 
     def __init__(
@@ -154,15 +242,21 @@ class ChunkDataset(torch.utils.data.Dataset):
         spectrogram: MagnitudeSpectrogram | None = None,
         channels: int = 2,
         sample_rate: int = 44100,
+        stage: str = "mix",
+        first_stage: str | None = None,
     ):
-        if target not in CLASSES:
-            raise StemdeskError(f"Unknown target {target!r}; classes are {', '.join(CLASSES)}")
-        self.tracks = scan_split(Path(root) / split, sample_rate)
+        names = stem_set(target, stage)
+        self.tracks = scan_split(Path(root) / split, sample_rate, names, first_stage)
         self.target = target
         self.target_tracks = [t for t in self.tracks if target in t.stems]
         if not self.target_tracks:
             raise StemdeskError(f"No track in {Path(root) / split} has a {target}.wav stem")
-        self.other_classes = [c for c in CLASSES if c != target and any(c in t.stems for t in self.tracks)]
+        if mixing.first_stage_probability > 0 and not any(t.first_stage for t in self.target_tracks):
+            raise StemdeskError(
+                f"No track in {Path(root) / split} has a cached first stage {first_stage}.wav: "
+                "run python -m stemdesk.training.first_stage first"
+            )
+        self.other_classes = [c for c in names if c != target and any(c in t.stems for t in self.tracks)]
         self.chunk_samples = chunk_samples
         self.seed = seed
         self.mixing = mixing
@@ -183,6 +277,10 @@ class ChunkDataset(torch.utils.data.Dataset):
             raise IndexError(index)
         rng = np.random.default_rng([self.seed, index])
         track, offset, target = self._draw_target(rng)
+        # Drawn only when asked for, so that data sets without a first stage keep their chunks.
+        if self.mixing.first_stage_probability > 0 and rng.random() < self.mixing.first_stage_probability:
+            if track.first_stage is not None:
+                return self._first_stage_chunk(track, offset, target, rng)
         if rng.random() < self.mixing.same_track_probability:
             sources = [(track, name, offset) for name in track.stems if name != self.target]
         else:
@@ -202,6 +300,20 @@ class ChunkDataset(torch.utils.data.Dataset):
         if peak > 1.0:
             mixture, target, rest = mixture / peak, target / peak, rest / peak
         return MixedChunk(mixture, target, rest)
+
+    def _first_stage_chunk(self, track: Track, offset: int, target: np.ndarray, rng: np.random.Generator) -> MixedChunk:
+        """The first stage's output of the song's full mix as the input: it holds the
+        target and whatever the first stage left of the rest (bleed, artefacts), so
+        ``rest`` is just what is not the target."""
+        mixture = self._read(track.first_stage, offset)
+        gain = np.float32(10.0 ** (rng.uniform(*self.mixing.gain_db) / 20.0))
+        if rng.random() < self.mixing.swap_channels_probability:
+            mixture, target = mixture[::-1], target[::-1]
+        mixture, target = np.ascontiguousarray(mixture * gain), np.ascontiguousarray(target * gain)
+        peak = float(np.abs(mixture).max())
+        if peak > 1.0:
+            mixture, target = mixture / np.float32(peak), target / np.float32(peak)
+        return MixedChunk(mixture, target, mixture - target)
 
     def _draw_target(self, rng: np.random.Generator) -> tuple[Track, int, np.ndarray]:
         """A (track, offset, target excerpt) that is not silent if that can be found."""

@@ -89,9 +89,12 @@ def trained_card(checkpoint: dict, weights_dtype: str = "float16", version: str 
     arch = architecture(config["arch"])
     model = config["model"]
     target = config["target"]
+    # A second stage works on Demucs' "other", not on the song: its id says so.
+    second_stage = config.get("stage", "mix") == "other"
     card = {
-        "id": f"{target}-{arch.name}",
-        "name": f"{target.capitalize()} ({arch.title})",
+        "id": f"{target}-in-other-{arch.name}" if second_stage else f"{target}-{arch.name}",
+        "name": f"{target.capitalize()} in Demucs' other ({arch.title})" if second_stage
+        else f"{target.capitalize()} ({arch.title})",
         "version": version,
         "architecture": arch.name,
         "stems": [target, "rest"],
@@ -145,13 +148,24 @@ def _provenance(checkpoint: dict, config: dict, title: str, weights_dtype: str) 
         else "not validated"
     )
     storage = "fp16-stored weights" if weights_dtype == "float16" else "float32 weights"
+    if config.get("stage", "mix") == "other":
+        first_stage = config.get("first_stage")
+        share = config["mixing"].get("first_stage_probability", 0.0)
+        inputs = (
+            "inputs: what Demucs' \"other\" holds (sub-mixes of every stem but vocals, drums and bass)"
+            + (f", and for {share:.0%} of the chunks {first_stage}, the first stage's own output on the full mix"
+               if first_stage and share > 0 else "")
+            + "; "
+        )
+    else:
+        inputs = ""
     return (
         f"stemdesk {title} for {config['target']}, {init}, by python -m stemdesk.training.train "
         f"--arch {config['arch']} --target {config['target']} (network {json.dumps(config['model'])}, "
         f"seed {config['seed']}): "
         f"{checkpoint['step']} steps of {config['batch']} random {chunk_seconds:.1f} s chunks mixed on the fly "
         f"from {last['train_tracks']} tracks of {last['data']}/{config['train_split']} "
-        f"(L1 on magnitudes, Adam lr {config['lr']}); {validation}; "
+        f"(L1 on magnitudes, Adam lr {config['lr']}); {inputs}{validation}; "
         f"trained on {', '.join(devices) or 'nothing yet'} for {seconds / 60:.1f} min in {len(sessions)} session(s); "
         f"exported by python -m stemdesk.training.export_trained; {storage}."
         + (f" {started_from} was: {its_story}" if its_story else "")
@@ -162,7 +176,14 @@ def export_checkpoint(
     checkpoint_path: Path, out_dir: Path, weights_dtype: str = "float16", version: str = "1.0.0"
 ) -> tuple[Path, Path]:
     """Write the checkpoint's ``.onnx`` and card into ``out_dir``; return both paths."""
-    checkpoint = read_checkpoint(checkpoint_path)
+    return export_trained(read_checkpoint(checkpoint_path), out_dir, weights_dtype, version)
+
+
+def export_trained(
+    checkpoint: dict, out_dir: Path, weights_dtype: str = "float16", version: str = "1.0.0"
+) -> tuple[Path, Path]:
+    """Write the ``.onnx`` and card of a checkpoint already in memory (as
+    :func:`read_checkpoint` returns it, or a trainer holds it) into ``out_dir``."""
     module = trained_network(checkpoint)
     card = trained_card(checkpoint, weights_dtype, version)
     config = json.loads(checkpoint["config"])

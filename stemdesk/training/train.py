@@ -3,6 +3,11 @@
     python -m stemdesk.training.train --data DIR --target guitar --arch unet \\
         [--init spleeter-accompaniment] --out RUN_DIR --steps 20000 [--minutes 9] [--resume]
 
+A second stage (a model for the guitar inside Demucs' "other") trains on ``--stage other``
+inputs: sub-mixes of the stems "other" holds, and, for a share of the chunks, the first
+stage's own "other" cached by ``python -m stemdesk.training.first_stage``
+(``--first-stage htdemucs.other --mixing '{"first_stage_probability": 0.5}'``).
+
 What a run keeps in RUN_DIR:
 
 * ``config.json``: the run's settings (also inside the checkpoint, which --resume reads);
@@ -43,7 +48,6 @@ from torch import nn
 from tqdm import tqdm
 
 from stemdesk.errors import StemdeskError
-from stemdesk.instruments import CLASSES
 from stemdesk.training.architectures import (
     ARCHITECTURES,
     PRETRAINED,
@@ -54,12 +58,15 @@ from stemdesk.training.architectures import (
     load_pretrained,
 )
 from stemdesk.training.chunk_dataset import (
+    STAGES,
+    TARGETS,
     ChunkDataset,
     MagnitudeSpectrogram,
     MixingOptions,
     chunk_samples_for,
+    stem_set,
 )
-from stemdesk.training.export_trained import export_checkpoint, read_checkpoint
+from stemdesk.training.export_trained import export_trained, read_checkpoint
 from stemdesk.training.onnx_export import write_atomically
 
 CHECKPOINT = "checkpoint.pt"
@@ -71,7 +78,10 @@ class TrainingConfig:
     """What defines a run: the same config, data and seed give the same network.
 
     ``model`` is the architecture's config (see ``architectures.Architecture.config``);
-    ``mixing`` holds the fields of ``chunk_dataset.MixingOptions``; ``segment_frames``
+    ``stage`` which stems make an input (``chunk_dataset.STAGES``: the whole song, or
+    Demucs' "other") and ``first_stage`` the cached first-stage output drawn for some
+    chunks (e.g. "htdemucs.other"); ``mixing`` holds the fields of
+    ``chunk_dataset.MixingOptions``; ``segment_frames``
     (the exported model's chunk) and ``precision`` (autocast on CUDA, bf16 also on CPUs
     with native bf16) default to the
     architecture's, ``lr`` to 1e-4 when starting from pretrained weights and 1e-3
@@ -100,10 +110,11 @@ class TrainingConfig:
     stats_chunks: int = 64
     precision: str | None = None
     mixing: dict = field(default_factory=lambda: asdict(MixingOptions()))
+    stage: str = "mix"
+    first_stage: str | None = None
 
     def __post_init__(self) -> None:
-        if self.target not in CLASSES:
-            raise StemdeskError(f"Unknown target {self.target!r}; classes are {', '.join(CLASSES)}")
+        stem_set(self.target, self.stage)
         arch = architecture(self.arch)
         self.model = arch.config(self.model)
         if self.segment_frames is None:
@@ -121,9 +132,11 @@ class TrainingConfig:
         if self.model["bins"] > self.n_fft // 2 + 1:
             raise StemdeskError(f"bins {self.model['bins']} exceed the {self.n_fft // 2 + 1} of a {self.n_fft}-point STFT")
         try:
-            MixingOptions(**self.mixing)
+            mixing = MixingOptions(**self.mixing)
         except TypeError as error:
             raise StemdeskError(f"bad mixing options: {error}") from None
+        if mixing.first_stage_probability > 0 and not self.first_stage:
+            raise StemdeskError("first_stage_probability needs --first-stage: the cached output to draw on")
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -336,146 +349,201 @@ def _restore_rng_states(states: dict, device: torch.device) -> None:
         torch.cuda.set_rng_state(states["cuda"], device)
 
 
-def train(config: TrainingConfig, options: RunOptions) -> TrainingOutcome:
-    """Train (or, with ``options.resume`` and a checkpoint in the run folder, go on
-    training) until ``options.steps`` steps or ``options.minutes`` have passed; write
-    the checkpoint and loss curve and, once the run has all its steps (and unless
-    ``options.export_dtype`` is None), the exported model.
+class Trainer:
+    """One session of a run: the network, its optimizer and its history, and the loop.
 
-    On resume the checkpoint's config is used and ``config`` is ignored.
+    Build it with :meth:`start` (a new run from ``config``) or :meth:`resume` (a run
+    folder's checkpoint, read once by the caller); then :meth:`run` trains until
+    ``options.steps`` steps or ``options.minutes`` have passed, writes the checkpoint and
+    loss curve and, once the run has all its steps (and unless ``options.export_dtype``
+    is None), the exported model. Every piece of a run's state lives in one attribute,
+    written by :meth:`step` and read by :meth:`save` and :meth:`validate`.
     """
-    started = time.monotonic()
-    run_dir = Path(options.run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    checkpoint_path = run_dir / CHECKPOINT
-    device = torch.device(options.device)
+
+    def __init__(self, config: TrainingConfig, options: RunOptions, saved: dict | None) -> None:
+        self.started = time.monotonic()
+        self.config, self.options = config, options
+        self.run_dir = Path(options.run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.device = _training_device(options.device)
+        self.arch = architecture(config.arch)
+        self.spectrogram = MagnitudeSpectrogram(config.n_fft, config.hop_length, config.model["bins"]).to(self.device)
+        self.train_data, self.valid_data = _datasets(config, options.data)
+        torch.manual_seed(config.seed)
+        # Channels-last weights make every 2-D convolution run channels-last (4-D weights
+        # only; other layers are unaffected): a U-Net step on this CPU in bf16 took 0.33-0.35 s
+        # against 0.42-0.52 s with contiguous ones.
+        self.net = self.arch.build(config.model).to(self.device, memory_format=torch.channels_last)
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=config.lr)
+        use_fp16_scaler = self.device.type == "cuda" and config.precision == "fp16"
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=use_fp16_scaler)
+        if saved is not None:
+            self.net.load_state_dict(saved["model"])
+            self.optimizer.load_state_dict(saved["optimizer"])
+            self.scaler.load_state_dict(saved["scaler"])
+            self.step_count = saved["step"]
+            self.history = LossHistory(**saved["history"])
+            self.sessions = json.loads(saved["sessions"])
+            self.init_provenance = saved.get("init_provenance", "")
+        else:
+            self.step_count, self.history, self.sessions = 0, LossHistory(), []
+            self.init_provenance = describe_init(config.init) if config.init is not None else ""
+            self._initialise_weights()
+            write_atomically(self.run_dir / "config.json", (config.to_json() + "\n").encode())
+        self.session = {
+            "device": device_name(self.device), "first_step": self.step_count, "last_step": self.step_count,
+            "seconds": 0.0, "data": Path(options.data).resolve().name,
+            "train_tracks": len(self.train_data.tracks), "valid_tracks": len(self.valid_data.tracks),
+        }
+        self.sessions.append(self.session)
+        if saved is not None:
+            # Last: building the network above drew from the RNG that drives dropout.
+            _restore_rng_states(saved["rng"], self.device)
+        self.pin = self.device.type == "cuda"
+        self.valid_loader = _loader(self.valid_data, range(config.valid_chunks), config.batch, options.workers, self.pin)
+        self.title = f"{config.target} {self.arch.title}"
+
+    @classmethod
+    def start(cls, config: TrainingConfig, options: RunOptions) -> Self:
+        """A new run of ``config`` in ``options.run_dir``."""
+        if config.init is not None:
+            # Checked when a run starts, not in TrainingConfig: a resumed run never reads its
+            # initial weights again, so a model uninstalled since must not stop it.
+            check_init(config.init)
+        return cls(config, options, None)
+
+    @classmethod
+    def resume(cls, saved: dict, options: RunOptions) -> Self:
+        """The run whose checkpoint (as :func:`read_checkpoint` returns it) is ``saved``."""
+        return cls(TrainingConfig.from_json(saved["config"]), options, saved)
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.run_dir / CHECKPOINT
+
+    def _initialise_weights(self) -> None:
+        if self.config.init is not None:
+            load_pretrained(self.net, self.config.arch, self.config.model, self.config.init)
+        elif self.arch.initialise_from_data is not None:
+            with torch.no_grad():
+                mixtures = torch.stack([self.train_data[i][0] for i in range(self.config.stats_chunks)])
+                self.arch.initialise_from_data(self.net, self.spectrogram(mixtures.to(self.device)))
+
+    def step(self, mixture: torch.Tensor, target: torch.Tensor) -> float:
+        """One optimizer step on a batch of waveforms ``(batch, channels, samples)``; its loss."""
+        with torch.no_grad():
+            mixture = self.spectrogram(mixture.to(self.device, non_blocking=True))
+            target = self.spectrogram(target.to(self.device, non_blocking=True))
+        loss = training_step(self.arch, self.net, self.optimizer, mixture, target, self.config.precision, self.scaler)
+        self.step_count += 1
+        self.history.step.append(self.step_count)
+        self.history.train_loss.append(loss)
+        return loss
+
+    def validate(self) -> float:
+        """The validation loss now, recorded in the history."""
+        loss = validation_loss(self.arch, self.net, self.valid_loader, self.spectrogram, self.config.precision)
+        self.history.valid_step.append(self.step_count)
+        self.history.valid_loss.append(loss)
+        return loss
+
+    def checkpoint(self) -> dict:
+        """Everything a resumed session needs, as plain tensors and values."""
+        self.session["last_step"] = self.step_count
+        self.session["seconds"] = time.monotonic() - self.started
+        return {
+            "config": self.config.to_json(),
+            "model": self.net.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "step": self.step_count,
+            "rng": _rng_states(self.device),
+            "history": asdict(self.history),
+            "sessions": json.dumps(self.sessions),
+            "init_provenance": self.init_provenance,
+        }
+
+    def save(self) -> dict:
+        """Write the checkpoint (atomically), loss.csv and loss.png; return the checkpoint."""
+        checkpoint = self.checkpoint()
+        buffer = io.BytesIO()
+        torch.save(checkpoint, buffer)
+        write_atomically(self.checkpoint_path, buffer.getvalue())
+        self.history.write_csv(self.run_dir / "loss.csv")
+        self.history.plot(self.run_dir / "loss.png", self.title)
+        return checkpoint
+
+    def run(self) -> TrainingOutcome:
+        """Train to ``options.steps`` or the time budget, a stop signal; save; maybe export."""
+        config, options = self.config, self.options
+        stopped_early = False
+        indices = range(self.step_count * config.batch, options.steps * config.batch)
+        train_loader = _loader(self.train_data, indices, config.batch, options.workers, self.pin)
+        with _StopRequests() as stop, tqdm(
+            total=options.steps, initial=self.step_count, disable=not options.progress, unit="step",
+            dynamic_ncols=True, mininterval=1.0 if sys.stderr.isatty() else 30.0,
+        ) as bar:
+            for mixture, target in train_loader:
+                loss = self.step(mixture, target)
+                bar.update()
+                bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+                out_of_time = options.minutes is not None and time.monotonic() - self.started >= 60.0 * options.minutes
+                stopping = out_of_time or stop.received is not None
+                if self.step_count % config.valid_every == 0 or self.step_count == options.steps or stopping:
+                    bar.write(f"step {self.step_count}: validation L1 {self.validate():.4f}")
+                if self.step_count % config.checkpoint_every == 0 and not stopping:
+                    self.save()
+                if stopping:
+                    stopped_early = self.step_count < options.steps
+                    reason = "time budget spent" if out_of_time else f"signal {stop.received} received"
+                    bar.write(f"stopping at step {self.step_count}: {reason}")
+                    break
+        checkpoint = self.save()
+        exported = None
+        # Only a finished run exports: the LSTM of Open-Unmix takes a minute or two to
+        # export, time a session cut short by its budget would rather spend training.
+        if options.export_dtype is not None and self.step_count >= options.steps and self.step_count > 0:
+            exported = export_trained(checkpoint, self.run_dir, options.export_dtype)
+        return TrainingOutcome(
+            self.step_count, self.step_count - self.session["first_step"], time.monotonic() - self.started,
+            self.history, stopped_early, exported,
+        )
+
+
+def _training_device(name: str) -> torch.device:
+    device = torch.device(name)
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise StemdeskError("--device cuda asked for, but torch sees no CUDA GPU")
         # Fixed input sizes: let cuDNN time its convolution algorithms once and keep the fastest.
         torch.backends.cudnn.benchmark = True
-    saved = read_checkpoint(checkpoint_path) if options.resume and checkpoint_path.exists() else None
-    if saved is not None:
-        config = TrainingConfig.from_json(saved["config"])
-    elif config.init is not None:
-        # Checked when a run starts, not in TrainingConfig: a resumed run never reads its
-        # initial weights again, so a model uninstalled since must not stop it.
-        check_init(config.init)
-    arch = architecture(config.arch)
+    return device
 
-    spectrogram = MagnitudeSpectrogram(config.n_fft, config.hop_length, config.model["bins"]).to(device)
+
+def _datasets(config: TrainingConfig, data: Path) -> tuple[ChunkDataset, ChunkDataset]:
+    """The training set (mixed on the fly) and the validation set (songs as they are)."""
     chunk_samples = chunk_samples_for(config.chunk_frames, config.hop_length)
-    train_data = ChunkDataset(
-        options.data, config.train_split, config.target, chunk_samples, seed=config.seed,
-        mixing=MixingOptions(**config.mixing), channels=config.model["channels"], sample_rate=config.sample_rate,
+    common = dict(
+        root=data, target=config.target, chunk_samples=chunk_samples, seed=config.seed,
+        channels=config.model["channels"], sample_rate=config.sample_rate, stage=config.stage,
+        first_stage=config.first_stage,
     )
-    valid_data = ChunkDataset(
-        options.data, config.valid_split, config.target, chunk_samples, seed=config.seed,
-        mixing=MixingOptions.song_as_is(), channels=config.model["channels"], sample_rate=config.sample_rate,
+    mixing = MixingOptions(**config.mixing)
+    # Validated on inputs like the training ones: the first stage's output as often.
+    valid_mixing = MixingOptions.song_as_is(mixing.first_stage_probability)
+    return (
+        ChunkDataset(split=config.train_split, mixing=mixing, **common),
+        ChunkDataset(split=config.valid_split, mixing=valid_mixing, **common),
     )
 
-    torch.manual_seed(config.seed)
-    # Channels-last weights make every 2-D convolution run channels-last (4-D weights
-    # only; other layers are unaffected): a U-Net step on this CPU in bf16 took 0.33-0.35 s
-    # against 0.42-0.52 s with contiguous ones.
-    net = arch.build(config.model).to(device, memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
-    use_fp16_scaler = device.type == "cuda" and config.precision == "fp16"
-    scaler = torch.amp.GradScaler(device.type, enabled=use_fp16_scaler)
-    if saved is not None:
-        net.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        scaler.load_state_dict(saved["scaler"])
-        step = saved["step"]
-        history = LossHistory(**saved["history"])
-        sessions = json.loads(saved["sessions"])
-        init_provenance = saved.get("init_provenance", "")
-    else:
-        step, history, sessions = 0, LossHistory(), []
-        init_provenance = describe_init(config.init) if config.init is not None else ""
-        if config.init is not None:
-            load_pretrained(net, config.arch, config.model, config.init)
-        elif arch.initialise_from_data is not None:
-            with torch.no_grad():
-                mixtures = torch.stack([train_data[i][0] for i in range(config.stats_chunks)]).to(device)
-                arch.initialise_from_data(net, spectrogram(mixtures))
-        write_atomically(run_dir / "config.json", (config.to_json() + "\n").encode())
-    session = {
-        "device": device_name(device), "first_step": step, "last_step": step, "seconds": 0.0,
-        "data": Path(options.data).resolve().name,
-        "train_tracks": len(train_data.tracks), "valid_tracks": len(valid_data.tracks),
-    }
-    sessions.append(session)
-    if saved is not None:
-        _restore_rng_states(saved["rng"], device)
-        del saved
 
-    pin = device.type == "cuda"
-    valid_loader = _loader(valid_data, range(config.valid_chunks), config.batch, options.workers, pin)
-    title = f"{config.target} {arch.title}"
-
-    def save() -> None:
-        session["last_step"] = step
-        session["seconds"] = time.monotonic() - started
-        checkpoint = {
-            "config": config.to_json(),
-            "model": net.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "scaler": scaler.state_dict(),
-            "step": step,
-            "rng": _rng_states(device),
-            "history": asdict(history),
-            "sessions": json.dumps(sessions),
-            "init_provenance": init_provenance,
-        }
-        buffer = io.BytesIO()
-        torch.save(checkpoint, buffer)
-        write_atomically(checkpoint_path, buffer.getvalue())
-        history.write_csv(run_dir / "loss.csv")
-        history.plot(run_dir / "loss.png", title)
-
-    def validate() -> None:
-        loss = validation_loss(arch, net, valid_loader, spectrogram, config.precision)
-        history.valid_step.append(step)
-        history.valid_loss.append(loss)
-        bar.write(f"step {step}: validation L1 {loss:.4f}")
-
-    stopped_early = False
-    train_loader = _loader(train_data, range(step * config.batch, options.steps * config.batch), config.batch, options.workers, pin)
-    with _StopRequests() as stop, tqdm(
-        total=options.steps, initial=step, disable=not options.progress, unit="step", dynamic_ncols=True,
-        mininterval=1.0 if sys.stderr.isatty() else 30.0,
-    ) as bar:
-        for mixture, target in train_loader:
-            with torch.no_grad():
-                mixture = spectrogram(mixture.to(device, non_blocking=True))
-                target = spectrogram(target.to(device, non_blocking=True))
-            loss = training_step(arch, net, optimizer, mixture, target, config.precision, scaler)
-            step += 1
-            history.step.append(step)
-            history.train_loss.append(loss)
-            bar.update()
-            bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
-            out_of_time = options.minutes is not None and time.monotonic() - started >= 60.0 * options.minutes
-            stopping = out_of_time or stop.received is not None
-            if step % config.valid_every == 0 or step == options.steps or stopping:
-                validate()
-            if step % config.checkpoint_every == 0 and not stopping:
-                save()
-            if stopping:
-                stopped_early = step < options.steps
-                reason = "time budget spent" if out_of_time else f"signal {stop.received} received"
-                bar.write(f"stopping at step {step}: {reason}")
-                break
-    save()
-    exported = None
-    # Only a finished run exports: the LSTM of Open-Unmix takes a minute or two to
-    # export, time a session cut short by its budget would rather spend training.
-    if options.export_dtype is not None and step >= options.steps and step > 0:
-        exported = export_checkpoint(checkpoint_path, run_dir, options.export_dtype)
-    return TrainingOutcome(
-        step, step - session["first_step"], time.monotonic() - started, history, stopped_early, exported
-    )
+def train(config: TrainingConfig, options: RunOptions) -> TrainingOutcome:
+    """Run one session (see :class:`Trainer`): with ``options.resume`` and a checkpoint
+    in the run folder, go on with that run (its own config; ``config`` is ignored)."""
+    checkpoint_path = Path(options.run_dir) / CHECKPOINT
+    if options.resume and checkpoint_path.exists():
+        return Trainer.resume(read_checkpoint(checkpoint_path), options).run()
+    return Trainer.start(config, options).run()
 
 
 def _parser(prog: str) -> argparse.ArgumentParser:
@@ -493,7 +561,12 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     run.add_argument("--no-progress", action="store_true")
     # The run's identity: no argparse defaults, so that --resume can tell what was given.
     identity = parser.add_argument_group("the run (fixed once started; defaults in TrainingConfig)")
-    identity.add_argument("--target", choices=CLASSES, default=argparse.SUPPRESS)
+    identity.add_argument("--target", choices=TARGETS, default=argparse.SUPPRESS)
+    identity.add_argument("--stage", choices=sorted(STAGES), default=argparse.SUPPRESS,
+                          help="mix: inputs are whole songs (default); other: what Demucs' \"other\" holds")
+    identity.add_argument("--first-stage", default=argparse.SUPPRESS,
+                          help="cached first-stage output to draw inputs from, e.g. htdemucs.other "
+                               "(see python -m stemdesk.training.first_stage)")
     identity.add_argument("--arch", choices=sorted(ARCHITECTURES), default=argparse.SUPPRESS)
     identity.add_argument("--init", default=argparse.SUPPRESS,
                           help=f"weights to start from: {' or '.join(sorted(PRETRAINED))}, or an installed model's id "
@@ -533,6 +606,18 @@ def _config_from(given: dict, saved_config: TrainingConfig | None) -> TrainingCo
     return saved_config
 
 
+def _trainer_for(given: dict, options: RunOptions) -> Trainer:
+    """The session the command line asks for; a checkpoint to resume is read here, once."""
+    checkpoint_path = options.run_dir / CHECKPOINT
+    if options.resume and checkpoint_path.exists():
+        saved = read_checkpoint(checkpoint_path)
+        _config_from(given, TrainingConfig.from_json(saved["config"]))
+        return Trainer.resume(saved, options)
+    if checkpoint_path.exists():
+        raise StemdeskError(f"{options.run_dir} holds a run already: pass --resume to go on with it, or another --out")
+    return Trainer.start(_config_from(given, None), options)
+
+
 def main(argv: list[str] | None = None, prog: str = "python -m stemdesk.training.train") -> int:
     args = vars(_parser(prog).parse_args(argv))
     no_export, export_dtype = args.pop("no_export"), args.pop("export_dtype")
@@ -543,14 +628,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m stemdesk.training
     )
     # What is left: the run's settings that were given on the command line.
     given = args
-    checkpoint_path = options.run_dir / CHECKPOINT
     try:
-        saved_config = None
-        if options.resume and checkpoint_path.exists():
-            saved_config = TrainingConfig.from_json(read_checkpoint(checkpoint_path)["config"])
-        elif checkpoint_path.exists():
-            raise StemdeskError(f"{options.run_dir} holds a run already: pass --resume to go on with it, or another --out")
-        outcome = train(_config_from(given, saved_config), options)
+        outcome = _trainer_for(given, options).run()
     except StemdeskError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -6,7 +6,7 @@ from PySide6.QtCore import Qt
 from stemdesk.audio import Audio
 from stemdesk.gui.exporting import ExportRequest
 from stemdesk.gui.preferences import Preferences
-from stemdesk.models import ModelRepo
+from stemdesk.catalogue import Catalogue
 from tests.gui.song_files import write_wav
 from tests.gui.windows import SEPARATION_TIMEOUT_MS, make_window
 
@@ -39,16 +39,16 @@ def test_a_failed_separation_shows_why_and_the_open_song_stays(demo_window, qtbo
     assert "3 channels" in message and demo_window.banner.level == "error"
     assert demo_window.song.session.path.name == "audio_example.mp3"
     qtbot.waitUntil(lambda: not demo_window.separation_panel.isVisible())
-    assert demo_window.transport.has_output and demo_window.play_action.isEnabled()
+    assert demo_window.transport.has_output and demo_window.actions["play"].isEnabled()
 
 
 def test_a_missing_model_is_reported_at_start_and_when_opening(qtbot, settings, tmp_path, demo_path,
                                                                null_sound_output):
-    window = make_window(qtbot, settings, tmp_path / "cache", repo=ModelRepo([tmp_path / "no-models"]))
+    window = make_window(qtbot, settings, tmp_path / "cache", repo=Catalogue([tmp_path / "no-models"]))
     assert window.banner.level == "error" and "spleeter-2stems" in window.banner.text
     message = open_and_fail(window, qtbot, demo_path)
     assert "Unknown model 'spleeter-2stems'" in message
-    assert window.isVisible() and window.open_action.isEnabled()
+    assert window.isVisible() and window.actions["open"].isEnabled()
     window.close()
 
 

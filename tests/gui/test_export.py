@@ -8,6 +8,8 @@ from PySide6.QtCore import Qt
 
 from stemdesk.gui.exporting import ExportRequest
 from stemdesk.playback import db_to_amp
+from stemdesk.stem_files import song_gain
+from tests.gui.windows import SEPARATION_TIMEOUT_MS
 
 # libsndfile scales floats by 32767 when writing 16-bit and by 1/32768 when reading:
 # up to about one and a half steps of difference near full scale.
@@ -41,10 +43,13 @@ def test_everything_but_vocals_is_the_mixture_minus_the_vocals(demo_window, qtbo
     (path,) = export(demo_window, qtbot, ExportRequest("rest", tmp_path, "FLAC 24-bit", ("vocals",)))
     assert path.name == "no_vocals.flac"
     samples, _ = read(path)
+    # The demo's rests just exceed full scale: 24-bit lowers them by the song's one gain.
+    gain = song_gain(session.stems, session.mixture, "PCM_24")
+    assert 0.9 < gain <= 1.0 and np.abs(samples).max() <= 1.0
     expected = session.mixture.samples - session.stems["vocals"].samples
-    np.testing.assert_allclose(samples, np.clip(expected, -1, 1), atol=2.0**-22)
+    np.testing.assert_allclose(samples, gain * expected, atol=2.0**-22)
     # With two stems, everything but the vocals is the accompaniment.
-    np.testing.assert_allclose(samples, np.clip(session.stems["accompaniment"].samples, -1, 1), atol=2e-4)
+    np.testing.assert_allclose(samples, gain * session.stems["accompaniment"].samples, atol=2e-4)
 
 
 def test_current_mix_export_follows_the_faders_mute_and_solo(demo_window, qtbot, tmp_path):
@@ -93,3 +98,26 @@ def test_a_write_that_runs_out_of_space_shows_an_error_and_leaves_no_file(demo_w
     assert os.listdir(tmp_path / "audio_example") == [], "no half-written file under any name"
     qtbot.waitUntil(lambda: not demo_window.export_progress.isVisible())
     assert demo_window.transport.has_output and demo_window.song is not None, "the window keeps working"
+
+
+def test_stems_of_a_song_above_full_scale_share_one_gain_in_16_bit_and_the_banner_says_so(
+        cached_window, qtbot, tmp_path, demo_audio):
+    hot = demo_audio.samples[:, 44100:110250]
+    hot = hot * np.float32(1.5 / np.abs(hot).max())
+    soundfile.write(tmp_path / "hot.wav", hot.T, demo_audio.rate, subtype="FLOAT")
+    with qtbot.waitSignal(cached_window.song_shown, timeout=SEPARATION_TIMEOUT_MS):
+        cached_window.open_song(tmp_path / "hot.wav")
+    paths = export(cached_window, qtbot, ExportRequest("stems", tmp_path, "WAV 16-bit", ("vocals", "accompaniment")))
+    assert cached_window.banner.level == "warning"
+    assert "lowered by" in cached_window.banner.text and "16-bit" in cached_window.banner.text
+    (rest,) = export(cached_window, qtbot, ExportRequest("rest", tmp_path, "WAV 16-bit", ("vocals",)))
+    vocals, accompaniment = (read(path)[0].astype(np.float64) for path in paths)
+    gain = float(np.sum((vocals + accompaniment) * hot) / np.sum(hot.astype(np.float64) ** 2))
+    assert 0.3 < gain < 0.95
+    assert max(np.abs(vocals).max(), np.abs(accompaniment).max(), np.abs(read(rest)[0]).max()) <= 1.0
+    np.testing.assert_allclose(vocals + accompaniment, gain * hot, atol=2 * PCM_16_TOLERANCE)
+    np.testing.assert_allclose(read(rest)[0], gain * hot - vocals, atol=2 * PCM_16_TOLERANCE)
+
+    (floating,) = export(cached_window, qtbot, ExportRequest("stems", tmp_path / "f", "WAV 32-bit float", ("vocals",)))
+    assert cached_window.banner.level == "info" and "lowered" not in cached_window.banner.text
+    np.testing.assert_array_equal(read(floating)[0], cached_window.song.session.stems["vocals"].samples)

@@ -107,6 +107,7 @@ def test_click_seeks_and_a_dragged_loop_plays_only_between_a_and_b(demo_window, 
     window = demo_window
     canvas = window.views.canvas
     rate = window.transport.rate
+    window.practice.toggle_snap()  # marked freely (snapping to the grid: tests/gui/test_practice.py)
     qtbot.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton, pos=view_point(window, window.views.mask, 6.0))
     assert abs(window.transport.position / rate - 6.0) < 0.05
     assert abs(window.views.playhead - 6.0) < 0.05
@@ -122,7 +123,7 @@ def test_click_seeks_and_a_dragged_loop_plays_only_between_a_and_b(demo_window, 
     qtbot.keyClick(window, Qt.Key.Key_L)
     loop = window.transport.mixer.state.loop
     assert loop == (round(start * rate), round(end * rate))
-    assert window.transport_bar.loop.isChecked() and window.loop_action.isChecked()
+    assert window.transport_bar.loop.isChecked() and window.actions["loop"].isChecked()
     assert window.transport.position == loop[0]
 
     positions = []
@@ -157,7 +158,8 @@ def test_the_views_share_zoom_and_the_overview_shows_it(demo_window, qtbot):
 
 def test_a_song_ready_while_playing_waits_for_the_musician(demo_window, qtbot, tmp_path, demo_path):
     window = demo_window
-    window.mixer_model.set_loop((0, window.transport.length))  # keeps playing on the clockless null device
+    # A loop over the whole song keeps playing on the clockless null device.
+    window.practice.set_loop((0.0, window.transport.length / window.transport.rate), looping=True)
     window.transport.play()
     other = shutil.copy(demo_path, tmp_path / "next song.mp3")
     with qtbot.waitSignal(window.queue.song_ready, timeout=30_000):

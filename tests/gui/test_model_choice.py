@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from stemdesk.gui.preferences import Preferences
-from stemdesk.models import ModelRepo
+from stemdesk.catalogue import Catalogue
 from tests.gui.windows import SEPARATION_TIMEOUT_MS, make_window
 
 PRESET = {
@@ -25,7 +25,7 @@ def repo(model_folder):
     (folder / "lead-backing.json").write_text(json.dumps(PRESET))
     missing = dict(PRESET, id="orphan", steps=[{"model": "kazoo-unet", "keep": "kazoo"}])
     (folder / "orphan.json").write_text(json.dumps(missing))
-    return ModelRepo([folder])
+    return Catalogue([folder])
 
 
 def menu_items(window):
@@ -80,7 +80,7 @@ def test_a_preset_with_a_missing_model_is_reported_and_another_model_can_be_chos
 ):
     window = make_window(qtbot, settings, tmp_path / "cache", repo=repo, model_id="orphan")
     assert window.banner.isVisible()
-    assert "'orphan' cannot run" in window.banner.text and "kazoo-unet" in window.banner.text
+    assert "orphan.json: steps.0.model" in window.banner.text and "kazoo-unet" in window.banner.text
     assert "orphan" not in [model for model, _, _ in menu_items(window)]
     with qtbot.waitSignal(window.queue.failed, timeout=10_000) as failed:
         window.open_song(demo_path)

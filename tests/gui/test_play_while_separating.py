@@ -48,12 +48,12 @@ def test_first_sound_within_five_seconds_of_the_drop_and_the_song_fills_in(windo
     growing = window.song.growing
     assert growing is not None and not growing.complete
     assert 0 < window.views.frontier < window.views.picture.duration
-    assert not window.export_action.isEnabled()
+    assert not window.actions["export"].isEnabled()
     transport_mixer = window.transport.mixer
     with qtbot.waitSignal(window.song_shown, timeout=SEPARATION_TIMEOUT_MS):
         pass
     assert growing.complete and window.song.growing is None
-    assert window.views.frontier is None and window.export_action.isEnabled()
+    assert window.views.frontier is None and window.actions["export"].isEnabled()
     assert window.transport.mixer is transport_mixer  # never reloaded under the musician
     stems = window.song.session.stems
     np.testing.assert_allclose(sum(stem.samples for stem in stems.values()), growing.mixture.samples, atol=1e-5)

@@ -52,7 +52,7 @@ def test_clear_cache_empties_it_and_the_next_open_separates_again(cached_window,
     window = cached_window
     assert window.cache.size_bytes() > 0
     with qtbot.waitSignal(window.cache_cleared) as cleared:
-        window.clear_cache_action.trigger()
+        window.actions["clear_cache"].trigger()
     assert cleared.args == [0] and window.cache.size_bytes() == 0
     assert "cache cleared" in window.banner.text
     with qtbot.waitSignal(window.song_shown, timeout=SEPARATION_TIMEOUT_MS) as shown:

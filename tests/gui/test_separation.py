@@ -10,7 +10,7 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
 from stemdesk.gui.separation_panel import describe_time_left
-from stemdesk.gui.separation_queue import seconds_left
+from stemdesk.gui.separation_queue import TimeLeft, describe_progress
 from stemdesk.stem_cache import StemCache
 from tests.gui.song_files import tiled, write_wav
 from tests.gui.windows import SEPARATION_TIMEOUT_MS, make_window
@@ -69,7 +69,7 @@ def test_opening_separates_in_the_background_and_shows_the_song(empty_window, qt
     devices = []
     window.queue.device_ready.connect(devices.append)
     progress = []
-    window.queue.progressed.connect(lambda done, total, left: progress.append((done, total)))
+    window.queue.progressed.connect(lambda done, total, left, text: progress.append((done, total)))
     gaps.timer.start()
     with qtbot.waitSignal(window.song_shown, timeout=SEPARATION_TIMEOUT_MS):
         window.open_song(demo_path)
@@ -110,7 +110,8 @@ def test_cancel_stops_the_separation_and_keeps_the_window_usable(empty_window, q
     long_song = write_wav(tmp_path / "three_times.wav", tiled(demo_audio, 3))
     with qtbot.waitSignal(window.queue.progressed, timeout=SEPARATION_TIMEOUT_MS) as first:
         window.open_song(long_song)
-    done, total, _ = first.args
+    done, total, _, text = first.args
+    assert text.endswith("%") and "chunk" not in text
     assert total >= 3 and done < total
     assert window.separation_panel.progress.maximum() == total
 
@@ -160,8 +161,8 @@ def test_closing_the_window_while_separating_stops_the_worker(qtbot, settings, t
 
 
 def test_time_left_follows_the_pace_so_far():
-    assert seconds_left(elapsed=6.0, done=2, total=5) == 9.0
-    assert seconds_left(elapsed=1.0, done=0, total=5) is None
+    assert TimeLeft().update(now=6.0, elapsed=6.0, done=2, total=5) == 9.0
+    assert TimeLeft().update(now=1.0, elapsed=1.0, done=0, total=5) is None
     assert describe_time_left(-1.0) == ""
     assert describe_time_left(0.4) == "almost done"
     assert describe_time_left(8.2) == "about 9 s left"

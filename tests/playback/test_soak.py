@@ -3,15 +3,14 @@
 import pytest
 
 from stemdesk.audio import Audio
-from stemdesk.models import ModelRepo
-from stemdesk.separate import Separator
+from stemdesk.catalogue import Catalogue
 from tests.playback.soak import soak
 
 
 @pytest.fixture(scope="module")
 def separations(demo_audio, demo_stems):
     """The demo song by Spleeter and by the drums model: two stem sets to switch between."""
-    drums = Separator(ModelRepo().get("drums-unet"), device="cpu").separate(demo_audio)
+    drums = Catalogue().open("drums-unet", device="cpu").separate(demo_audio)
     return [{name: stem.samples for name, stem in stems.items()} for stems in (demo_stems, drums)]
 
 

@@ -195,3 +195,47 @@ def test_the_data_engine_needs_no_torch():
     result = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True,
                             cwd=Path(__file__).resolve().parents[2])
     assert result.returncode == 0, result.stderr
+
+
+def test_a_lead_guitar_gets_its_own_stem_beside_the_rhythm_guitar(timgm6mb, tmp_path):
+    # Latin song 1 of data set seed 5: a requinto (the lead) over a segunda guitar (rhythm).
+    request = TrackRequest(tmp_path, "train", 1, 5, 3.5, timgm6mb, genre="latin")
+    song = song_for(request)
+    assert {part.stem for part in song.parts if part.stem_class == "guitar"} == {"guitar-lead", "guitar-rhythm"}
+    render_track(request)
+    folder = request.folder
+    lead, rhythm, guitar = (decode(folder / f"{name}.wav").samples for name in ("guitar-lead", "guitar-rhythm", "guitar"))
+    # The guitar stem is exactly the sum of its two parts' stems; the mixture still the sum of the classes.
+    assert np.array_equal(guitar, lead + rhythm)
+    classes = [decode(folder / f"{c}.wav").samples for c in json.loads((folder / METADATA).read_text())["stems"]]
+    assert np.array_equal(decode(folder / "mixture.wav").samples, np.sum(classes, axis=0, dtype=np.float32))
+    # Each holds its own part: the lead's stem sounds where the requinto plays, silent before its first note.
+    requinto = next(part for part in song.parts if part.stem == "guitar-lead")
+    first = min(note.time for note in requinto.notes)
+    assert first > 0.1 and not np.any(lead[:, : int(first * RATE) - 64])
+    assert np.abs(rhythm[:, : int(first * RATE) - 64]).max() > 0.01
+    metadata = json.loads((folder / METADATA).read_text())
+    assert metadata["stems"]["guitar"]["substems"] == {"guitar-lead": "guitar-lead.wav", "guitar-rhythm": "guitar-rhythm.wav"}
+    assert {part["stem"] for part in metadata["stems"]["guitar"]["parts"]} == {"guitar-lead", "guitar-rhythm"}
+    (folder / "guitar-lead.wav").unlink()
+    assert not is_complete(folder)
+
+
+def test_a_song_without_a_lead_guitar_has_no_guitar_substems(written_track):
+    request, _ = written_track
+    assert not any(part.stem == "guitar-lead" and part.notes for part in compose(request.seed, request.seconds, "rock").parts)
+    assert not list(request.folder.glob("guitar-*.wav"))
+    assert "substems" not in json.loads((request.folder / METADATA).read_text())["stems"]["guitar"]
+
+
+def test_tracks_take_several_soundfonts_in_turn_and_record_the_timbre(timgm6mb, tmp_path):
+    try:
+        second = find_soundfont("sf_GMbank")
+    except StemdeskError:
+        pytest.skip("a second SoundFont is needed (Debian package csound-soundfont)")
+    argv = ["--out", str(tmp_path), "--tracks", "3", "--seconds", "1.5", "--soundfont", "TimGM6mb",
+            "--soundfont", str(second), "--seed", "2", "--jobs", "1", "--timbre", "varied"]
+    assert main(argv) == 0
+    metadata = [json.loads((tmp_path / "train" / f"s2-0000{i}" / METADATA).read_text()) for i in range(3)]
+    assert [m["soundfont"] for m in metadata] == ["TimGM6mb.sf2", "sf_GMbank.sf2", "TimGM6mb.sf2"]
+    assert all(m["timbre"] == "varied" for m in metadata)

@@ -1,8 +1,11 @@
 """Chunk dataset, training loop, checkpoint/resume, loss curve and the export at the end."""
 
+import contextlib
 import csv
 import json
+import os
 import shutil
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,6 +30,7 @@ from stemdesk.training.chunk_dataset import (
 from stemdesk.training.export_trained import read_checkpoint
 from stemdesk.training.train import (
     RunOptions,
+    Trainer,
     TrainingConfig,
     batch_loss,
     main,
@@ -194,6 +198,86 @@ def test_resumed_run_continues_exactly_like_an_uninterrupted_one(multitracks, un
     assert main([*common, "--steps", "4", "--resume", *TINY_RUN]) == 0
     # Dropout is on in this U-Net: equality needs the RNG state from the checkpoint too.
     assert read_curve(run_dir) == read_curve(uninterrupted_run)
+
+
+#: Paths whose opening for reading the audit hook below counts, and the counts.
+_WATCHED_READS: dict[str, int] = {}
+
+
+def _count_reads(event: str, args: tuple) -> None:
+    # The interpreter's own audit event for every open(), io.open() and os.open():
+    # what the process really asks of the file system, whatever library asks.
+    if event != "open" or not _WATCHED_READS or isinstance(args[0], int):
+        return
+    path, mode, flags = args
+    writing = any(c in mode for c in "wax+") if mode else flags & os.O_ACCMODE != os.O_RDONLY
+    key = os.path.realpath(os.fsdecode(path))
+    if key in _WATCHED_READS and not writing:
+        _WATCHED_READS[key] += 1
+
+
+sys.addaudithook(_count_reads)
+
+
+@contextlib.contextmanager
+def reads_of(path: Path):
+    """Counts how often ``path`` is opened for reading inside the block: ``counter["reads"]``."""
+    key = os.path.realpath(path)
+    _WATCHED_READS[key] = 0
+    counter = {}
+    try:
+        yield counter
+    finally:
+        counter["reads"] = _WATCHED_READS.pop(key)
+
+
+def test_a_resumed_run_reads_its_checkpoint_once_and_goes_on_from_its_state(multitracks, uninterrupted_run, tmp_path):
+    run_dir = tmp_path / "resumed"
+    common = ["--data", str(multitracks), "--out", str(run_dir)]
+    assert main([*common, "--steps", "2", "--no-export", *TINY_RUN]) == 0
+    checkpoint = run_dir / "checkpoint.pt"
+    with reads_of(checkpoint) as counter:
+        torch.load(checkpoint, weights_only=True)
+    assert counter["reads"] == 1, "the audit hook must see torch.load's open"
+    # The whole resumed session, export included, reads the checkpoint file once.
+    with reads_of(checkpoint) as counter:
+        assert main([*common, "--steps", "4", "--resume", "--export-dtype", "float32"]) == 0
+    assert counter["reads"] == 1
+    assert (run_dir / "guitar-unet.onnx").is_file()
+    # It went on from step 2 with the optimizer's moments: the same state as four steps in one go.
+    resumed, whole = read_checkpoint(checkpoint), read_checkpoint(uninterrupted_run / "checkpoint.pt")
+    assert resumed["step"] == whole["step"] == 4
+    resumed_state, whole_state = resumed["optimizer"]["state"], whole["optimizer"]["state"]
+    assert resumed_state.keys() == whole_state.keys()
+    for index, moments in resumed_state.items():
+        assert int(moments["step"]) == 4
+        for name in ("exp_avg", "exp_avg_sq"):
+            assert torch.equal(moments[name], whole_state[index][name]), (index, name)
+
+
+def test_a_trainer_resumed_from_a_checkpoint_holds_its_state(multitracks, tmp_path):
+    config = TrainingConfig(
+        target="guitar", arch="unet", model={"bins": 32, "filters": [4, 8]}, n_fft=256, hop_length=64,
+        chunk_frames=16, segment_frames=32, batch=2, valid_chunks=2, valid_every=2, checkpoint_every=2, lr=0.01,
+    )
+    options = RunOptions(data=multitracks, run_dir=tmp_path, steps=3, export_dtype=None, progress=False)
+    first = Trainer.start(config, options)
+    batch = [torch.stack(items) for items in zip(*(first.train_data[i] for i in range(2)))]
+    losses = [first.step(*batch) for _ in range(3)]
+    assert first.step_count == 3 and first.history.train_loss == losses
+    saved = first.save()
+    again = Trainer.resume(read_checkpoint(tmp_path / "checkpoint.pt"), replace(options, steps=5))
+    assert again.step_count == 3 and again.config.to_json() == config.to_json() and again.history.train_loss == losses
+    assert again.session["first_step"] == 3 and len(again.sessions) == 2
+    for index, moments in again.optimizer.state_dict()["state"].items():
+        assert torch.equal(moments["exp_avg"], saved["optimizer"]["state"][index]["exp_avg"])
+    # The next step is the one the first trainer would have taken: the same weights,
+    # moments and dropout draws (the RNG, one per process, is back where it was saved).
+    saved_rng = torch.get_rng_state()
+    assert torch.equal(saved_rng, saved["rng"]["torch"])
+    resumed_loss = again.step(*batch)
+    torch.set_rng_state(saved_rng)
+    assert resumed_loss == first.step(*batch)
 
 
 def test_run_writes_its_curve_and_exports_a_model_the_engine_accepts(uninterrupted_run):

@@ -61,11 +61,11 @@ def test_exported_unet_has_no_transposed_convolution_and_matches_torch(tmp_path)
 
 
 def test_a_shipped_instrument_model_loads_back_into_torch_and_computes_the_same_masks():
-    from stemdesk.models import ModelRepo
+    from stemdesk.catalogue import Catalogue
     from stemdesk.training.architectures import architecture, load_pretrained
     from stemdesk.training.export_trained import TwoStemOutput, example_magnitudes
 
-    card = ModelRepo().get("bass-unet")
+    card = Catalogue().get("bass-unet")
     unet = architecture("unet")
     config = unet.config({})
     net = unet.build(config)

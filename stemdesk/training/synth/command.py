@@ -3,6 +3,10 @@
     python -m stemdesk.training.synth --out data/synth --tracks 200 --seconds 30 \\
         --soundfont FluidR3_GM --split train --seed 1 --source both
 
+``--soundfont`` may be given several times: track ``i`` is rendered with the
+``i % n``-th of them (recorded in its metadata). ``--timbre varied`` puts every guitar
+part through a random rig (pick noise, detuning, amp, cabinet, modulation, doubling).
+
 Tracks are rendered in parallel processes (each loads the SoundFont once) and the
 command can be stopped and run again: finished tracks are skipped.
 """
@@ -24,6 +28,7 @@ from stemdesk.training.synth.dataset_writer import (
     TrackResult,
     render_track,
 )
+from stemdesk.training.synth.effects import TIMBRES
 from stemdesk.training.synth.genres import GENRE_NAMES
 from stemdesk.training.synth.libfluidsynth import library
 from stemdesk.training.synth.soundfonts import find_soundfont, installed_soundfonts
@@ -37,8 +42,9 @@ def build_parser(prog: str = "python -m stemdesk.training.synth") -> argparse.Ar
     parser.add_argument("--out", type=Path, help="data set root; tracks go to OUT/SPLIT/TRACK/")
     parser.add_argument("--tracks", type=int, default=10, help="number of tracks (default 10)")
     parser.add_argument("--seconds", type=float, default=30.0, help="length of each track in seconds (default 30)")
-    parser.add_argument("--soundfont", default="FluidR3_GM",
-                        help="SoundFont path or installed name (default FluidR3_GM; see --list-soundfonts)")
+    parser.add_argument("--soundfont", action="append",
+                        help="SoundFont path or installed name (default FluidR3_GM; see --list-soundfonts); "
+                             "several: tracks take them in turn")
     parser.add_argument("--split", default="train", help="split folder; 'test' and 'valid' use their own scores")
     parser.add_argument("--seed", type=int, default=0, help="data set seed: same seed, same tracks (default 0)")
     parser.add_argument("--source", choices=SOURCES, default="procedural",
@@ -47,6 +53,9 @@ def build_parser(prog: str = "python -m stemdesk.training.synth") -> argparse.Ar
     parser.add_argument("--first", type=int, default=0, help="index of the first track (default 0)")
     parser.add_argument("--rate", type=int, default=44100, help="sample rate in Hz (default 44100)")
     parser.add_argument("--no-augment", action="store_true", help="dry parts at nominal levels, no effects")
+    parser.add_argument("--timbre", choices=TIMBRES, default="classic",
+                        help="classic: the effect chains of the shipped models' data; varied: guitars through "
+                             "random rigs (pick noise, detune, amp, cabinet, modulation, doubling)")
     parser.add_argument("--jobs", type=int, default=_usable_cores(),
                         help="parallel processes (default: one per usable CPU core)")
     parser.add_argument("--list-soundfonts", action="store_true", help="print installed SoundFonts and exit")
@@ -72,13 +81,13 @@ def main(argv: list[str] | None = None, prog: str = "python -m stemdesk.training
         if args.tracks < 1 or args.seconds <= 0 or args.jobs < 1:
             raise StemdeskError("--tracks and --jobs must be at least 1 and --seconds positive")
         library()
-        soundfont = find_soundfont(args.soundfont)
+        soundfonts = [find_soundfont(name) for name in args.soundfont or ["FluidR3_GM"]]
         requests = [
-            TrackRequest(args.out, args.split, index, args.seed, args.seconds, soundfont, args.source, args.rate,
-                         not args.no_augment, args.genre)
+            TrackRequest(args.out, args.split, index, args.seed, args.seconds, soundfonts[index % len(soundfonts)],
+                         args.source, args.rate, not args.no_augment, args.genre, args.timbre)
             for index in range(args.first, args.first + args.tracks)
         ]
-        print(f"rendering {len(requests)} tracks of {args.seconds:g} s with {soundfont.name} "
+        print(f"rendering {len(requests)} tracks of {args.seconds:g} s with {', '.join(s.name for s in soundfonts)} "
               f"into {args.out / args.split} ({args.jobs} processes)")
         return _render_all(requests, args.jobs)
     except StemdeskError as error:

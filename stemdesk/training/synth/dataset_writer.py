@@ -2,7 +2,10 @@
 
 ``<root>/<split>/<track>/`` holds ``<class>.wav`` for each stemdesk class the song has
 (16-bit), ``mixture.wav`` (24-bit, exactly the sum of the stems) and
-``metadata.json``. The metadata is written last: a track folder without it (a render
+``metadata.json``, and for procedural songs ``beats.json`` (beat and downbeat
+labels, :mod:`~stemdesk.training.synth.labels`); a song with a lead guitar also has
+``guitar-lead.wav`` and (if other guitars play) ``guitar-rhythm.wav``, whose sum ``guitar.wav``
+is. The metadata is written last: a track folder without it (a render
 that was interrupted) is incomplete and is rendered again on resume.
 """
 
@@ -21,11 +24,14 @@ from stemdesk.audio import Audio, atomic_path, write_audio
 from stemdesk.training.synth.arrangement import compose
 from stemdesk.training.synth.effects import augment_part
 from stemdesk.training.synth.mixdown import (
+    SUBSTEMS,
+    class_stems,
     fit_to_pcm16,
     level_part,
     mixture_of,
-    sum_by_class,
+    sum_by_stem,
 )
+from stemdesk.training.synth.labels import write_labels
 from stemdesk.training.synth.render import fresh_synthesizer, render_part
 from stemdesk.training.synth.scores import score_song
 from stemdesk.training.synth.silence import active_fraction
@@ -42,7 +48,8 @@ class TrackRequest:
     """Everything that determines one track: same request, same files.
 
     ``source`` is "procedural", "music21" or "both" (the track's seed then picks one,
-    procedural three times in four); ``genre`` restricts procedural songs to one genre.
+    procedural three times in four); ``genre`` restricts procedural songs to one genre;
+    ``timbre`` is one of :data:`~stemdesk.training.synth.effects.TIMBRES`.
     """
 
     root: Path
@@ -55,6 +62,7 @@ class TrackRequest:
     rate: int = 44100
     augment: bool = True
     genre: str | None = None
+    timbre: str = "classic"
 
     @property
     def seed(self) -> int:
@@ -88,7 +96,8 @@ def is_complete(folder: Path) -> bool:
         metadata = json.loads((folder / METADATA).read_text())
     except (OSError, ValueError):
         return False
-    files = [MIXTURE, *(stem["file"] for stem in metadata.get("stems", {}).values())]
+    stems = metadata.get("stems", {}).values()
+    files = [MIXTURE, *(stem["file"] for stem in stems), *(f for stem in stems for f in stem.get("substems", {}).values())]
     return all((folder / name).is_file() for name in files)
 
 
@@ -110,23 +119,27 @@ def render_track(request: TrackRequest) -> TrackResult:
         return TrackResult(request.folder, (), 0.0, skipped=True)
     began = time.perf_counter()
     song = song_for(request)
-    stems, described = render_stems(song, request)
+    fine, described = render_stems(song, request)
+    stems = class_stems(fine)
+    substems = split_classes(fine)
     folder = request.folder
     folder.mkdir(parents=True, exist_ok=True)
-    for stem_class, audio in stems.items():
-        write_audio(folder / f"{stem_class}.wav", Audio(audio, request.rate), "PCM_16")
+    for name, audio in (*stems.items(), *substems.items()):
+        write_audio(folder / f"{name}.wav", Audio(audio, request.rate), "PCM_16")
     write_audio(folder / MIXTURE, Audio(mixture_of(stems), request.rate), "PCM_24")
-    metadata = _metadata(request, song, stems, described)
+    write_labels(folder, song, request.seconds)
+    metadata = _metadata(request, song, stems, substems, described)
     with atomic_path(folder / METADATA) as temp:
         temp.write_text(json.dumps(metadata, indent=1))
     return TrackResult(folder, tuple(stems), time.perf_counter() - began)
 
 
 def render_stems(song: Song, request: TrackRequest) -> tuple[dict[str, np.ndarray], dict[str, list[dict]]]:
-    """Class stems (float32 ``(2, samples)`` on the 16-bit grid) and, per class, what each
-    part was: name, program really used, style, pan, gain and effects.
+    """Stems (float32 ``(2, samples)`` on the 16-bit grid: classes, guitars as their lead
+    and rhythm stems, see :func:`~stemdesk.training.synth.mixdown.class_stems`) and, per
+    class, what each part was: name, program really used, style, role, pan, gain and effects.
 
-    Parts that make no sound in the excerpt are left out, and so is a class with none.
+    Parts that make no sound in the excerpt are left out, and so is a stem with none.
     """
     rng = np.random.default_rng(request.seed)
     num_samples = round(request.seconds * request.rate)
@@ -144,16 +157,26 @@ def render_stems(song: Song, request: TrackRequest) -> tuple[dict[str, np.ndarra
             # Levelled first: compressors and amps act on a part at mix level, as in a
             # studio, whatever the SoundFont's own loudness.
             levelled = level_part(audio, request.rate, part.stem_class, 0.0)
-            audio, effects = augment_part(levelled, request.rate, part, rng)
-        rendered.append((part.stem_class, level_part(audio, request.rate, part.stem_class, offset_db)))
+            audio, effects = augment_part(levelled, request.rate, part, rng, request.timbre)
+        rendered.append((part.stem, level_part(audio, request.rate, part.stem_class, offset_db)))
         described.setdefault(part.stem_class, []).append({
-            "name": part.name, "program": program, "style": part.style, "notes": len(part.notes),
+            "name": part.name, "program": program, "style": part.style, "stem": part.stem, "notes": len(part.notes),
             "pan": pan, "gain_db": round(offset_db, 2), "effects": effects,
         })
     if not rendered:
         raise RuntimeError(f"'{song.title}' rendered to silence")
     peak = 10 ** (rng.uniform(-6.0, -1.0) / 20) if request.augment else 10 ** (-1.0 / 20)
-    return fit_to_pcm16(sum_by_class(rendered), peak), described
+    return fit_to_pcm16(sum_by_stem(rendered), peak), described
+
+
+def split_classes(stems: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The substems worth their own files: those of a class whose first substem (the
+    guitar's lead) plays; without it the class stem is all the second (rhythm) already."""
+    return {
+        name: stems[name]
+        for names in SUBSTEMS.values() if names[0] in stems
+        for name in names if name in stems
+    }
 
 
 def _pan(part: Part, rng: np.random.Generator) -> int:
@@ -161,7 +184,10 @@ def _pan(part: Part, rng: np.random.Generator) -> int:
     return int(rng.integers(54, 75) if part.stem_class in ("drums", "bass") else rng.integers(20, 109))
 
 
-def _metadata(request: TrackRequest, song: Song, stems: dict[str, np.ndarray], parts: dict[str, list[dict]]) -> dict:
+def _metadata(
+    request: TrackRequest, song: Song, stems: dict[str, np.ndarray], substems: dict[str, np.ndarray],
+    parts: dict[str, list[dict]],
+) -> dict:
     return {
         "format": FORMAT_VERSION,
         "name": request.name,
@@ -180,12 +206,15 @@ def _metadata(request: TrackRequest, song: Song, stems: dict[str, np.ndarray], p
         "rate": request.rate,
         "seconds": request.seconds,
         "augmented": request.augment,
+        "timbre": request.timbre,
         "programs": {stem_class: sorted({part["program"] for part in parts[stem_class]}) for stem_class in stems},
         "stems": {
             stem_class: {
                 "file": f"{stem_class}.wav",
                 "active_fraction": round(active_fraction(audio, request.rate), 3),
                 "parts": parts[stem_class],
+                **({"substems": {name: f"{name}.wav" for name in SUBSTEMS[stem_class] if name in substems}}
+                   if any(name in substems for name in SUBSTEMS.get(stem_class, ())) else {}),
             }
             for stem_class, audio in stems.items()
         },

@@ -5,6 +5,10 @@ amps, EQ, compressors, chorus and rooms. Each part gets a random chain suited to
 class (amp-style distortion and a cabinet on electric guitars, compression on bass
 and drums, chorus on clean guitars and pads, EQ and reverb on everything), drawn from a
 seeded numpy generator so that a track renders the same twice.
+
+Two timbres: "classic" (the chains above, what the shipped models were trained on) and
+"varied", where guitars instead go through a whole rig (``guitar_rig``: pick and string
+noise, detuning, amp voicings, cabinets, modulation, doubling).
 """
 
 from __future__ import annotations
@@ -12,15 +16,21 @@ from __future__ import annotations
 import numpy as np
 import pedalboard
 
+from stemdesk.training.synth.guitar_rig import guitar_rig
 from stemdesk.training.synth.song import Part
+
+TIMBRES = ("classic", "varied")
 
 _ELECTRIC_GUITARS = range(26, 32)
 _DISTORTED_GUITARS = (29, 30)
 _SOFT_PARTS = range(80, 104)  # synth leads, pads and effects: chorus suits them
 
 
-def augment_part(audio: np.ndarray, rate: int, part: Part, rng: np.random.Generator) -> tuple[np.ndarray, list[str]]:
-    """``audio`` (float32 ``(channels, samples)``) through a random effect chain for ``part``.
+def augment_part(
+    audio: np.ndarray, rate: int, part: Part, rng: np.random.Generator, timbre: str = "classic"
+) -> tuple[np.ndarray, list[str]]:
+    """``audio`` (float32 ``(channels, samples)``) through a random effect chain for ``part``;
+    ``timbre`` is one of :data:`TIMBRES`.
 
     Level-dependent effects (compressor thresholds, amp drive) expect the part at mix
     level, as :func:`~stemdesk.training.synth.mixdown.level_part` leaves it.
@@ -28,8 +38,13 @@ def augment_part(audio: np.ndarray, rate: int, part: Part, rng: np.random.Genera
     Returns the processed audio, same shape and dtype, finite, and a short description
     of each effect used (for the track's metadata). The level is not normalised here.
     """
+    if timbre not in TIMBRES:
+        raise ValueError(f"unknown timbre {timbre!r}; known: {', '.join(TIMBRES)}")
     effects: list[pedalboard.Plugin] = []
-    if part.stem_class == "guitar":
+    rig: list[str] = []
+    if part.stem_class == "guitar" and timbre == "varied":
+        audio, rig = guitar_rig(audio, rate, part.program, part.notes, rng)
+    elif part.stem_class == "guitar":
         effects += _guitar_chain(part.program, rng)
     elif part.stem_class == "bass":
         effects += _bass_chain(rng)
@@ -44,10 +59,10 @@ def augment_part(audio: np.ndarray, rate: int, part: Part, rng: np.random.Genera
             dry_level=rng.uniform(0.7, 1.0), width=rng.uniform(0.5, 1.0),
         ))
     if not effects:
-        return audio, []
+        return audio, rig
     processed = pedalboard.Pedalboard(effects)(audio, rate)
     processed = np.nan_to_num(processed.astype(np.float32, copy=False), nan=0.0, posinf=0.0, neginf=0.0)
-    return processed, [_describe(effect) for effect in effects]
+    return processed, rig + [_describe(effect) for effect in effects]
 
 
 def _guitar_chain(program: int, rng: np.random.Generator) -> list[pedalboard.Plugin]:

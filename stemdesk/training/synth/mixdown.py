@@ -3,7 +3,8 @@
 Levels: each part is brought to a reference loudness (RMS over its sounding frames),
 then given its class's usual place in a mix plus a random offset, so balances vary
 from song to song but a bass is rarely 30 dB under the drums. Parts of one class are
-summed into that class's stem. Finally all stems are scaled together to a random peak
+summed into that class's stem (guitars first into a lead and a rhythm stem, whose sum
+the guitar stem is). Finally all stems are scaled together to a random peak
 and rounded to the 16-bit grid: the stems are then exact as 16-bit WAVs, and their sum,
 written as 24-bit, is exact too (at most six 16-bit values add up to a 19-bit one), so
 ``mixture == sum(stems)`` holds sample for sample after reading the files back.
@@ -43,25 +44,45 @@ def level_part(audio: np.ndarray, rate: int, stem_class: str, offset_db: float) 
     return (audio * np.float32(target / rms)).astype(np.float32)
 
 
-def sum_by_class(parts: list[tuple[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """``(class, audio)`` pairs summed per class, in the order of :data:`CLASSES`."""
+#: Classes written as the sum of finer stems, which go beside them when a song has the
+#: first: a lead guitar's own stem, so that "the part I play" can be a target.
+SUBSTEMS = {"guitar": ("guitar-lead", "guitar-rhythm")}
+
+
+def sum_by_stem(parts: list[tuple[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """``(stem, audio)`` pairs summed per stem (a class or one of its :data:`SUBSTEMS`),
+    in the order of :data:`CLASSES`."""
     stems: dict[str, np.ndarray] = {}
     for stem_class in CLASSES:
-        members = [audio for name, audio in parts if name == stem_class]
-        if members:
-            stems[stem_class] = np.sum(members, axis=0, dtype=np.float32)
+        for name in SUBSTEMS.get(stem_class, (stem_class,)):
+            members = [audio for stem, audio in parts if stem == name]
+            if members:
+                stems[name] = np.sum(members, axis=0, dtype=np.float32)
     return stems
 
 
-def fit_to_pcm16(stems: Mapping[str, np.ndarray], peak: float) -> dict[str, np.ndarray]:
-    """All stems scaled by one factor so that the mixture (and every stem) peaks at
-    ``peak`` (0 < peak < 1), then rounded to multiples of 1/32768.
+def class_stems(stems: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Stems by class, each class's :data:`SUBSTEMS` summed (exact on the 16-bit grid)."""
+    classes: dict[str, np.ndarray] = {}
+    for stem_class in CLASSES:
+        members = [stems[name] for name in SUBSTEMS.get(stem_class, (stem_class,)) if name in stems]
+        if members:
+            classes[stem_class] = np.sum(members, axis=0, dtype=np.float32)
+    return classes
 
-    Returns new float32 arrays; their sum is exact in float32 and stays inside [-1, 1).
+
+def fit_to_pcm16(stems: Mapping[str, np.ndarray], peak: float) -> dict[str, np.ndarray]:
+    """All stems scaled by one factor so that the mixture, every stem and every class
+    sum of :data:`SUBSTEMS` peak at ``peak`` (0 < peak < 1) at most, then rounded to
+    multiples of 1/32768.
+
+    Returns new float32 arrays; their sum, and the sum of a class's substems, is exact in
+    float32 and stays inside [-1, 1).
     """
     if not 0 < peak < 1:
         raise ValueError(f"peak must be between 0 and 1, got {peak}")
-    highest = max(float(np.abs(mixture_of(stems)).max()), *(float(np.abs(audio).max()) for audio in stems.values()))
+    bounded = [mixture_of(stems), *stems.values(), *class_stems(stems).values()]
+    highest = max(float(np.abs(audio).max()) for audio in bounded)
     # Rounding moves each stem by at most half a step; leave room for all of them.
     scale = (peak - 3 * len(stems) / _PCM16) / highest if highest > 0 else 1.0
     return {

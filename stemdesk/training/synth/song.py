@@ -30,6 +30,11 @@ class Note:
             raise ValueError(f"pitch must be 0-127 and velocity 1-127, got {self.pitch}, {self.velocity}")
 
 
+#: Playing styles of a melodic line over the band rather than an accompaniment: a
+#: guitar part playing one is the lead guitar, any other guitar part rhythm guitar.
+LEAD_STYLES = frozenset({"lead line", "requinto"})
+
+
 @dataclass
 class Part:
     """One instrument's line: its General MIDI program, its notes and how it plays.
@@ -48,6 +53,14 @@ class Part:
 
     def __post_init__(self) -> None:
         self.stem_class = class_of_gm_program(self.program, self.is_drum)
+
+    @property
+    def stem(self) -> str:
+        """The stem this part's audio is summed into: its class, except that guitars go to
+        "guitar-lead" or "guitar-rhythm" (the guitar stem is then their sum)."""
+        if self.stem_class != "guitar":
+            return self.stem_class
+        return "guitar-lead" if self.style in LEAD_STYLES else "guitar-rhythm"
 
     @property
     def end(self) -> float:

@@ -1,0 +1,282 @@
+"""The engine of hybrid waveform models (Demucs v4): what Demucs does around its network.
+
+Data flow for one song (shapes for a stereo file, S stems, L samples a segment)::
+
+    Audio (C, N) at the file's rate
+      -> resample to the card's rate, mono duplicated to 2 channels  (2, N')
+      -> normalised by the mean and std of its channels' average
+      -> segments (1, 2, L) via chunking.apply_chunked, Demucs' triangle weights,
+         each pass of `shifts` offset by a fraction of a second
+      -> per segment: the hybrid STFT (reflect-padded, a quarter-window hop,
+         normalised, the Nyquist bin dropped) as complex-as-channels (1, 4, F, T)
+      -> ORT -> spectral branch (1, S, 4, F, T) + time branch (1, S, 2, L)
+      -> the spectral branch's inverse STFT added to the time branch (S, 2, L)
+      -> the segment's residual (its mixture minus the S outputs) split between
+         the stems bin by bin in proportion to their power, so the segment's
+         stems sum to it (Demucs' raw outputs do not)
+      -> blended, scaled back, resampled to the file's rate, averaged to mono
+         for a mono file; the rounding left over goes to the card's remainder stem
+      -> {stem: Audio (C, N)}, summing to the song
+
+One HybridSeparator separates many files, one at a time; it keeps nothing of
+a song once ``separate`` returns.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import numpy as np
+
+from . import dsp
+from .audio import Audio, resample
+from .chunking import CancelToken, ChunkPlan, Progress, apply_chunked
+from .errors import StemdeskError
+from .hybrid_card import HybridCard
+from .memory import return_large_allocations_to_os
+from .separate import CUDA, gpu_name, open_session
+
+
+def hybrid_spectrogram(signal: np.ndarray, n_fft: int, hop: int, window: np.ndarray) -> np.ndarray:
+    """The STFT a hybrid network sees: one frame per hop, aligned with the waveform.
+
+    Demucs pads the signal by reflection so that the ``ceil(samples / hop)``
+    frames it keeps line up with the time branch's strided layers: 1.5 hops on
+    each side (and up to a whole hop more at the end), then the centred STFT's
+    own half window, again by reflection; the first and last two frames and
+    the Nyquist bin are dropped, and the transform is scaled by ``1 / sqrt(n_fft)``.
+
+    Args:
+        signal: float32 ``(channels, samples)``, ``samples > 3 * hop / 2``.
+        window: float32 ``(n_fft,)`` Hann window.
+
+    Returns:
+        complex64 ``(channels, n_fft // 2, ceil(samples / hop))``.
+    """
+    frames = -(-signal.shape[-1] // hop)
+    pad = hop // 2 * 3
+    padded = np.pad(signal, ((0, 0), (pad, pad + frames * hop - signal.shape[-1])), mode="reflect")
+    padded = np.pad(padded, ((0, 0), (n_fft // 2, n_fft // 2)), mode="reflect")
+    # dsp.stft centres frame j on sample j * hop of what it is given; the
+    # reflection above is the centring, so frame k of Demucs' STFT is j = k + 2
+    # and it keeps k = 2 .. frames + 1.
+    spec = dsp.stft(padded, n_fft, hop, window)[:, : n_fft // 2, 4 : 4 + frames]
+    return spec * np.float32(1 / np.sqrt(n_fft))
+
+
+def hybrid_inverse(spec: np.ndarray, n_fft: int, hop: int, window: np.ndarray, length: int) -> np.ndarray:
+    """Inverse of :func:`hybrid_spectrogram`.
+
+    Args:
+        spec: complex ``(..., n_fft // 2, frames)``.
+
+    Returns:
+        float32 ``(..., length)``.
+    """
+    *lead, bins, frames = spec.shape
+    full = np.zeros((int(np.prod(lead)), bins + 1, frames + 4), dtype=np.complex64)
+    full[:, :bins, 2 : 2 + frames] = spec.reshape(-1, bins, frames)
+    pad = hop // 2 * 3
+    padded_length = hop * -(-length // hop) + 2 * pad
+    signal = dsp.istft(full * np.float32(np.sqrt(n_fft)), n_fft, hop, window, padded_length)
+    return signal[:, pad : pad + length].reshape(*lead, length)
+
+
+def complex_as_channels(spec: np.ndarray) -> np.ndarray:
+    """complex ``(C, F, T)`` -> float32 ``(2C, F, T)``: real and imaginary part of each channel in turn."""
+    channels, bins, frames = spec.shape
+    return np.stack([spec.real, spec.imag], axis=1).reshape(2 * channels, bins, frames).astype(np.float32)
+
+
+def channels_as_complex(spec: np.ndarray) -> np.ndarray:
+    """float32 ``(..., 2C, F, T)`` -> complex64 ``(..., C, F, T)``; inverse of :func:`complex_as_channels`."""
+    *lead, double, bins, frames = spec.shape
+    pairs = spec.reshape(*lead, double // 2, 2, bins, frames)
+    return (pairs[..., 0, :, :] + 1j * pairs[..., 1, :, :]).astype(np.complex64)
+
+
+def project_residual(stems: np.ndarray, mixture: np.ndarray, n_fft: int, hop: int, window: np.ndarray) -> np.ndarray:
+    """Stems that sum to ``mixture``: what they miss split between them by their power.
+
+    The residual (``mixture`` minus the stems' sum) is added to each stem in
+    each STFT bin in proportion to the stem's power there, so a bin's missing
+    energy goes to the stems that sound in it (each bin's shares sum to one;
+    silent bins share equally). Being linear in the residual, the corrections
+    sum back to it exactly.
+
+    Args:
+        stems: float32 ``(S, C, L)``.
+        mixture: float32 ``(C, L)``.
+
+    Returns:
+        float32 ``(S, C, L)``.
+    """
+    count, channels, length = stems.shape
+    residual = mixture - stems.sum(axis=0)
+    power = np.abs(dsp.stft(stems.reshape(count * channels, length), n_fft, hop, window))
+    shares = dsp.normalise_masks(power.reshape(count, channels, *power.shape[1:]), 2.0)
+    residual_spec = dsp.stft(residual, n_fft, hop, window)
+    corrections = dsp.istft((shares * residual_spec).reshape(count * channels, *power.shape[1:]), n_fft, hop, window, length)
+    return stems + corrections.reshape(count, channels, length)
+
+
+class HybridSeparator:
+    """Separates audio with a hybrid waveform model (satisfies the StemSeparator protocol).
+
+    Args:
+        card: the model to run.
+        device: "auto" (GPU when usable), "cpu" or "gpu".
+        workers: segments in flight; by default two, so one segment's STFTs
+            and residual projection overlap the other's network run, while on
+            the CPU only one network run at a time uses every core.
+        sum_to_mixture: False gives Demucs' raw outputs (no residual projection,
+            the mean added back to every stem): for comparing with Demucs itself.
+    """
+
+    def __init__(
+        self, card: HybridCard, device: str = "auto", workers: int | None = None, sum_to_mixture: bool = True,
+        cores: int | None = None,
+    ):
+        return_large_allocations_to_os()
+        self.card = card
+        # Workers share the cores given (all by default) between their runs.
+        threads = max(1, (cores or os.cpu_count() or 1) // workers) if workers else (cores or 0)
+        self.session = open_session(card, device, threads)
+        self.provider = self.session.get_providers()[0]
+        on_gpu = self.provider == CUDA
+        self.device_name = gpu_name() if on_gpu else "CPU"
+        self.workers = workers or 2
+        self._runs = threading.BoundedSemaphore(workers or (2 if on_gpu else 1))
+        self.sum_to_mixture = sum_to_mixture
+        self._window = dsp.hann_window(card.n_fft)
+        self._check_graph()
+
+    @property
+    def stems(self) -> tuple[str, ...]:
+        return self.card.stems
+
+    def _check_graph(self) -> None:
+        """StemdeskError when the graph's tensors are not the ones the card names and shapes."""
+        card = self.card
+        stems, frames, bins = len(card.stems), card.frames, card.n_fft // 2
+        expected = {
+            card.input.waveform: (1, card.channels, card.segment_samples),
+            card.input.spectrogram: (1, 2 * card.channels, bins, frames),
+        }
+        found = {tensor.name: tuple(tensor.shape) for tensor in self.session.get_inputs()}
+        outputs = {tensor.name for tensor in self.session.get_outputs()}
+        missing = [name for name in (card.output.spectral, card.output.time) if name not in outputs]
+        for name, shape in expected.items():
+            given = found.get(name)
+            if given is None or any(isinstance(a, int) and a != b for a, b in zip(given, shape)) or len(given) != len(shape):
+                missing.append(f"{name} {shape}")
+        if missing:
+            raise StemdeskError(f"Model {card.id!r} does not have the tensors its card names: {', '.join(missing)}.")
+
+    def separate(
+        self,
+        audio: Audio,
+        progress: Progress | None = None,
+        cancel: CancelToken | None = None,
+    ) -> dict[str, Audio]:
+        """Split ``audio`` into the model's stems.
+
+        Returns:
+            ``{stem: Audio}`` in the card's stem order, each with the input's
+            rate, channel count and length; the stems sum to ``audio`` (unless
+            ``sum_to_mixture`` is off).
+        """
+        if audio.channels not in (1, 2):
+            raise StemdeskError(
+                f"Audio has {audio.channels} channels; stemdesk separates mono or stereo (downmix it to stereo first)."
+            )
+        card = self.card
+        mix = resample(audio, card.sample_rate).samples
+        if mix.shape[0] < card.channels:
+            mix = np.repeat(mix, card.channels, axis=0)
+        reference = mix.mean(axis=0)
+        mean = float(reference.mean())
+        std = float(reference.std(ddof=1)) + 1e-8 if reference.size > 1 else 1.0
+        normalised = (mix - np.float32(mean)) / np.float32(std)
+        stems = self._passes(normalised, progress, cancel)
+        stems *= np.float32(std)
+        stems += np.float32(mean / len(card.stems) if self.sum_to_mixture else mean)
+        if audio.channels < stems.shape[1]:
+            stems = stems.mean(axis=1, keepdims=True)
+        stems = self._to_rate(stems, audio)
+        if self.sum_to_mixture:
+            # Resampling and rounding leave a little: the stems add up to the input exactly.
+            remainder = audio.samples - stems.sum(axis=0)
+            stems[card.stems.index(card.remainder_stem)] += remainder
+        return {name: Audio(stem, audio.rate) for name, stem in zip(card.stems, stems)}
+
+    def _passes(self, mix: np.ndarray, progress: Progress | None, cancel: CancelToken | None) -> np.ndarray:
+        """float32 ``(2, N)`` normalised mixture -> ``(S, 2, N)``, averaged over the card's shifts.
+
+        Pass ``k`` of ``shifts`` runs on the mixture delayed by ``(2k + 1) / (2 shifts)``
+        of ``max_shift_seconds`` (Demucs draws the delays at random; evenly
+        spread ones make the stems a function of the song alone).
+        """
+        card = self.card
+        passes = max(1, card.shifts)
+        max_shift = int(card.max_shift_seconds * card.sample_rate)
+        delays = [0] if card.shifts == 0 else [(2 * k + 1) * max_shift // (2 * card.shifts) for k in range(passes)]
+        length = mix.shape[1]
+        chunks = len(ChunkPlan(length + max(delays), card.segment_samples, card.overlap_samples, "triangle").starts)
+        total: np.ndarray | None = None
+        for index, delay in enumerate(delays):
+            def pass_progress(done: int, _total: int, index=index) -> None:
+                if progress:
+                    progress(min(index * chunks + done, passes * chunks), passes * chunks)
+
+            delayed = np.pad(mix, ((0, 0), (delay, 0))) if delay else mix
+            out = apply_chunked(
+                delayed, self._separate_segments, outputs=len(card.stems), chunk=card.segment_samples,
+                overlap=card.overlap_samples, progress=pass_progress, cancel=cancel, workers=self.workers,
+                transition="triangle", transition_power=card.transition_power,
+            )[:, :, delay:]
+            if total is None:
+                total = out
+            else:
+                total += out
+        if passes > 1:
+            total /= np.float32(passes)
+        if progress:
+            progress(passes * chunks, passes * chunks)
+        return total
+
+    def _separate_segments(self, segments: np.ndarray) -> np.ndarray:
+        """``(b, 2, L)`` normalised mixture segments -> ``(b, S, 2, L)``."""
+        return np.stack([self._separate_segment(segment) for segment in segments])
+
+    def _separate_segment(self, segment: np.ndarray) -> np.ndarray:
+        """float32 ``(2, L)`` -> ``(S, 2, L)``."""
+        card = self.card
+        spec = hybrid_spectrogram(segment, card.n_fft, card.hop_length, self._window)
+        feeds = {card.input.waveform: segment[None], card.input.spectrogram: complex_as_channels(spec)[None]}
+        with self._runs:
+            spectral, time = self.session.run([card.output.spectral, card.output.time], feeds)
+        stems = time[0]
+        stems += hybrid_inverse(channels_as_complex(spectral[0]), card.n_fft, card.hop_length, self._window, segment.shape[-1])
+        if self.sum_to_mixture:
+            stems = project_residual(stems, segment, card.n_fft, card.hop_length, self._window)
+        return stems
+
+    def _to_rate(self, stems: np.ndarray, audio: Audio) -> np.ndarray:
+        """``(S, C, N')`` at the card's rate -> ``(S, C, N)`` at ``audio``'s rate and length."""
+        if audio.rate == self.card.sample_rate:
+            return stems
+        out = np.zeros((stems.shape[0],) + audio.samples.shape, dtype=np.float32)
+        for index, stem in enumerate(stems):
+            back = resample(Audio(stem, self.card.sample_rate), audio.rate).samples
+            length = min(back.shape[1], audio.num_samples)
+            out[index, :, :length] = back[:, :length]
+        return out
+
+
+def open_hybrid_separator(
+    card: HybridCard, catalogue: object, device: str = "auto", workers: int | None = None, cores: int | None = None
+) -> HybridSeparator:
+    """The catalogue's way to open a hybrid model (its kind registry calls this)."""
+    return HybridSeparator(card, device, workers, cores=cores)
