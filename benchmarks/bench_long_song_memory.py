@@ -12,7 +12,7 @@ Prints wall time and peak RSS (the child's ru_maxrss) per run, the ratios
 against ``before``, and checks that the streamed stems equal the whole-song
 ones sample for sample.
 
-    python benchmarks/bench_long_song_memory.py [--minutes 10 60] [--before REV] [--skip-before]
+    python benchmarks/bench_long_song_memory.py [--minutes 10 60] [--before REV] [--paths before whole streamed]
 """
 
 from __future__ import annotations
@@ -82,13 +82,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, nargs="+", default=[10.0, 60.0])
     parser.add_argument("--before", default=BEFORE, help="commit whose CLI is the 'before' run")
-    parser.add_argument("--skip-before", action="store_true")
+    parser.add_argument("--paths", nargs="+", default=["before", "whole", "streamed"],
+                        choices=["before", "whole", "streamed"], help="which ways to run (default all three)")
     args = parser.parse_args()
     python = sys.executable
     with tempfile.TemporaryDirectory(prefix="stemdesk-longsong-") as temp:
         temp = Path(temp)
         before_tree = temp / "before"
-        if not args.skip_before:
+        if "before" in args.paths:
             before_tree.mkdir()
             archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.before, "stemdesk", "models", "resources"],
                                      capture_output=True, check=True).stdout
@@ -98,13 +99,17 @@ def main() -> None:
             song = temp / f"song{minutes:g}min.wav"
             seconds = make_song(song, minutes)
             runs = {}
-            if not args.skip_before:
+            if "before" in args.paths:
                 runs["before"] = run([python, "-m", "stemdesk.cli", "separate", str(song), "-o", str(temp / "before-out"),
                                       "--device", "cpu"], before_tree)
-            runs["whole"] = run([python, "-c", WHOLE_PATH, str(song), str(temp / "whole-out")], ROOT)
-            runs["streamed"] = run([python, "-m", "stemdesk.cli", "separate", str(song), "-o", str(temp / "streamed-out"),
-                                    "--device", "cpu"], ROOT)
-            difference = same_stems(temp / "whole-out" / song.stem, temp / "streamed-out" / song.stem)
+            if "whole" in args.paths:
+                runs["whole"] = run([python, "-c", WHOLE_PATH, str(song), str(temp / "whole-out")], ROOT)
+            if "streamed" in args.paths:
+                runs["streamed"] = run([python, "-m", "stemdesk.cli", "separate", str(song), "-o",
+                                        str(temp / "streamed-out"), "--device", "cpu"], ROOT)
+            difference = None
+            if "whole" in runs and "streamed" in runs:
+                difference = same_stems(temp / "whole-out" / song.stem, temp / "streamed-out" / song.stem)
             rows.append((minutes, seconds, runs, difference))
             song.unlink()
             for folder in ("before-out", "whole-out", "streamed-out"):
@@ -114,7 +119,8 @@ def main() -> None:
         first_rss = next(iter(runs.values()))[1]
         for name, (wall, rss) in runs.items():
             print(f"{minutes:>6g}mn {name:>9} {wall:>8.1f} {rss / 2**20:>8.0f} {rss / first_rss:>11.2f}x")
-        print(f"{'':>8} streamed vs whole stems: max |difference| {difference:.3g} ({seconds / 60:.1f} min of audio)")
+        if difference is not None:
+            print(f"{'':>8} streamed vs whole stems: max |difference| {difference:.3g} ({seconds / 60:.1f} min of audio)")
 
 
 if __name__ == "__main__":
