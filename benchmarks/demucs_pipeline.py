@@ -10,7 +10,7 @@ in the user's cache (keyed by the ONNX's sha256), so later runs skip the
 
     python benchmarks/demucs_pipeline.py IN.wav OUT_DIR [--onnx PATH] [--shifts 1] [--threads 2]
 
-Writes ``OUT_DIR/<stem>.npy`` (float32 ``(channels, samples)``).
+Writes ``OUT_DIR/<stem>.wav`` (16-bit, like stemdesk's and demucs-js' stems).
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def main() -> None:
     stems = separate(model, np.ascontiguousarray(mix), args.shifts)
     args.out.mkdir(parents=True, exist_ok=True)
     for name, stem in zip(model.sources, stems):
-        np.save(args.out / f"{name}.npy", stem)
+        sf.write(args.out / f"{name}.wav", stem.T, rate, subtype="PCM_16")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,11 @@ half-written file under the final name.
 import errno
 import logging
 import os
+import re
 import signal
+import stat
+import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -92,7 +96,8 @@ def decode(path: str | os.PathLike) -> Audio:
 
     Returns float32 samples of shape ``(channels, samples)``. Any number of
     channels is accepted; deciding what to do with more than two is the
-    caller's business. A file that ends early returns its decodable part.
+    caller's business. A file that ends early or has damaged parts returns
+    its decodable part, with one logged warning.
 
     Raises:
         StemdeskError: one line naming the file, when it is missing, a folder,
@@ -101,12 +106,11 @@ def decode(path: str | os.PathLike) -> Audio:
     """
     source = Path(path)
     _check_readable_file(source)
-    samples, rate = None, 0
-    if source.suffix.lower() in _SOUNDFILE_SUFFIXES:
-        with suppress(soundfile.SoundFileError):
-            samples, rate = _read_with_soundfile(source)
-    if samples is None:
-        samples, rate = _read_with_pyav(source)
+    try:
+        samples, rate, problem = _read_any(source)
+    except MemoryError:
+        # A header claiming billions of frames asks for an array that cannot be had.
+        raise StemdeskError(f"cannot decode '{source}': it is too long to hold in memory") from None
     if samples.shape[0] == 0:
         raise StemdeskError(f"cannot use '{source}': it has no audio channels")
     if samples.shape[1] == 0:
@@ -117,13 +121,58 @@ def decode(path: str | os.PathLike) -> Audio:
         )
     if not np.isfinite(samples).all():
         raise StemdeskError(f"cannot use '{source}': it contains NaN or infinite samples")
+    if problem:
+        log.warning("'%s' %s; using the %.2f s that could be read", source, problem, samples.shape[1] / rate)
     return Audio(samples, rate)
+
+
+@contextmanager
+def decode_warnings() -> Iterator[list[str]]:
+    """Collect the warnings :func:`decode` logs on this thread inside the block
+    (a file that ends early, damaged parts), one line each, for a window to show."""
+    handler = _ThreadWarnings()
+    log.addHandler(handler)
+    try:
+        yield handler.caught
+    finally:
+        log.removeHandler(handler)
+
+
+class _ThreadWarnings(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.thread = threading.get_ident()
+        self.caught: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self.thread:
+            self.caught.append(record.getMessage())
+
+
+def _read_any(source: Path) -> tuple[np.ndarray, int, str | None]:
+    """libsndfile for its formats, FFmpeg for the rest and for what libsndfile refuses or cuts short."""
+    samples, rate, problem = None, 0, None
+    if source.suffix.lower() in _SOUNDFILE_SUFFIXES:
+        with suppress(soundfile.SoundFileError):
+            samples, rate, problem = _read_with_soundfile(source)
+        if samples is not None and problem:
+            # libsndfile stops at the first damaged MP3 frame; FFmpeg skips it and goes on.
+            with suppress(StemdeskError):
+                other, other_rate, other_problem = _read_with_pyav(source)
+                if other.shape[1] > samples.shape[1] and other.shape[0] == samples.shape[0]:
+                    samples, rate, problem = other, other_rate, other_problem or problem
+    if samples is None:
+        samples, rate, problem = _read_with_pyav(source)
+    return samples, rate, problem
 
 
 def _check_readable_file(source: Path) -> None:
     if source.is_dir():
         raise StemdeskError(f"cannot read '{source}': it is a folder, not an audio file")
     try:
+        if not stat.S_ISREG(source.stat().st_mode):
+            # A pipe or a device would block the read below, or never end.
+            raise StemdeskError(f"cannot read '{source}': it is not a regular file (a pipe or a device?)")
         with open(source, "rb") as handle:
             empty = not handle.read(1)
     except FileNotFoundError:
@@ -134,9 +183,15 @@ def _check_readable_file(source: Path) -> None:
         raise StemdeskError(f"cannot read '{source}': the file is empty")
 
 
-def _read_with_soundfile(source: Path) -> tuple[np.ndarray, int]:
-    """Samples ``(channels, samples)`` float32 and rate, via libsndfile."""
-    with soundfile.SoundFile(source) as sound:
+# libsndfile's log of a WAV/AIFF whose header claims more data than the file holds.
+_SHORT_CHUNK = re.compile(r"^\s*data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+
+
+def _read_with_soundfile(source: Path) -> tuple[np.ndarray, int, str | None]:
+    """Samples ``(channels, samples)`` float32, rate, and what was wrong with the file (or None), via libsndfile."""
+    notes: list[str] = []
+    # As bytes: soundfile encodes a str strictly and fails on a name that is not UTF-8.
+    with _c_library_notes(notes), soundfile.SoundFile(os.fsencode(source)) as sound:
         # Filled block by block so the file is never held twice, as
         # (samples, channels) and transposed.
         samples = np.empty((sound.channels, max(sound.frames, 0)), dtype=np.float32)
@@ -148,17 +203,65 @@ def _read_with_soundfile(source: Path) -> tuple[np.ndarray, int]:
             samples[:, filled : filled + len(block)] = block.T
             filled += len(block)
         rate = sound.samplerate
+        short_chunk = _SHORT_CHUNK.search(sound.extra_info)
+    problem = None
     if filled < samples.shape[1]:
         # An MP3 announces its length in its header; a cut file delivers less.
-        log.warning(
-            "'%s' ends early: decoded %.2f s of %.2f s", source, filled / rate, samples.shape[1] / rate
-        )
+        problem = f"ends early: its header announces {samples.shape[1] / rate:.2f} s"
         samples = np.ascontiguousarray(samples[:, :filled])
-    return samples, rate
+    elif short_chunk and int(short_chunk[2]) < int(short_chunk[1]):
+        # A cut WAV: libsndfile reads what is there and only notes the header's claim in its log.
+        problem = f"ends early: its header announces {int(short_chunk[1])} bytes of audio, the file holds {short_chunk[2]}"
+    elif any(notes):
+        problem = "has damaged parts (the MP3 decoder skipped bad frames)"
+    elif source.suffix.lower() in (".ogg", ".oga") and not _ogg_has_its_end(source):
+        problem = "ends early: its last Ogg page is missing"
+    return samples, rate, problem
 
 
-def _read_with_pyav(source: Path) -> tuple[np.ndarray, int]:
-    """Samples ``(channels, samples)`` float32 and rate of the first audio stream, via FFmpeg."""
+def _ogg_has_its_end(source: Path) -> bool:
+    """Whether the last page of an Ogg file is there: it carries the end-of-stream flag.
+
+    libsndfile reads a cut Ogg file to its last whole page without a word, and
+    the length it reports is taken from that page, so nothing else tells.
+    """
+    with open(source, "rb") as handle:
+        handle.seek(max(0, os.fstat(handle.fileno()).st_size - (1 << 16)))
+        tail = handle.read()
+    last_page = tail.rfind(b"OggS")
+    # Page header: capture pattern (4 bytes), version (1), header type (1): 0x04 = end of stream.
+    return last_page >= 0 and len(tail) > last_page + 5 and bool(tail[last_page + 5] & 0x04)
+
+
+@contextmanager
+def _c_library_notes(notes: list[str]) -> Iterator[None]:
+    """Catch what C libraries print straight to file descriptor 2 inside the block, into ``notes``.
+
+    libmpg123 (inside libsndfile) prints "Note: Illegal Audio-MPEG-Header ..."
+    lines for every damaged frame, and those would break the CLI's promise of
+    one line per file. Yields a function returning the text caught. Only in the
+    main thread: redirecting descriptor 2 there hides no other thread's output
+    in the CLI, while the window's decoder threads leave it alone.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            notes.append(caught.read().decode(errors="replace"))
+
+
+def _read_with_pyav(source: Path) -> tuple[np.ndarray, int, str | None]:
+    """Samples ``(channels, samples)`` float32, rate, and what was wrong with the file
+    (or None) of its first audio stream, via FFmpeg."""
     # Imported here: FFmpeg's libraries cost memory and most songs never need them.
     import av
 
@@ -174,12 +277,13 @@ def _read_with_pyav(source: Path) -> tuple[np.ndarray, int]:
             raise StemdeskError(f"cannot decode '{source}': it holds no audio stream")
         stream = container.streams.audio[0]
         if stream.channels == 0:
-            raise StemdeskError(f"cannot use '{source}': it has no audio channels")
+            raise StemdeskError(f"cannot decode '{source}': not an audio file stemdesk can read (no audio channels)")
         # Planar float keeps the decoder's rate and layout and gives (channels, samples) frames.
         to_planar_float = av.AudioResampler(format="fltp")
         blocks: list[np.ndarray] = []
         rate = stream.rate
         damaged_packets = 0
+        problem = None
         try:
             for packet in container.demux(stream):
                 try:
@@ -196,17 +300,22 @@ def _read_with_pyav(source: Path) -> tuple[np.ndarray, int]:
                         blocks.append(converted.to_ndarray())
         except av.error.FFmpegError as error:
             if not blocks:
-                reason = f"its audio data is damaged ({error.strerror})"
-                raise StemdeskError(f"cannot decode '{source}': {reason}") from error
-            log.warning("'%s' ends early (%s); using the part before", source, error.strerror)
+                raise StemdeskError(f"cannot decode '{source}': its audio data is damaged{_why(error)}") from error
+            problem = f"ends early{_why(error)}"
         blocks.extend(converted.to_ndarray() for converted in to_planar_float.resample(None))
     if damaged_packets and not blocks:
         raise StemdeskError(f"cannot decode '{source}': its audio data is damaged")
     if damaged_packets:
-        log.warning("'%s' has damaged parts: skipped %d packets", source, damaged_packets)
+        problem = f"has damaged parts: skipped {damaged_packets} packets" + (f" and {problem}" if problem else "")
     if not blocks:
-        return np.zeros((stream.channels, 0), dtype=np.float32), rate
-    return np.concatenate(blocks, axis=1), rate
+        return np.zeros((stream.channels, 0), dtype=np.float32), rate, problem
+    return np.concatenate(blocks, axis=1), rate, problem
+
+
+def _why(error) -> str:
+    # FFmpeg's private error codes come out as "Error number -50531338 occurred": no help to anyone.
+    reason = getattr(error, "strerror", None)
+    return f" ({reason})" if reason and not reason.startswith("Error number") else ""
 
 
 def resample(audio: Audio, rate: int) -> Audio:

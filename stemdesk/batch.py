@@ -397,11 +397,3 @@ def _run_on_ray(jobs: list[SongJob], options: BatchOptions, tasks: int, address:
         if started_here:
             ray.shutdown()
 
-
-def describe(result: SongResult) -> str:
-    """One line for a song's result, as the CLI prints it."""
-    if result.status == "done":
-        folder = result.paths[0].parent if result.paths else ""
-        return f"{result.song} -> {folder} ({', '.join(path.name for path in result.paths)})"
-    return f"{result.song}: {result.message}"
-

@@ -9,6 +9,7 @@
     stemdesk train --data DIR --target guitar --arch unet --out RUN --steps N [--resume]
     stemdesk export --checkpoint RUN/checkpoint.pt --out models
     stemdesk beats IN [--json OUT]   (tempo, meter, beats and downbeats)
+    stemdesk render IN -o OUT.wav [--tempo 0.8] [--transpose -2] [--click] [--count-in BARS] ...
 
 Parses arguments, calls the API, prints progress. User errors print one line
 on stderr and give a non-zero exit status; a failed file does not stop a batch.
@@ -19,6 +20,7 @@ being written.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -38,6 +40,7 @@ DELEGATED = {
     "train": "stemdesk.training.train",
     "export": "stemdesk.training.export_trained",
     "beats": "stemdesk.analysis.command",
+    "render": "stemdesk.render",
 }
 
 
@@ -138,7 +141,7 @@ def _parser() -> argparse.ArgumentParser:
 def _separate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .batch import BatchOptions, check_options, describe, find_songs, run_batch
+    from .batch import BatchOptions, check_options, find_songs, run_batch
     from .stem_files import BIT_DEPTHS, DEFAULT_SUBTYPES, check_output_folder
 
     _check_separate_options(args)
@@ -155,7 +158,7 @@ def _separate(args: argparse.Namespace) -> int:
     print(f"Model {check_options(options)}", file=sys.stderr)
 
     def progress_for(job):
-        bar = tqdm(desc=job.song.name, unit="chunk", leave=False, file=sys.stderr)
+        bar = tqdm(desc=_shown(job.song.name), unit="chunk", leave=False, file=sys.stderr)
 
         def progress(done: int, total: int) -> None:
             bar.total = total
@@ -164,18 +167,25 @@ def _separate(args: argparse.Namespace) -> int:
         return progress, bar.close
 
     def report(result) -> None:
+        song = _shown(result.song)
         if result.status == "done":
             if result.note:
-                print(f"{result.song}: {result.note}", file=sys.stderr)
-            print(describe(result))
+                print(f"{song}: {result.note}", file=sys.stderr)
+            names = ", ".join(_shown(path.name) for path in result.paths)
+            print(f"{song} -> {_shown(result.paths[0].parent)} ({names})")
         elif result.status == "skipped":
-            print(f"{result.song}: skipped, already done", file=sys.stderr)
+            print(f"{song}: skipped, already done", file=sys.stderr)
         else:
-            _error(describe(result))
+            _error(f"{song}: {_shown(result.message)}")
 
-    summary = run_batch(jobs, options, processes=args.jobs or (0 if args.ray is not None else 1),
-                        use_ray=args.ray is not None, ray_address=args.ray or None, report=report,
-                        progress_for=progress_for)
+    warnings = _WarningLines(tqdm.write)
+    logging.getLogger("stemdesk").addHandler(warnings)
+    try:
+        summary = run_batch(jobs, options, processes=args.jobs or (0 if args.ray is not None else 1),
+                            use_ray=args.ray is not None, ray_address=args.ray or None, report=report,
+                            progress_for=progress_for)
+    finally:
+        logging.getLogger("stemdesk").removeHandler(warnings)
     if len(jobs) > 1:
         print(f"{len(jobs)} songs: {summary.line()}", file=sys.stderr)
     return 1 if summary.failed else 0
@@ -188,6 +198,26 @@ def _check_separate_options(args: argparse.Namespace) -> None:
         raise StemdeskError(f"--workers {args.workers}: use 1 to {cores} (the cores of this machine).")
     if args.format == "flac" and args.bit_depth == "float":
         raise StemdeskError("--bit-depth float: FLAC holds 16- or 24-bit samples only; use --format wav for float stems.")
+
+
+class _WarningLines(logging.Handler):
+    """stemdesk's logged warnings (a file that ends early...) as one ``stemdesk: warning:`` line each,
+    written through ``write`` (tqdm's, so that a progress bar is not cut in two)."""
+
+    def __init__(self, write):
+        super().__init__(logging.WARNING)
+        self._write = write
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._write(f"stemdesk: warning: {_shown(record.getMessage())}", file=sys.stderr)
+
+
+def _shown(text: str | os.PathLike) -> str:
+    """``text`` (a path, a message) as one printable line: control characters
+    (a newline in a file name) and bytes that are not UTF-8 are escaped."""
+    raw = os.fsencode(text) if isinstance(text, os.PathLike) else text.encode("utf-8", "surrogateescape")
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in raw.decode("utf-8", "backslashreplace"))
+
 
 
 def _models(args: argparse.Namespace) -> int:

@@ -144,20 +144,27 @@ def to_db(magnitude: np.ndarray, reference: float | None = None) -> np.ndarray:
     return db.astype(np.float32)
 
 
-def stem_share(stem: np.ndarray, mixture: np.ndarray) -> np.ndarray:
-    """The mask of a stem for display: its share of the mixture's magnitude.
+def effective_masks(stems: dict[str, np.ndarray], mixture: np.ndarray) -> dict[str, np.ndarray]:
+    """The mask of each stem for display: its power over the sum of the stems' powers.
+
+    What a mask network's normalised masks are, and the effective mask of a model
+    that returns waveforms (Demucs), so the view means the same for both.
 
     Args:
-        stem, mixture: float32 band magnitudes ``(rows, frames)`` from
-            :func:`band_magnitudes` on the same grid.
+        stems: name -> float32 band magnitudes ``(rows, frames)``; mixture: the
+            mixture's, all from :func:`band_magnitudes` on the same grid.
 
     Returns:
-        float32 ``(rows, frames)`` in 0..1; 0 where the mixture is silent
-        (more than FLOOR_DB below its peak), where a share means nothing.
+        name -> float32 ``(rows, frames)`` in 0..1, summing to 1 across stems; 0 where
+        the mixture is silent (more than FLOOR_DB below its peak), where a share means nothing.
     """
     silent = mixture <= float(mixture.max()) * 10.0 ** (FLOOR_DB / 20.0)
-    share = np.divide(stem, mixture, out=np.zeros_like(stem), where=~silent)
-    return np.clip(share, 0.0, 1.0, out=share)
+    powers = {name: np.square(bands, dtype=np.float32) for name, bands in stems.items()}
+    total = sum(powers.values())
+    audible = ~silent & (total > 0)
+    return {
+        name: np.divide(power, total, out=np.zeros_like(power), where=audible) for name, power in powers.items()
+    }
 
 
 def waveform_envelope(samples: np.ndarray, columns: int) -> tuple[np.ndarray, np.ndarray]:
@@ -211,7 +218,7 @@ def song_picture(
     """
     grid = display_grid(mixture.shape[-1], rate, max_frames=max_frames, rows=rows)
     mixture_bands = band_magnitudes(mixture, grid)
-    masks = {name: stem_share(band_magnitudes(stem, grid), mixture_bands) for name, stem in stems.items()}
+    masks = effective_masks({name: band_magnitudes(stem, grid) for name, stem in stems.items()}, mixture_bands)
     return SongPicture(
         grid=grid,
         spectrogram_db=to_db(mixture_bands),

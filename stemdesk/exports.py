@@ -32,8 +32,9 @@ def export_stems(
     subtype: str | None = None,
     progress: Progress | None = None,
     gain: float = 1.0,
+    prefix: str = "",
 ) -> WrittenFiles:
-    """Write each chosen stem times ``gain`` to ``folder/<stem>.<file_format>``.
+    """Write each chosen stem times ``gain`` to ``folder/<prefix><stem>.<file_format>``.
 
     Args:
         stems: ``{stem: Audio}`` of one song.
@@ -45,6 +46,7 @@ def export_stems(
             for WAV and 24-bit for FLAC.
         progress: ``progress(files done, files total)``, first with 0 done.
         gain: the song's gain (1.0: none; PCM samples beyond full scale clip).
+        prefix: put before each file name, e.g. the song's name (``"song - "``).
 
     Returns:
         The written paths. Each file is atomic on its own; after an error the
@@ -59,7 +61,7 @@ def export_stems(
     if progress:
         progress(0, len(chosen))
     for name in chosen:
-        written.append(write_audio(folder / f"{name}.{file_format}", stems[name], subtype, gain))
+        written.append(write_audio(folder / f"{prefix}{name}.{file_format}", stems[name], subtype, gain))
         if progress:
             progress(len(written), len(chosen))
     return WrittenFiles(written, gain, subtype)

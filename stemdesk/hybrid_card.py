@@ -119,6 +119,15 @@ class HybridCard(BaseModel):
         return self.segment_samples - int((1 - self.overlap) * self.segment_samples)
 
     @property
+    def mask_power(self) -> float:
+        """The power of this model's effective mask: a stem's share of a bin is its power over all stems' power.
+
+        What the mask view shows for a waveform model, and the ratio mask the
+        evaluation's oracle uses for it.
+        """
+        return 2.0
+
+    @property
     def card_path(self) -> Path | None:
         return self._card_path
 

@@ -1,9 +1,9 @@
 """What the musician sets up to practise a song: loop, tempo, transpose, click, markers.
 
-One immutable :class:`PracticeState` per open song, in song time (seconds of
+One immutable :class:`PracticeSetup` per open song, in song time (seconds of
 the original recording, whatever the tempo). It is the only owner of the A-B
 loop: the player's sample loop (``MixerState.loop``) is derived from it by
-:meth:`PracticeState.loop_samples`, never set on its own. Plain Python and
+:meth:`PracticeSetup.loop_samples`, never set on its own. Plain Python and
 pydantic, no Qt: the window keeps the current value in an evented model and
 hands each new value to the player and the views, as it does with
 :class:`~stemdesk.playback.MixerState`.
@@ -15,6 +15,10 @@ from typing import Protocol
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from stemdesk.playback import BeatGrid as ClickGrid
+from stemdesk.playback import PracticeState as PlayerSettings
+from stemdesk.playback import SpeedTrainer as PlayerTrainer
 
 #: Tempo factors the player offers (1.0: the recording's own tempo).
 MIN_TEMPO, MAX_TEMPO = 0.25, 2.0
@@ -44,14 +48,14 @@ class SpeedTrainer(BaseModel):
     target: float = Field(1.0, ge=MIN_TEMPO, le=MAX_TEMPO)
     step: float = Field(0.05, gt=0.0, le=1.0)
 
-    def tempo_of_pass(self, index: int) -> float:
-        """The tempo factor of loop pass ``index`` (0: the first)."""
-        if self.target >= self.start:
-            return min(self.target, self.start + index * self.step)
-        return max(self.target, self.start - index * self.step)
+    @model_validator(mode="after")
+    def _check(self) -> SpeedTrainer:
+        if self.start > self.target:
+            raise ValueError(f"a speed trainer goes up: start {self.start} is above target {self.target}")
+        return self
 
 
-class PracticeState(BaseModel):
+class PracticeSetup(BaseModel):
     """Everything practice-related the musician sets for one song, as one immutable value.
 
     loop: the A-B span (start, end) in song seconds, or None when none is marked.
@@ -81,7 +85,7 @@ class PracticeState(BaseModel):
     markers: tuple[Marker, ...] = ()
 
     @model_validator(mode="after")
-    def _check(self) -> PracticeState:
+    def _check(self) -> PracticeSetup:
         if self.loop is not None and not 0.0 <= self.loop[0] < self.loop[1]:
             raise ValueError(f"a loop needs 0 <= start < end, got {self.loop}")
         if self.count_in_bars not in COUNT_IN_CHOICES:
@@ -90,29 +94,44 @@ class PracticeState(BaseModel):
             raise ValueError("looping needs a marked loop")
         return self
 
-    def change(self, **changes) -> PracticeState:
+    def change(self, **changes) -> PracticeSetup:
         """This state with ``changes`` applied, validated (pydantic's model_copy does not validate)."""
-        return PracticeState.model_validate({**self.model_dump(), **changes})
+        return PracticeSetup.model_validate({**self.model_dump(), **changes})
 
-    def with_loop(self, span: tuple[float, float] | None, looping: bool | None = None) -> PracticeState:
+    def with_loop(self, span: tuple[float, float] | None, looping: bool | None = None) -> PracticeSetup:
         """This state with the A-B span ``span`` (None: no span, and so no looping)."""
         if span is None:
             return self.change(loop=None, looping=False)
         return self.change(loop=(float(span[0]), float(span[1])), looping=self.looping if looping is None else looping)
 
-    def with_tempo(self, tempo: float) -> PracticeState:
+    def with_tempo(self, tempo: float) -> PracticeSetup:
         """This state at tempo factor ``tempo``, clamped to the offered range."""
         return self.change(tempo=round(min(MAX_TEMPO, max(MIN_TEMPO, float(tempo))), 4))
 
-    def with_transpose(self, semitones: float) -> PracticeState:
+    def with_transpose(self, semitones: float) -> PracticeSetup:
         """This state transposed by ``semitones``, clamped to the offered range."""
         return self.change(transpose=round(min(MAX_TRANSPOSE, max(-MAX_TRANSPOSE, float(semitones))), 2))
 
-    def with_marker(self, name: str, seconds: float) -> PracticeState:
+    def with_marker(self, name: str, seconds: float) -> PracticeSetup:
         """This state with a marker ``name`` at ``seconds`` (replacing one of the same name)."""
         kept = [marker for marker in self.markers if marker.name != name]
         markers = sorted([*kept, Marker(name=name, seconds=seconds)], key=lambda marker: marker.seconds)
         return self.change(markers=tuple(markers))
+
+    def player_settings(self) -> PlayerSettings:
+        """What the player's render thread needs of this set-up (its own immutable value)."""
+        semitones = round(self.transpose)
+        trainer = self.trainer
+        return PlayerSettings(
+            tempo=self.tempo,
+            semitones=float(semitones),
+            cents=round((self.transpose - semitones) * 100.0, 6),
+            click_db=self.click_db,
+            click_muted=not self.click,
+            count_in_bars=self.count_in_bars,
+            count_in_each_loop=self.count_in_each_pass,
+            trainer=None if trainer is None else PlayerTrainer(trainer.start, trainer.target, trainer.step * 100.0),
+        )
 
     def loop_samples(self, rate: int, length: int) -> tuple[int, int] | None:
         """The loop the player wraps in: samples [start, end) of a song ``length`` long, or None."""
@@ -134,6 +153,13 @@ class Grid(Protocol):
 
     @property
     def duration(self) -> float: ...
+
+
+def click_grid(grid: Grid | None) -> ClickGrid | None:
+    """The beats and downbeats the player's click follows, from a song's grid (None without two beats)."""
+    if grid is None or len(grid.beats) < 2:
+        return None
+    return ClickGrid(grid.beats, grid.downbeats)
 
 
 def bar_length(grid: Grid) -> float:

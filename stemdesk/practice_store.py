@@ -1,11 +1,13 @@
 """Each song's practice set-up on disk, restored when the song is opened again.
 
 One JSON file per song in the user's data folder
-(``~/.local/share/stemdesk/practice/<song identity>.json`` on Linux), named
-by :func:`stemdesk.stem_cache.song_identity`, so a renamed file keeps its
-loops and markers and another model's stems still find them. It holds the
-:class:`~stemdesk.practice.PracticeState`, the mixer's controls by stem name
-and, once corrected by the musician, the beat grid. Written whole under a
+(``~/.local/share/stemdesk/practice/<song key>.json`` on Linux), named by
+:func:`stemdesk.analysis.store.song_key` (a digest of the decoded samples, as
+the stem cache and the beat grids use), so a renamed file keeps its loops and
+markers and another model's stems still find them. It holds the
+:class:`~stemdesk.practice.PracticeSetup` and the mixer's controls by stem
+name; a corrected beat grid is kept beside it by
+:func:`stemdesk.analysis.store.save_grid`. Written whole under a
 temporary name and renamed; a damaged or foreign file is logged and ignored
 (the song opens with a fresh set-up), never an error.
 """
@@ -23,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from .audio import atomic_path
 from .errors import StemdeskError
 from .playback.mixer import MixerState, StemControl
-from .practice import PracticeState
+from .practice import PracticeSetup
 
 log = logging.getLogger(__name__)
 
@@ -46,25 +48,24 @@ class StemSetting(BaseModel):
 
 
 class SavedPractice(BaseModel):
-    """What is kept of one song: practice set-up, mixer, and a corrected grid (``BeatGrid.to_dict``)."""
+    """What is kept of one song: its practice set-up and its mixer."""
 
     model_config = ConfigDict(frozen=True)
 
     format: int = _FORMAT
-    practice: PracticeState = PracticeState()
+    practice: PracticeSetup = PracticeSetup()
     stems: dict[str, StemSetting] = {}
     master_db: float | None = 0.0
-    grid: dict | None = None
 
     @classmethod
-    def of(cls, practice: PracticeState, mixer: MixerState | None, grid: dict | None = None) -> SavedPractice:
+    def of(cls, practice: PracticeSetup, mixer: MixerState | None) -> SavedPractice:
         if mixer is None:
-            return cls(practice=practice, grid=grid)
+            return cls(practice=practice)
         stems = {
             name: StemSetting(gain_db=_finite_or_none(c.gain_db), mute=c.mute, solo=c.solo)
             for name, c in mixer.controls.items()
         }
-        return cls(practice=practice, stems=stems, master_db=_finite_or_none(mixer.master_db), grid=grid)
+        return cls(practice=practice, stems=stems, master_db=_finite_or_none(mixer.master_db))
 
     def mixer_for(self, stems: tuple[str, ...]) -> MixerState:
         """The saved mix applied to ``stems``: saved stems of those names, the others at 0 dB."""

@@ -91,6 +91,11 @@ class PresetCard(CardSchema):
         return tuple(name for step in self.steps for name in step.names) + (self.residual,)
 
     @property
+    def stages(self) -> tuple[str, ...]:
+        """What each step takes out, e.g. ``("vocals + drums + bass", "guitar", "piano")``: one share of the progress each."""
+        return tuple(" + ".join(step.names) for step in self.steps)
+
+    @property
     def step_cards(self) -> tuple[SeparatorCard, ...]:
         return self._step_cards
 

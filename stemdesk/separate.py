@@ -51,10 +51,16 @@ CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
 
 
-def open_session(card: ModelCard, device: str = "auto", threads: int = 0):
+def open_session(
+    card: ModelCard, device: str = "auto", threads: int = 0, arena: bool = True, cuda_options: dict | None = None
+):
     """An ORT session on the card's model: CUDA when asked for and usable, else CPU.
 
     ``threads``: ORT's intra-op threads on the CPU (0: one per core).
+    ``arena``: False allocates each CPU tensor when needed and frees it after
+    its last use, with no threads spinning between runs (for a network whose
+    activations dwarf its weights, where an arena keeps the peak).
+    ``cuda_options``: the CUDA provider's options, when it is used.
 
     ``device="gpu"`` raises StemdeskError when CUDA is not what really runs;
     ``"auto"`` falls back to the CPU quietly.
@@ -73,7 +79,7 @@ def open_session(card: ModelCard, device: str = "auto", threads: int = 0):
         if device == "gpu":
             raise StemdeskError("No usable GPU: no NVIDIA driver found (libcuda cannot be loaded).")
         wants_cuda = False
-    providers = [CUDA, CPU] if wants_cuda else [CPU]
+    providers = [(CUDA, cuda_options or {}), CPU] if wants_cuda else [CPU]
     # A CUDA provider that cannot load (no driver, no GPU) logs a page of
     # errors before ORT falls back; the fallback is reported by `provider`.
     ort.set_default_logger_severity(3 if device == "gpu" else 4)
@@ -86,7 +92,11 @@ def open_session(card: ModelCard, device: str = "auto", threads: int = 0):
     def make_options():
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
-        options.add_session_config_entry("session.use_env_allocators", "1")
+        if arena:
+            options.add_session_config_entry("session.use_env_allocators", "1")
+        else:
+            options.enable_cpu_mem_arena = False
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         # The memory pattern plans one block for all of a run's activations on top.
         options.enable_mem_pattern = False
         return options

@@ -36,7 +36,11 @@ DEFAULT_KIND = "mask"
 
 @runtime_checkable
 class SeparatorCard(Protocol):
-    """What names a separation: shown in the window, listed by ``stemdesk models``, keyed on by the cache."""
+    """What names a separation: shown in the window, listed by ``stemdesk models``, keyed on by the cache.
+
+    A card of several models run in turn (a preset) also has ``stages``: what each
+    step takes out, each step an equal share of the progress the separator reports.
+    """
 
     id: str
     name: str

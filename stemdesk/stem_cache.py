@@ -55,20 +55,6 @@ _TEMP_PREFIX = ".incoming-"
 _STALE_TEMP_SECONDS = 3600
 
 
-def song_identity(mixture: Audio) -> str:
-    """32 hex digits naming a song by its decoded samples, whatever model splits it.
-
-    What a song's own data (its practice set-up, its beat grid) is kept under:
-    like :meth:`StemCache.key` a renamed or re-tagged file keeps it, a changed
-    sample does not.
-    """
-    digest = hashlib.sha256()
-    header = {"rate": mixture.rate, "shape": list(mixture.samples.shape), "dtype": str(mixture.samples.dtype)}
-    digest.update(json.dumps(header, sort_keys=True).encode())
-    digest.update(mixture.samples.data)
-    return digest.hexdigest()[:32]
-
-
 def default_cache_root() -> Path:
     """The user's cache folder for stems, e.g. ``~/.cache/stemdesk/stems`` on Linux."""
     return platformdirs.user_cache_path("stemdesk") / "stems"

@@ -24,17 +24,21 @@ is scaled by one gain where any of them would clip (:mod:`stemdesk.headroom`).
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
+import warnings
 from collections.abc import Sequence
 from contextlib import suppress
 from itertools import chain
 from pathlib import Path
 
+import numpy as np
+
 from .audio import Audio, decode, write_audio
 from .chunking import CancelToken, Progress
 from .errors import StemdeskError
-from .headroom import WrittenFiles, clip_free_gain
+from .headroom import WrittenFiles, clip_free_gain, peak
 from .leftovers import dead_leftovers, owner_tag, remove_leftovers
 from .separate import rest_of
 from .separators import StemSeparator
@@ -65,7 +69,8 @@ def choose_stems(available: tuple[str, ...], wanted: list[str] | None) -> list[s
 
 def folder_name(song: str | os.PathLike) -> str:
     """The name of ``song``'s folder: its file name without the suffix, never ``.``, ``..`` or hidden."""
-    name = Path(song).stem.strip(". \t\n\r")
+    # Control characters (a newline...) in a folder name only cause grief in shells and file managers.
+    name = "".join(ch if ch.isprintable() else "_" for ch in Path(song).stem).strip(". ")
     return name or "song"
 
 
@@ -111,7 +116,12 @@ def check_output_folder(out_dir: str | os.PathLike) -> None:
     if not existing.is_dir():
         raise StemdeskError(f"Output folder {out_dir}: {existing} is a file, not a folder.")
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise StemdeskError(f"Output folder {out_dir}: no permission to write in {existing}.")
+        try:
+            read_only = os.statvfs(existing).f_flag & os.ST_RDONLY
+        except OSError:
+            read_only = False
+        reason = "the disk is read-only" if read_only else "no permission to write"
+        raise StemdeskError(f"Output folder {out_dir}: cannot write in {existing} ({reason}).")
 
 
 def separate_file(
@@ -150,8 +160,18 @@ def separate_file(
     song, out_dir = Path(song), Path(out_dir)
     folder = out_dir / (name or folder_name(song))
     _check_replaceable(folder)
+    if _is_inside(song, folder):
+        raise StemdeskError(f"Cannot write the stems of {song} to {folder}: the song itself is in that folder, "
+                            "which the new stems would replace; choose another output folder (-o).")
     mixture = decode(song)
-    separated = separator.separate(mixture, progress=progress, cancel=cancel)
+    with warnings.catch_warnings():
+        # A song near float32's largest value overflows inside the separator; numpy's
+        # "invalid value" warnings would add lines to the one error below.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        separated = separator.separate(mixture, progress=progress, cancel=cancel)
+    if not all(np.isfinite(stem.samples).all() for stem in separated.values()):
+        raise StemdeskError(f"cannot separate '{song}': its samples (peak {peak(mixture):.3g}) are too loud "
+                            "for the network's arithmetic; lower its level first.")
     outputs: dict[str, Audio] = {f"{stem}.{file_format}": separated[stem] for stem in chosen}
     if rest:
         for stem in chosen:
@@ -188,6 +208,13 @@ def recover_output_folder(out_dir: str | os.PathLike) -> None:
                 # Killed between moving the old set aside and moving the new one in.
                 os.replace(old, target)
     remove_leftovers(out_dir)
+
+
+def _is_inside(path: Path, folder: Path) -> bool:
+    try:
+        return Path(path).resolve().is_relative_to(folder.resolve())
+    except (OSError, RuntimeError):
+        return False
 
 
 def _check_replaceable(folder: Path) -> None:
@@ -232,8 +259,13 @@ def _write_set(folder: Path, outputs: dict[str, Audio], subtype: str, gain: floa
 def _swap_in(staging: Path, folder: Path, tag: str) -> None:
     """Move ``staging`` to ``folder``; an older ``folder`` goes only once the new one is in place."""
     if not os.path.lexists(folder):
-        os.replace(staging, folder)
-        return
+        try:
+            os.replace(staging, folder)
+            return
+        except OSError as error:
+            if error.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+            # Another run put a set there since we looked: replace it like any older set.
     old = folder.parent / f".stemdesk.{tag}.old"
     journal = folder.parent / f".stemdesk.{tag}.swap"
     # The journal names the folder, so that a run killed between the two

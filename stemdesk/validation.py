@@ -30,10 +30,10 @@ def read_json(path: str | os.PathLike, what: str) -> Any:
         raise StemdeskError(f"{what} {path} is not valid JSON: {error}") from None
 
 
-def validated(schema: type[Schema], raw: Any, source: str | os.PathLike, what: str, context: dict | None = None) -> Schema:
+def validated(schema: type[Schema], raw: Any, source: str | os.PathLike, what: str) -> Schema:
     """``raw`` checked against ``schema``; StemdeskError "<what> <source>: <field>: <problem>" if it fails."""
     try:
-        return schema.model_validate(raw, context=context)
+        return schema.model_validate(raw)
     except ValidationError as error:
         raise StemdeskError(f"{what} {source}: {describe(error)}") from None
 

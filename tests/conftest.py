@@ -79,6 +79,17 @@ def default_card():
     return Catalogue().get(DEFAULT_MODEL)
 
 
+@pytest.fixture(scope="session")
+def short_segment_card(tmp_path_factory, default_card) -> Path:
+    """The card path of the shipped Spleeter model cut to 128-frame segments: the same
+    network, a quarter of the work for a file of a second or less (tests of what
+    happens around a separation, not of its quality)."""
+    from tests.hostile.batch import short_segment_model
+
+    return short_segment_model(default_card.card_path, default_card.onnx_path,
+                               tmp_path_factory.mktemp("short-segment-model"))
+
+
 @pytest.fixture
 def model_folder(tmp_path, default_card) -> Path:
     """A model folder of this test holding a copy of the default model; tests add presets to it."""

@@ -123,3 +123,51 @@ def test_on_span_hands_out_final_spans_in_order_as_chunks_finish():
         assert np.array_equal(span, result[:, :, start : start + span.shape[-1]])
     # A span is handed out before the chunks after it have run.
     assert seen[0][2] < len(progress)
+def demucs_overlap_add(signal, process, chunk, overlap):
+    """Demucs' apply_model written out: a chunk at every step, short ones centred, weights summed then divided."""
+    channels, length = signal.shape
+    step = chunk - overlap
+    half = chunk // 2
+    triangle = np.concatenate([np.arange(1, half + 1), np.arange(chunk - half, 0, -1)]).astype(np.float64)
+    triangle /= triangle.max()
+    out = np.zeros((channels, length))
+    total = np.zeros(length)
+    for start in range(0, length, step):
+        span = min(chunk, length - start)
+        first = start - (chunk - span) // 2
+        window = np.zeros((channels, chunk), dtype=np.float32)
+        lo, hi = max(first, 0), min(first + chunk, length)
+        window[:, lo - first : hi - first] = signal[:, lo:hi]
+        result = process(window[None])[0, 0]
+        offset = start - first
+        out[:, start : start + span] += triangle[:span] * result[:, offset : offset + span]
+        total[start : start + span] += triangle[:span]
+    return out / total
+
+
+@pytest.mark.parametrize("length", [1, 700, 1000, 2600, 5321])
+def test_triangle_transition_is_demucs_overlap_add(length):
+    signal = np.random.default_rng(length).uniform(-1, 1, (2, length)).astype(np.float32)
+
+    def position_dependent(batch):  # not shift-invariant: where a window starts matters
+        ramp = np.linspace(0.5, 1.5, batch.shape[-1], dtype=np.float32)
+        return (batch * ramp)[:, None]
+
+    ours = apply_chunked(signal, position_dependent, 1, chunk=1000, overlap=250, transition="triangle")
+    np.testing.assert_allclose(ours[0], demucs_overlap_add(signal, position_dependent, 1000, 250), atol=2e-6)
+    identity_out = apply_chunked(signal, identity, 1, chunk=1000, overlap=250, transition="triangle", workers=2)
+    np.testing.assert_allclose(identity_out[0], signal, atol=1e-6)
+
+
+def test_triangle_weights_sum_to_one_and_sharpen_with_power():
+    for power in (1.0, 2.0):
+        plan = ChunkPlan(length=4321, chunk=1000, overlap=250, transition="triangle", transition_power=power)
+        total = np.zeros(4321)
+        for index in range(len(plan.starts)):
+            start, stop = plan.span(index)
+            total[start:stop] += plan.weight(index, len(plan.starts))
+        np.testing.assert_allclose(total, 1.0, atol=1e-6)
+    assert plan.starts == [0, 750, 1500, 2250, 3000, 3750]
+    assert plan.window_start(5) == 3750 - (1000 - 571) // 2  # the short last chunk is centred
+    with pytest.raises(ValueError):
+        ChunkPlan(length=10, chunk=4, overlap=1, transition="square")

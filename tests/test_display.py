@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 from stemdesk import dsp
-from stemdesk.display import FLOOR_DB, band_magnitudes, display_grid, song_picture, stem_share, to_db, waveform_envelope
+from stemdesk.display import (
+    FLOOR_DB, band_magnitudes, display_grid, effective_masks, song_picture, to_db, waveform_envelope,
+)
 
 RATE = 44_100
 
@@ -73,10 +75,13 @@ def test_each_stems_mask_is_its_share_of_the_mixture():
         assert mask.min() >= 0.0 and mask.max() <= 1.0
 
 
-def test_share_is_clipped_and_zero_where_the_mixture_is_silent():
+def test_masks_are_power_shares_summing_to_one_and_zero_where_the_mixture_is_silent():
     mixture = np.array([[1.0, 0.0, 0.5]], dtype=np.float32)
-    stem = np.array([[0.25, 0.3, 0.9]], dtype=np.float32)  # louder than the mix where phases cancel
-    np.testing.assert_allclose(stem_share(stem, mixture), [[0.25, 0.0, 1.0]])
+    # Louder than the mix where phases cancel (third cell); silent mix in the second.
+    stems = {"a": np.array([[0.5, 0.3, 0.9]], np.float32), "b": np.array([[0.5, 0.3, 0.3]], np.float32)}
+    masks = effective_masks(stems, mixture)
+    np.testing.assert_allclose(masks["a"], [[0.5, 0.0, 0.9]], rtol=1e-6)
+    np.testing.assert_allclose(masks["b"], [[0.5, 0.0, 0.1]], rtol=1e-6)
 
 
 def test_envelope_keeps_every_peak_of_each_slice():
@@ -108,4 +113,16 @@ def test_a_ten_minute_song_is_pictured_well_within_two_seconds():
     assert seconds < 2.0
     cells = picture.spectrogram_db.size + sum(mask.size for mask in picture.masks.values())
     assert cells < 2_000_000, "display resolution, never the song's"
-    np.testing.assert_allclose(picture.masks["vocals"], 0.3, atol=1e-3)
+    # Power shares: 0.3² / (0.3² + 0.7²).
+    np.testing.assert_allclose(picture.masks["vocals"], 0.09 / 0.58, atol=1e-3)
+
+
+def test_song_picture_masks_sum_to_one_where_stems_sound():
+    low, high = sine(220.0, 0.5), sine(3000.0, 0.5)
+    picture = song_picture(low + high, {"low": low, "high": high}, RATE)
+    total = picture.masks["low"] + picture.masks["high"]
+    sounding = total > 0
+    assert sounding.mean() > 0.5
+    np.testing.assert_allclose(total[sounding], 1.0, atol=1e-5)
+    row = np.argmin(np.abs(picture.grid.row_centres - 220.0))
+    assert picture.masks["low"][row].mean() > 0.9

@@ -21,9 +21,13 @@ def window_titles(display_env: dict) -> list[str]:
 @pytest.mark.skipif(not (shutil.which("Xvfb") and shutil.which("xdotool")),
                     reason="needs Debian's xvfb and xdotool (scripts/test.sh installs them)")
 def test_stemdesk_demo_opens_a_window_showing_the_demo_song(tmp_path):
-    display = ":87"
-    server = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # -displayfd: Xvfb picks a free display number and writes it to the pipe when it is ready.
+    read_end, write_end = os.pipe()
+    server = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=(write_end,))
+    os.close(write_end)
+    with os.fdopen(read_end) as ready:
+        display = f":{ready.readline().strip()}"
     env = {**os.environ, "DISPLAY": display, "PYTHONPATH": str(ROOT), "XDG_CONFIG_HOME": str(tmp_path),
            "QT_QPA_PLATFORM": "xcb"}
     app = None

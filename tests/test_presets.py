@@ -159,6 +159,7 @@ def test_a_chain_shaped_like_band_gives_every_stem_once_and_sums_to_the_song(mod
     catalogue = Catalogue([model_dir])
     separator = catalogue.open("shape", device="cpu")
     assert separator.stems == ("high", "low", "vocals", "other")
+    assert separator.card.stages == ("high + low", "vocals")
     excerpt = Audio(demo_audio.samples[:, : 4 * 44100], demo_audio.rate)
     stems = separator.separate(excerpt)
     assert tuple(stems) == separator.stems

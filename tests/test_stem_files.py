@@ -10,6 +10,8 @@ import soundfile as sf
 from stemdesk.cli import main
 from stemdesk.errors import StemdeskError
 from stemdesk.leftovers import owner_tag
+from stemdesk.models import ModelCard
+from stemdesk.separate import Separator
 from stemdesk.stem_files import folder_name, folder_names, recover_output_folder, separate_file
 
 # libsndfile writes x * 32767 and reads n / 32768 back: a step per file near full scale, and
@@ -33,13 +35,20 @@ def sum_of(folder: Path, names=("vocals", "accompaniment"), suffix=".wav") -> np
     return sum(read(folder / f"{name}{suffix}").astype(np.float64) for name in names)
 
 
+@pytest.fixture(scope="module")
+def separator(short_segment_card):
+    return Separator(ModelCard.load(short_segment_card), device="cpu")
+
+
 # --- the stems sum to the song ----------------------------------------------------------------
 
 
 @pytest.mark.parametrize("peak", [1.0, 1.5, 8.0], ids=["full-scale", "1.5", "far-above"])
-def test_default_float_stems_sum_to_a_song_at_and_above_full_scale(tmp_path, demo_audio, capsys, peak):
+def test_default_float_stems_sum_to_a_song_at_and_above_full_scale(tmp_path, demo_audio, capsys, peak,
+                                                                   short_segment_card):
     samples = hot_song(demo_audio, tmp_path / "hot.wav", peak)
-    assert main(["separate", str(tmp_path / "hot.wav"), "-o", str(tmp_path / "out"), "--rest"]) == 0
+    assert main(["separate", str(tmp_path / "hot.wav"), "-o", str(tmp_path / "out"), "--rest",
+                 "--model", str(short_segment_card)]) == 0
     folder = tmp_path / "out" / "hot"
     assert sf.info(folder / "vocals.wav").subtype == "FLOAT"
     np.testing.assert_allclose(sum_of(folder), samples, rtol=0, atol=1e-6 * peak)
@@ -51,10 +60,11 @@ def test_default_float_stems_sum_to_a_song_at_and_above_full_scale(tmp_path, dem
 @pytest.mark.parametrize(("bit_depth", "file_format", "step"), [("16", "wav", PCM_16_STEP),
                                                                ("24", "flac", 2.0**-23)])
 def test_integer_stems_of_a_hot_song_share_one_gain_and_still_sum_to_it(tmp_path, demo_audio, capsys,
-                                                                         bit_depth, file_format, step):
+                                                                         bit_depth, file_format, step,
+                                                                         short_segment_card):
     samples = hot_song(demo_audio, tmp_path / "hot.wav", 1.5)
     out = tmp_path / "out"
-    assert main(["separate", str(tmp_path / "hot.wav"), "-o", str(out), "--rest",
+    assert main(["separate", str(tmp_path / "hot.wav"), "-o", str(out), "--rest", "--model", str(short_segment_card),
                  "--bit-depth", bit_depth, "--format", file_format]) == 0
     err = capsys.readouterr().err
     (note,) = [line for line in err.splitlines() if "lowered by" in line]
@@ -73,19 +83,12 @@ def test_integer_stems_of_a_hot_song_share_one_gain_and_still_sum_to_it(tmp_path
     np.testing.assert_allclose(stems["no_vocals"], exact_gain * samples - stems["vocals"], rtol=0, atol=3 * step)
 
 
-def test_a_song_within_full_scale_gets_no_gain_in_16_bit(tmp_path, demo_audio):
+def test_a_song_within_full_scale_gets_no_gain_in_16_bit(tmp_path, demo_audio, separator):
     song = tmp_path / "quiet.wav"
     samples = hot_song(demo_audio, song, 0.5)
-    written = separate_file(_separator(), song, tmp_path / "out", subtype="PCM_16")
+    written = separate_file(separator, song, tmp_path / "out", subtype="PCM_16")
     assert written.gain == 1.0 and written.gain_note() is None
     np.testing.assert_allclose(sum_of(tmp_path / "out" / "quiet"), samples, rtol=0, atol=3 * PCM_16_STEP)
-
-
-def _separator():
-    from stemdesk.catalogue import Catalogue
-    from stemdesk.models import DEFAULT_MODEL
-
-    return Catalogue().open(DEFAULT_MODEL, device="cpu")
 
 
 # --- every song its own folder, inside -o ----------------------------------------------------------
@@ -105,13 +108,13 @@ def test_folder_names_of_a_batch_are_distinct_in_order():
     assert folder_names(songs) == ["take", "take-2", "song", "song-2", "Take-3", "take-2-2"]
 
 
-def test_a_batch_of_same_named_songs_gives_each_its_own_folder(tmp_path, demo_audio, capsys):
+def test_a_batch_of_same_named_songs_gives_each_its_own_folder(tmp_path, demo_audio, capsys, short_segment_card):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     inputs = [tmp_path / "a/take.wav", tmp_path / "b/take.wav", tmp_path / "song.wav"]
     songs = [hot_song(demo_audio, path, peak, seconds=1) for path, peak in zip(inputs, (0.9, 0.3, 0.6))]
     out = tmp_path / "out"
-    assert main(["separate", *map(str, inputs), "-o", str(out)]) == 0
+    assert main(["separate", *map(str, inputs), "-o", str(out), "--model", str(short_segment_card)]) == 0
     assert sorted(os.listdir(out)) == ["song", "take", "take-2"]
     for folder, samples in zip(("take", "take-2", "song"), songs):
         np.testing.assert_allclose(sum_of(out / folder), samples, rtol=0, atol=1e-6)
@@ -119,11 +122,11 @@ def test_a_batch_of_same_named_songs_gives_each_its_own_folder(tmp_path, demo_au
     assert f"{inputs[1]} -> {out / 'take-2'}" in printed
 
 
-def test_a_song_named_dot_dot_stays_inside_the_output_folder(tmp_path, demo_audio):
+def test_a_song_named_dot_dot_stays_inside_the_output_folder(tmp_path, demo_audio, short_segment_card):
     (tmp_path / "in").mkdir()
     hot_song(demo_audio, tmp_path / "in" / "..wav", 0.5, seconds=1)
     out = tmp_path / "deep" / "out"
-    assert main(["separate", str(tmp_path / "in" / "..wav"), "-o", str(out)]) == 0
+    assert main(["separate", str(tmp_path / "in" / "..wav"), "-o", str(out), "--model", str(short_segment_card)]) == 0
     assert sorted(os.listdir(out)) == ["song"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["deep", "in"]
 
@@ -131,9 +134,6 @@ def test_a_song_named_dot_dot_stays_inside_the_output_folder(tmp_path, demo_audi
 # --- a song's stems replace an older set all together, or not at all --------------------------------
 
 
-@pytest.fixture(scope="module")
-def separator():
-    return _separator()
 
 
 def test_a_new_set_replaces_the_whole_older_one(tmp_path, demo_audio, separator):
@@ -209,3 +209,45 @@ def test_a_folder_holding_the_musicians_own_files_is_not_replaced(tmp_path, demo
     with pytest.raises(StemdeskError, match="notes.txt"):
         separate_file(separator, song, tmp_path / "out")
     assert os.listdir(tmp_path / "out" / "song") == ["notes.txt"]
+
+
+def test_a_song_inside_the_folder_its_stems_would_replace_is_refused(tmp_path, demo_audio, separator):
+    """`separate out/take/take.wav -o out` would swap away the folder holding the song itself."""
+    (tmp_path / "out" / "take").mkdir(parents=True)
+    song = tmp_path / "out" / "take" / "take.wav"
+    hot_song(demo_audio, song, 0.5, seconds=1)
+    with pytest.raises(StemdeskError, match="the song itself is in that folder"):
+        separate_file(separator, song, tmp_path / "out")
+    assert os.listdir(tmp_path / "out" / "take") == ["take.wav"]
+
+
+def test_a_file_squatting_the_song_folder_name_is_refused(tmp_path, demo_audio, separator):
+    song = tmp_path / "song.wav"
+    hot_song(demo_audio, song, 0.5, seconds=1)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "song").write_text("a file, not a folder")
+    with pytest.raises(StemdeskError, match="not a folder"):
+        separate_file(separator, song, tmp_path / "out")
+    assert (tmp_path / "out" / "song").read_text() == "a file, not a folder"
+
+
+def test_a_set_another_run_put_in_place_meanwhile_is_replaced_whole(tmp_path, demo_audio, separator, monkeypatch):
+    song = tmp_path / "song.wav"
+    hot_song(demo_audio, song, 0.5, seconds=1)
+    real_replace = os.replace
+    raced = []
+
+    def replace(source, target):
+        # Another stemdesk finishes the same song just before our rename.
+        if Path(source).name.endswith(".staging") and not raced:
+            raced.append(True)
+            Path(target).mkdir()
+            (Path(target) / "vocals.wav").write_bytes(b"the other run's set")
+        return real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", replace)
+    written = separate_file(separator, song, tmp_path / "out")
+    monkeypatch.undo()
+    assert raced and sorted(os.listdir(tmp_path / "out" / "song")) == ["accompaniment.wav", "vocals.wav"]
+    assert (tmp_path / "out" / "song" / "vocals.wav").read_bytes() != b"the other run's set"
+    assert written.paths[0].parent == tmp_path / "out" / "song" and os.listdir(tmp_path / "out") == ["song"]

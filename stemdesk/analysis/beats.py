@@ -8,7 +8,8 @@ The pipeline, all on a 22.05 kHz mono mix at 11.6 ms frames:
    notes) and a log-normal prior around 115 bpm, then refined to a fraction of a
    frame from the peaks at 1-8 beat periods, so a tempo 0.7 % off a round number
    is found 0.7 % off;
-3. beat tracking by dynamic programming at that tempo (librosa's Ellis tracker);
+3. beat tracking by dynamic programming at that tempo (Ellis's tracker) on
+   the mix's onsets plus half as much of the low-frequency ones (kick and bass);
 4. the grid refined against the music: each beat is moved to the onset peak near
    it and the beat times are smoothed by a weighted, robust least-squares fit that
    penalises changes of the beat period (a Whittaker smoother), so the grid follows
@@ -21,46 +22,31 @@ The pipeline, all on a 22.05 kHz mono mix at 11.6 ms frames:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import librosa
 import numpy as np
 import scipy.sparse
 import scipy.sparse.linalg
-import soxr
 
 from stemdesk.analysis.downbeats import find_downbeats
+from stemdesk.analysis.features import OnsetFeatures, onset_features
 from stemdesk.analysis.grid import BeatGrid
 from stemdesk.audio import Audio
 
-RATE = 22050
-HOP = 256
-N_FFT = 1024
-N_MELS = 96
-#: Mel bands below this (Hz) carry the kick drum and the bass.
-LOW_HZ = 180.0
 MIN_BPM, MAX_BPM = 50.0, 220.0
 #: Centre and width (octaves) of the tempo prior: most songs lie within 80-160 bpm.
 PRIOR_BPM, PRIOR_OCTAVES = 115.0, 0.7
+#: A level whose half-period autocorrelation reaches this fraction of its own is too slow.
+SUBDIVISION_RATIO = 0.9
+SLOW_PENALTY = 3.0
+#: Frame energy (dB below the song's loudest frame) under which a beat is in silence.
+SILENCE_DB = -60.0
+#: Weight of the low-frequency onsets, against the mix's, in the envelope beats are tracked on.
+LOW_WEIGHT = 0.5
+#: How strongly the dynamic programme holds the beat period (Ellis's "tightness").
+TIGHTNESS = 400.0
 #: How strongly the smoothed grid resists a change of beat period between beats.
 SMOOTHING = 30.0
-
-
-@dataclass(frozen=True)
-class OnsetFeatures:
-    """Frame-wise features of a song at ``fps`` frames per second.
-
-    ``onsets`` float32 ``(frames,)``: onset strength of the mix (what beats are tracked on);
-    ``low`` float32 ``(frames,)``: onset strength below :data:`LOW_HZ` (kick, bass);
-    ``loudness`` float32 ``(frames,)``: the mix's frame energy in dB;
-    ``chroma`` float32 ``(12, frames)``: pitch-class energy of the harmonic part (not normalised).
-    """
-
-    onsets: np.ndarray
-    low: np.ndarray
-    loudness: np.ndarray
-    chroma: np.ndarray
-    fps: float
 
 
 def analyse_beats(audio: Audio, stems: Mapping[str, Audio] | None = None) -> BeatGrid:
@@ -76,42 +62,25 @@ def analyse_beats(audio: Audio, stems: Mapping[str, Audio] | None = None) -> Bea
     if len(features.onsets) < 4 * features.fps or not np.any(features.onsets > 0):
         return BeatGrid(np.empty(0), 4, 0, duration)
     bpm = estimate_tempo(features.onsets, features.fps)
-    beats = track_beats(features.onsets, features.fps, bpm)
-    beats = beats[(beats >= 0) & (beats <= duration)]
+    # The kick and the bass mostly land on the beat, hi-hats and guitars between beats too:
+    # adding the low onsets keeps the tracker from locking onto the off-beats.
+    beats = track_beats(_unit_spread(features.onsets) + LOW_WEIGHT * _unit_spread(features.low), features.fps, bpm)
+    beats = _within_sound(beats[(beats >= 0) & (beats <= duration)], features)
     if len(beats) < 2:
         return BeatGrid(beats, 4, 0, duration)
     meter, first = find_downbeats(beats, features)
     return BeatGrid(beats, meter, first, duration)
 
 
-def onset_features(audio: Audio, stems: Mapping[str, Audio] | None = None) -> OnsetFeatures:
-    """The :class:`OnsetFeatures` of a song, from its stems where they help (see :func:`analyse_beats`)."""
-    stems = stems or {}
-    mix = _mono(audio)
-    power = _mel_power(mix)
-    mel = librosa.power_to_db(power, ref=np.max)
-    loudness = librosa.power_to_db(power.sum(axis=0), ref=np.max)
-    onsets = librosa.onset.onset_strength(S=mel, sr=RATE, hop_length=HOP, center=False)
-    low_bands = int(np.searchsorted(librosa.mel_frequencies(N_MELS + 2, fmax=RATE / 2)[1:-1], LOW_HZ))
-    rhythm = [_mono(stems[name]) for name in ("drums", "bass") if name in stems]
-    low_mel = librosa.power_to_db(_mel_power(np.sum(rhythm, axis=0)), ref=np.max) if rhythm else mel
-    low = librosa.onset.onset_strength(S=low_mel[:low_bands], sr=RATE, hop_length=HOP, center=False)
-    harmonic = mix - _mono(stems["drums"]) if "drums" in stems else mix
-    # Unnormalised (energy) chroma: a beat's mean is then led by its loud frames, not by
-    # the noise of near-silent ones, which per-frame normalisation would blow up.
-    chroma = librosa.feature.chroma_stft(y=harmonic, sr=RATE, hop_length=HOP, n_fft=4 * N_FFT, norm=None, tuning=0.0)
-    frames = min(len(onsets), len(low), chroma.shape[1])
-    return OnsetFeatures(onsets[:frames].astype(np.float32), low[:frames].astype(np.float32),
-                         loudness[:frames].astype(np.float32), chroma[:, :frames].astype(np.float32), RATE / HOP)
-
-
 def estimate_tempo(onsets: np.ndarray, fps: float) -> float:
     """The song's tempo in bpm from its onset envelope ``(frames,)`` at ``fps``.
 
     Each candidate lag is scored by the autocorrelation at it, raised by that at 2 and
-    4 times it (a beat level is the one whose multiples are bars), less that at half of it (a
-    level with as strong onsets between its beats is too slow), weighted by the prior;
-    the winner is refined from the autocorrelation peaks at 1-8 of its periods.
+    4 times it (a beat level is the one whose multiples are bars), less a penalty
+    when that at half of it is nearly as high (a level with onsets between its beats
+    as strong as on them is too slow: a click track at 180 bpm is not at 90), and
+    weighted by the prior; the winner is refined from the autocorrelation peaks at
+    1-8 of its periods.
     """
     envelope = onsets - np.mean(onsets)
     max_lag = int(8 * 60 * fps / MIN_BPM) + 2
@@ -124,8 +93,9 @@ def estimate_tempo(onsets: np.ndarray, fps: float) -> float:
     def at(lag: np.ndarray) -> np.ndarray:
         return np.interp(lag, lags, ac, right=0.0)
 
-    # Strong onsets halfway between candidate beats mean the candidate is too slow.
-    salience = at(period) * (1 + 0.5 * at(2 * period) + 0.25 * at(4 * period)) - 0.5 * at(period / 2)
+    # Onsets halfway between candidate beats as strong as on them mean the candidate is too slow.
+    too_slow = np.maximum(at(period / 2) - SUBDIVISION_RATIO * at(period), 0.0)
+    salience = at(period) * (1 + at(2 * period) + 0.5 * at(4 * period)) - SLOW_PENALTY * too_slow
     prior = np.exp(-0.5 * (np.log2(bpms / PRIOR_BPM) / PRIOR_OCTAVES) ** 2)
     best = float(period[np.argmax(salience * prior)])
     return 60.0 * fps / _refined_period(ac, best)
@@ -152,11 +122,46 @@ def _refined_period(ac: np.ndarray, period: float) -> float:
 def track_beats(onsets: np.ndarray, fps: float, bpm: float) -> np.ndarray:
     """Beat times (float64 ``(beats,)`` seconds) tracked on ``onsets`` at about ``bpm``,
     refined against the onset peaks (see the module docstring, step 4)."""
-    _, frames = librosa.beat.beat_track(onset_envelope=onsets, sr=fps * HOP, hop_length=HOP, bpm=bpm,
-                                        tightness=400, trim=False, units="frames")
+    frames = dynamic_programming_beats(onsets, 60.0 * fps / bpm)
     if len(frames) < 3:
         return frames / fps
     return _smoothed(onsets, frames.astype(np.float64), fps) / fps
+
+
+def dynamic_programming_beats(onsets: np.ndarray, period: float, tightness: float = TIGHTNESS) -> np.ndarray:
+    """Beat frames (int ``(beats,)``) that best fit ``onsets`` ``(frames,)`` at about ``period``
+    frames a beat: Ellis's dynamic programme (J. New Music Research 36(1), 2007).
+
+    Each frame's score is its (smoothed, normalised) onset strength plus the best
+    score of a previous frame 0.5-2 periods back, less ``tightness`` times the
+    squared log ratio of that interval to the period. The last beat is the best
+    scoring frame in the final period; the rest follow from the back-links.
+
+    Written here rather than taken from ``librosa.beat``: importing that module
+    compiles an uncached numba kernel in every process (6 s on the build machine),
+    more than the whole analysis of a song takes.
+    """
+    width = max(period / 32.0, 0.5)
+    kernel = np.exp(-0.5 * (np.arange(-int(4 * width), int(4 * width) + 1) / width) ** 2)
+    local = np.convolve(onsets / max(float(np.std(onsets)), 1e-9), kernel, mode="same")
+    lags = np.arange(int(round(period / 2)), int(round(2 * period)) + 1)
+    penalty = tightness * np.log(lags / period) ** 2
+    score = local.astype(np.float64).copy()
+    back = np.full(len(local), -1)
+    for frame in range(lags[0], len(local)):
+        usable = lags[lags <= frame]
+        candidates = score[frame - usable] - penalty[: len(usable)]
+        best = int(np.argmax(candidates))
+        # A frame before the first beat starts a path of its own rather than a poor link.
+        if candidates[best] > 0:
+            score[frame] += candidates[best]
+            back[frame] = frame - usable[best]
+    tail = len(score) - int(round(period))
+    beat = tail + int(np.argmax(score[tail:])) if tail > 0 else int(np.argmax(score))
+    beats = [beat]
+    while back[beats[-1]] >= 0:
+        beats.append(int(back[beats[-1]]))
+    return np.array(beats[::-1])
 
 
 def _smoothed(onsets: np.ndarray, frames: np.ndarray, fps: float) -> np.ndarray:
@@ -165,17 +170,19 @@ def _smoothed(onsets: np.ndarray, frames: np.ndarray, fps: float) -> np.ndarray:
     reach = max(int(0.15 * period), 1)
     peaks, strength = _nearest_peaks(onsets, frames, reach)
     scale = float(np.median(strength[strength > 0])) if np.any(strength > 0) else 1.0
-    weights = np.minimum(strength / max(scale, 1e-9), 3.0)
+    # Strong onsets count more, but none more than three typical ones.
+    confidence = np.minimum(strength / max(scale, 1e-9), 3.0)
+    weights = confidence
     n = len(frames)
     second_difference = scipy.sparse.diags([1.0, -2.0, 1.0], [0, 1, 2], shape=(n - 2, n))
     penalty = SMOOTHING * (second_difference.T @ second_difference)
-    fitted = peaks.copy()
     for _ in range(4):
+        # A beat without an onset (a break) keeps, faintly, the frame the tracker gave it.
         system = scipy.sparse.diags(weights + 1e-6) + penalty
         fitted = scipy.sparse.linalg.spsolve(system.tocsc(), weights * peaks + 1e-6 * frames)
         # Downweight onsets far from the smooth grid (syncopation, fills): Cauchy weights.
         residual = (peaks - fitted) / max(0.02 * period, 0.5)
-        weights = np.minimum(strength / max(scale, 1e-9), 3.0) / (1.0 + residual**2)
+        weights = confidence / (1.0 + residual**2)
     return fitted
 
 
@@ -201,14 +208,15 @@ def _parabolic_offset(values: np.ndarray, peak):
     return np.clip(np.where(curvature < 0, 0.5 * (left - right) / safe, 0.0), -0.5, 0.5)
 
 
-def _mono(audio: Audio) -> np.ndarray:
-    """``audio`` as one float32 channel at :data:`RATE`, shape ``(samples,)``."""
-    mono = np.mean(audio.samples, axis=0, dtype=np.float32)
-    if audio.rate != RATE:
-        mono = soxr.resample(mono, audio.rate, RATE)
-    return np.asarray(mono, dtype=np.float32)
+def _within_sound(beats: np.ndarray, features: OnsetFeatures) -> np.ndarray:
+    """``beats`` without those in the silence before the song starts or after it ends
+    (the tracker carries its grid on through them)."""
+    frames = np.clip(np.round(beats * features.fps).astype(int), 0, len(features.loudness) - 1)
+    reach = int(0.1 * features.fps)
+    window = np.clip(frames[:, None] + np.arange(-reach, reach + 1)[None, :], 0, len(features.loudness) - 1)
+    audible = np.flatnonzero(features.loudness[window].max(axis=1) > SILENCE_DB)
+    return beats[audible[0] : audible[-1] + 1] if len(audible) else beats[:0]
 
 
-def _mel_power(mono: np.ndarray) -> np.ndarray:
-    """Mel power spectrogram ``(N_MELS, frames)`` of a mono signal at :data:`RATE`, centred frames."""
-    return librosa.feature.melspectrogram(y=mono, sr=RATE, n_fft=N_FFT, hop_length=HOP, n_mels=N_MELS)
+def _unit_spread(values: np.ndarray) -> np.ndarray:
+    return values / max(float(np.std(values)), 1e-9)

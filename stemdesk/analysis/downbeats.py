@@ -10,17 +10,17 @@ most clearly in one phase; the phase is the one whose beats score highest.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
-if TYPE_CHECKING:
-    from stemdesk.analysis.beats import OnsetFeatures
+from stemdesk.analysis.features import CHROMA_FFT, CHROMA_STEP, HOP, OnsetFeatures
 
 METERS = (3, 4)
 #: 4/4 is far more common: 3 has to win by this much evidence.
 TRIPLE_MARGIN = 0.15
 _NEAR_SECONDS = 0.04
+CUE_WEIGHTS = {"low": 0.5, "harmony": 1.0, "accent": 1.0}
+#: Cosine distance of beat chroma across a typical chord change, and a typical accent (dB).
+CHORD_CHANGE, ACCENT_DB = 0.15, 3.0
 
 
 def find_downbeats(beats: np.ndarray, features: OnsetFeatures) -> tuple[int, int]:
@@ -29,31 +29,40 @@ def find_downbeats(beats: np.ndarray, features: OnsetFeatures) -> tuple[int, int
     ``first_downbeat`` is the index (< meter) of the first beat that starts a bar.
     """
     frames = np.clip(np.round(beats * features.fps).astype(int), 0, len(features.onsets) - 1)
-    score = downbeat_scores(frames, features)
-    chroma = _beat_chroma(frames, features.chroma)
+    cues = downbeat_cues(frames, features)
+    score = sum(CUE_WEIGHTS[name] * cue for name, cue in cues.items())
+    chroma = _beat_chroma(frames // CHROMA_STEP, features.chroma, CHROMA_FFT // (2 * HOP * CHROMA_STEP))
     pattern = _beat_patterns(frames, features)
     evidence = {}
-    phases = {}
     for meter in METERS:
-        means = np.array([np.mean(score[phase::meter]) for phase in range(meter)])
-        phases[meter] = int(np.argmax(means))
-        contrast = means.max() - np.median(np.delete(means, phases[meter]))
+        means = _phase_means(score, meter)
+        contrast = means.max() - np.median(np.delete(means, np.argmax(means)))
         evidence[meter] = contrast + _repetition(chroma, meter) + _repetition(pattern, meter)
     meter = 3 if evidence[3] > evidence[4] + TRIPLE_MARGIN else 4
-    return meter, phases[meter]
+    return meter, int(np.argmax(_phase_means(score, meter)))
 
 
-def downbeat_scores(frames: np.ndarray, features: OnsetFeatures) -> np.ndarray:
-    """How much each beat (int ``(n,)`` frames) looks like a downbeat, float64 ``(n,)``, z-scored cues summed."""
+def downbeat_cues(frames: np.ndarray, features: OnsetFeatures) -> dict[str, np.ndarray]:
+    """Per beat (int ``(n,)`` frames): low-frequency onset, harmonic change and accent, float64 ``(n,)`` each.
+
+    The low onsets (in arbitrary units) are z-scored; harmonic change and accent are
+    scaled by fixed amounts instead (a chord change, 3 dB), so a cue that hardly
+    varies (the harmony of a click track) stays small instead of being blown up
+    to unit variance by its own noise.
+    """
     near = max(int(_NEAR_SECONDS * features.fps), 1)
     low = _around(features.low, frames, near)
     accent = _around(features.loudness, frames, 2 * near)
-    chroma = _beat_chroma(frames, features.chroma)
+    chroma = _beat_chroma(frames // CHROMA_STEP, features.chroma, CHROMA_FFT // (2 * HOP * CHROMA_STEP))
     before = (chroma + np.roll(chroma, 1, axis=0)) / 2
     after = (chroma + np.roll(chroma, -1, axis=0)) / 2
     novelty = 1.0 - np.sum(_unit(np.roll(before, 1, axis=0)) * _unit(after), axis=1)
     novelty[:2] = np.median(novelty)
-    return _z(low) + _z(novelty) + 0.5 * _z(accent)
+    return {"low": _z(low), "harmony": _centred(novelty, CHORD_CHANGE), "accent": _centred(accent, ACCENT_DB)}
+
+
+def _phase_means(values: np.ndarray, meter: int) -> np.ndarray:
+    return np.array([np.mean(values[phase::meter]) for phase in range(meter)])
 
 
 def _repetition(vectors: np.ndarray, meter: int) -> float:
@@ -69,12 +78,15 @@ def _repetition(vectors: np.ndarray, meter: int) -> float:
     return own - float(np.mean(others))
 
 
-def _beat_chroma(frames: np.ndarray, chroma: np.ndarray) -> np.ndarray:
-    """Mean chroma from each beat to the next, ``(n, 12)``."""
-    bounds = np.append(frames, chroma.shape[1])
-    sums = np.add.reduceat(chroma, np.minimum(bounds[:-1], chroma.shape[1] - 1), axis=1).T
-    counts = np.maximum(np.diff(bounds), 1)[:, None]
-    return sums / counts
+def _beat_chroma(frames: np.ndarray, chroma: np.ndarray, skip: int) -> np.ndarray:
+    """Mean chroma from each beat to the next, ``(n, 12)``, leaving out ``skip`` frames at
+    both ends: a centred analysis window there still hears the beat before or after."""
+    nexts = np.append(frames[1:], chroma.shape[1])
+    trim = np.minimum(skip, (nexts - frames) // 3)
+    starts = np.minimum(frames + trim, chroma.shape[1] - 1)
+    ends = np.maximum(np.minimum(nexts - trim, chroma.shape[1]), starts + 1)
+    cumulative = np.concatenate([np.zeros((12, 1)), np.cumsum(chroma, axis=1)], axis=1)
+    return ((cumulative[:, ends] - cumulative[:, starts]) / (ends - starts)).T
 
 
 def _beat_patterns(frames: np.ndarray, features: OnsetFeatures) -> np.ndarray:
@@ -92,6 +104,11 @@ def _around(values: np.ndarray, frames: np.ndarray, near: int) -> np.ndarray:
 
 def _unit(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(np.linalg.norm(vectors, axis=-1, keepdims=True), 1e-9)
+
+
+def _centred(values: np.ndarray, scale: float) -> np.ndarray:
+    """``values`` less their median, in units of ``scale``, clipped to +-3."""
+    return np.clip((values - np.median(values)) / scale, -3.0, 3.0)
 
 
 def _z(values: np.ndarray) -> np.ndarray:

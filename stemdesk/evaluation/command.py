@@ -1,7 +1,11 @@
 """``python -m stemdesk.evaluation`` (``stemdesk eval``): score a model on a multitrack dataset.
 
     --model ID_OR_CARD_OR_PRESET --data DIR [--split NAME] [--tracks N] [--seconds S]
-    [--device auto|cpu|gpu] --report OUT.md [--into-card]
+    [--device auto|cpu|gpu] --report OUT.md [--into-card] [--stage other [--first-stage htdemucs.other]]
+
+``--stage other`` scores a second-stage model on what Demucs' "other" holds (see
+:mod:`stemdesk.evaluation.stages`): the sum of those stems, or with ``--first-stage`` the
+first stage's cached output on each song, i.e. through the whole chain.
 
 Writes OUT.md, OUT.png and OUT.json; prints one line per song and the
 medians. User errors print one line on stderr and exit with status 2.
@@ -17,13 +21,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from stemdesk.catalogue import Catalogue
 from stemdesk.datasets import Track, load_dataset
 from stemdesk.errors import StemdeskError
-from stemdesk.catalogue import Catalogue
 from stemdesk.separate import DEVICES
 
 from .report import RunInfo, record_in_card, write_report
 from .scoring import medians, score_dataset
+from .stages import OTHER_CLASSES, as_other_stage
 
 DEFAULT_SECONDS = 10.0
 MODULE_PROG = "python -m stemdesk.evaluation"
@@ -37,7 +42,7 @@ def main(argv: list[str] | None = None, prog: str = MODULE_PROG) -> int:
         summary = evaluate(
             model=args.model, data=args.data, report=args.report, split=args.split, tracks=args.tracks,
             seconds=args.seconds or None, device=args.device, command=shlex.join([*shlex.split(prog), *argv]),
-            progress=_print_progress, into_card=args.into_card,
+            progress=_print_progress, into_card=args.into_card, stage=args.stage, first_stage=args.first_stage,
         )
     except StemdeskError as error:
         print(f"stemdesk eval: {error}", file=sys.stderr)
@@ -63,6 +68,8 @@ def evaluate(
     command: str = "",
     progress: Callable[[int, int, Track], None] | None = None,
     into_card: bool = False,
+    stage: str = "mix",
+    first_stage: str | None = None,
 ) -> dict[str, dict[str, dict[str, float]]]:
     """Score ``model`` on the songs in ``data``, write the report, return the medians.
 
@@ -73,12 +80,19 @@ def evaluate(
     each (None: whole songs). ``progress(done, total, track)`` is called
     after each song; ``command`` is quoted in the report. ``into_card`` also
     stores the medians in the model's card (see :func:`report.record_in_card`).
+    ``stage`` "other" scores on what Demucs' "other" holds, from ``first_stage``'s
+    cached output when given (see :func:`stages.as_other_stage`).
     """
     report = Path(report)
     if report.suffix.lower() != ".md":
         raise StemdeskError(f"the report '{report}' must be a .md file (its plot and numbers go beside it)")
     _require_packages()
     songs = load_dataset(data, split)[:tracks]
+    if stage == "other":
+        # A song of drums, bass and vocals only gives Demucs' "other" nothing to hold.
+        songs = [as_other_stage(song, first_stage) for song in songs if set(song.stems) & set(OTHER_CLASSES)]
+    elif first_stage is not None:
+        raise StemdeskError("--first-stage only applies with --stage other")
     separator = Catalogue().open(model, device=device)
     card_path = getattr(separator.card, "card_path", None)
     if into_card and card_path is None:
@@ -128,6 +142,10 @@ def _parser(prog: str) -> argparse.ArgumentParser:
                         help=f"score the middle S seconds of each song, 0: whole songs (default {DEFAULT_SECONDS:g})")
     parser.add_argument("--device", choices=DEVICES, default="auto")
     parser.add_argument("--report", required=True, type=Path, help="markdown report to write (OUT.md)")
+    parser.add_argument("--stage", choices=("mix", "other"), default="mix",
+                        help="mix: score on the songs (default); other: on what Demucs' \"other\" holds")
+    parser.add_argument("--first-stage", help="with --stage other: the cached first stage to score on, "
+                        "e.g. htdemucs.other (default: the sum of the stems \"other\" holds)")
     parser.add_argument("--into-card", action="store_true",
                         help="also store the medians in the model card's metrics (models/ID.json)")
     return parser

@@ -34,12 +34,21 @@ class ExportDialog(QDialog):
     """Choose what to export, the format and the folder; fires ``export_requested``.
 
     Non-modal: the song keeps playing and the mixer stays usable while it is open,
-    so "current mix" means the mix at the moment Export is pressed.
+    so "current mix" means the mix at the moment Export is pressed. It opens
+    with the last export's choice (``kind``, ``chosen`` stems), where the stems allow.
     """
 
     export_requested = Signal(object)
 
-    def __init__(self, stems: tuple[str, ...], export_format: str, folder: Path, parent: QWidget | None = None):
+    def __init__(
+        self,
+        stems: tuple[str, ...],
+        export_format: str,
+        folder: Path,
+        parent: QWidget | None = None,
+        kind: str = "stems",
+        chosen: tuple[str, ...] = (),
+    ):
         super().__init__(parent)
         self.setWindowTitle("Export")
         self.setModal(False)
@@ -54,13 +63,21 @@ class ExportDialog(QDialog):
         self._kinds = QButtonGroup(self)
         for button in (self.kind_stems, self.kind_rest, self.kind_mix):
             self._kinds.addButton(button)
-        self.kind_stems.setChecked(True)
+        known = [name for name in chosen if name in stems]
+        if kind == "rest" and known:
+            self.kind_rest.setChecked(True)
+        elif kind == "mix":
+            self.kind_mix.setChecked(True)
+        else:
+            self.kind_stems.setChecked(True)
 
         self.stem_boxes = {name: QCheckBox(name) for name in stems}
-        for box in self.stem_boxes.values():
-            box.setChecked(True)
+        for name, box in self.stem_boxes.items():
+            box.setChecked(name in known if kind == "stems" and known else True)
         self.rest_stem = QComboBox()
         self.rest_stem.addItems(stems)
+        if kind == "rest" and known:
+            self.rest_stem.setCurrentText(known[0])
 
         self.format = QComboBox()
         self.format.addItems(list(EXPORT_FORMATS))
@@ -84,7 +101,8 @@ class ExportDialog(QDialog):
         form = QFormLayout()
         form.addRow("Format", self.format)
         form.addRow("Folder", folder_row)
-        note = QLabel("Files go to a subfolder named after the song; an existing file is replaced.")
+        note = QLabel("Files go to a subfolder named after the song, e.g. “song - no_vocals.wav”;"
+                      " an existing file is replaced.")
         note.setObjectName("dim")
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)

@@ -1,10 +1,11 @@
 """Exporting the open song: what to write (the request), the job, and its runner.
 
-Three kinds of export, all into ``<folder>/<song title>/``:
+Three kinds of export, all into ``<folder>/<song title>/`` and named after the
+song, so that a file dragged elsewhere still says what it is:
 
-- ``stems``: the chosen stems, one file each (``vocals.wav``...);
-- ``rest``: everything but one stem, the practice track (``no_vocals.wav``);
-- ``mix``: the mix the mixer plays now, faders, mute and solo included (``mix.wav``).
+- ``stems``: the chosen stems, one file each (``song - vocals.wav``...);
+- ``rest``: everything but one stem, the practice track (``song - no_vocals.wav``);
+- ``mix``: the mix the mixer plays now, faders, mute and solo included (``song - mix.wav``).
 
 The files are written by :mod:`stemdesk.exports` (temporary name, then
 renamed) on a worker thread, one export at a time. In 16/24-bit formats the
@@ -14,6 +15,7 @@ the CLI uses), and the window reports it; float WAV keeps the level.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +28,9 @@ from stemdesk.gui.preferences import EXPORT_FORMATS
 from stemdesk.gui.worker import Worker
 from stemdesk.playback import MixerState
 from stemdesk.session import SongSession
-from stemdesk.stem_files import REST_PREFIX, song_folder, song_gain
+from stemdesk.errors import StemdeskError
+from stemdesk.leftovers import remove_leftovers
+from stemdesk.stem_files import REST_PREFIX, folder_name, song_folder, song_gain
 
 KINDS = ("stems", "rest", "mix")
 
@@ -71,18 +75,33 @@ def export_song(request: ExportRequest, song: SongSession, state: MixerState, pr
     done, files total)`` follows each file. StemdeskError when a file cannot
     be written (full disk, no permission...): no half-written file remains.
     """
+    existed = (request.folder / folder_name(song.path)).is_dir()
     folder = song_folder(song.path, request.folder)
+    remove_leftovers(folder)
+    try:
+        return _write_export(request, song, state, progress, folder)
+    except StemdeskError:
+        if not existed:
+            # A folder made for files that could not be written is of no use.
+            with suppress(OSError):
+                folder.rmdir()
+        raise
+
+
+def _write_export(request: ExportRequest, song: SongSession, state: MixerState, progress: Progress,
+                  folder: Path) -> WrittenFiles:
     file_format, subtype = EXPORT_FORMATS[request.export_format]
+    prefix = f"{song.title} - "
     if request.kind == "stems":
         gain = song_gain(song.stems, song.mixture, subtype)
-        return export_stems(song.stems, list(request.stems), folder, file_format, subtype, progress, gain)
+        return export_stems(song.stems, list(request.stems), folder, file_format, subtype, progress, gain, prefix)
     progress(0, 1)
     if request.kind == "rest":
         name = request.stems[0]
-        path = folder / f"{REST_PREFIX}{name}.{file_format}"
+        path = folder / f"{prefix}{REST_PREFIX}{name}.{file_format}"
         written = export_rest(song.stems, song.mixture, name, path, subtype, song_gain(song.stems, song.mixture, subtype))
     else:
-        written = export_mix(song.stems, state, folder / f"mix.{file_format}", subtype)
+        written = export_mix(song.stems, state, folder / f"{prefix}mix.{file_format}", subtype)
     progress(1, 1)
     return written
 

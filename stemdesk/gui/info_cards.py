@@ -60,7 +60,7 @@ class SongCard(QFrame):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("panel")
-        self.setMinimumWidth(240)
+        self.setMinimumWidth(190)
         self.title = QLabel("No song")
         self.title.setObjectName("stripName")
         self.title.setWordWrap(True)
@@ -96,20 +96,21 @@ class ShortcutCard(QFrame):
 
     KEYS = (
         ("Space", "play / pause"),
-        ("← →", "seek 5 s (Shift: 1 s)"),
-        ("Home", "back to the start"),
-        ("1 … 9", "select a stem"),
-        ("M  S", "mute / solo selected"),
-        ("L", "A-B loop on / off"),
-        ("drag", "mark a loop (Alt: free)"),
-        ("Shift+L", "loop the current bar"),
-        ("Alt+← →", "move the loop a bar"),
-        ("[  ]", "tempo −/+ 5 %"),
-        ("Shift+↑ ↓", "transpose ± 1"),
+        ("← →", "seek (Shift: 1 s)"),
+        ("Home", "to the start"),
+        ("1…9", "select a stem"),
+        ("M S", "mute / solo it"),
+        ("L", "loop on / off"),
+        ("drag", "loop (Alt: free)"),
+        ("⇧L", "loop this bar"),
+        ("Alt ← →", "loop a bar on"),
+        ("[ ]", "tempo −/+ 5 %"),
+        ("⇧↑ ↓", "transpose"),
         ("C", "click on / off"),
-        ("K", "count-in 0/1/2 bars"),
-        ("B", "snap to the grid"),
+        ("K", "count-in bars"),
+        ("B", "snap to grid"),
         ("T", "tap tempo"),
+        ("Ctrl+1", "this is beat 1"),
     )
     #: Keys per column: the card is two columns wide, short enough for a 720-px window.
     ROWS = 8

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from stemdesk import DEMO_SONG
-from stemdesk.analysis.grid import BeatGrid
+from stemdesk.analysis import BeatGrid, save_grid
 from stemdesk.audio import SUPPORTED_SUFFIXES
 from stemdesk.catalogue import Catalogue
 from stemdesk.errors import StemdeskError
@@ -38,7 +38,7 @@ from stemdesk.gui import theme
 from stemdesk.gui.actions import install_actions, song_actions
 from stemdesk.gui.export_dialog import ExportDialog
 from stemdesk.gui.exporting import ExportRequest, ExportRunner
-from stemdesk.gui.grid_analysis import GridAnalysis
+from stemdesk.gui.grid_analysis import GridAnalysis, SongAnalysis
 from stemdesk.gui.info_cards import DropHint, ShortcutCard, SongCard
 from stemdesk.gui.message_banner import MessageBanner
 from stemdesk.gui.mixer_model import MixerModel
@@ -55,7 +55,7 @@ from stemdesk.gui.transport import Transport
 from stemdesk.gui.transport_bar import TransportBar
 from stemdesk.headroom import WrittenFiles
 from stemdesk.installer import INSTALLABLE, Installable
-from stemdesk.practice import PracticeState, bar_at
+from stemdesk.practice import PracticeSetup, bar_at
 from stemdesk.practice_store import PracticeStore, SavedPractice
 from stemdesk.stem_cache import StemCache
 
@@ -75,8 +75,8 @@ class MainWindow(QMainWindow):
         repo: where separation models and presets are found.
         model_id: the model or preset to separate with; default the one chosen
             last in the Model menu (kept in the preferences).
-        practice_root: where each song's practice set-up is kept; default the
-            user's data folder.
+        data_root: where each song's practice set-up (``practice/``) and corrected
+            beat grid (``grids/``) are kept; default the user's data folder.
 
     Signals:
         song_shown(LoadedSong): a song is on screen, ready to play and export.
@@ -99,7 +99,7 @@ class MainWindow(QMainWindow):
         cache_root: Path | None = None,
         repo: Catalogue | None = None,
         model_id: str | None = None,
-        practice_root: Path | None = None,
+        data_root: Path | None = None,
         parent: QWidget | None = None,
     ):
         super().__init__(parent)
@@ -114,8 +114,9 @@ class MainWindow(QMainWindow):
         self.queue = SeparationQueue(self.repo, chosen, self.cache, self.preferences.compute_device, self)
         self.mixer_model = MixerModel(self)
         self.practice = PracticeModel(self)
-        self.practice_store = PracticeStore(practice_root)
-        self.grid_analysis = GridAnalysis(self)
+        self.practice_store = PracticeStore(data_root / "practice" if data_root is not None else None)
+        self.grid_root = data_root / "grids" if data_root is not None else None
+        self.grid_analysis = GridAnalysis(self.grid_root, self)
         self._save_timer = QTimer(self)
         self._save_timer.setSingleShot(True)
         self._save_timer.setInterval(_SAVE_DELAY_MS)
@@ -211,7 +212,8 @@ class MainWindow(QMainWindow):
         self.mixer_model.selection_changed.connect(self._on_selection)
         self.practice.state_changed.connect(self._on_practice_state)
         self.practice.grid_changed.connect(self._on_grid)
-        self.grid_analysis.ready.connect(self._on_grid_found)
+        self.grid_analysis.ready.connect(self._on_analysis)
+        self.practice.grid_edited.connect(self._on_grid_corrected)
         self.grid_analysis.failed.connect(lambda message: self.show_message(message, "warning"))
 
         self.transport.position_changed.connect(self._on_position)
@@ -221,6 +223,7 @@ class MainWindow(QMainWindow):
         self.views.seek_requested.connect(self.transport.seek_seconds)
         self.views.loop_selected.connect(lambda start, end: self.practice.set_loop((start, end)))
         self.views.grid_shift_requested.connect(self.tools.shift_grid)
+        self.views.span_loop_requested.connect(self.tools.loop_span)
         self.transport_bar.play_clicked.connect(self.transport.toggle)
         self.transport_bar.to_start_clicked.connect(lambda: self.transport.seek(0))
         self.transport_bar.loop_clicked.connect(lambda on: self.toggle_loop())
@@ -384,9 +387,13 @@ class MainWindow(QMainWindow):
             # Never pull the song from under a musician who is playing along; the
             # notice stays until answered (see MessageBanner).
             open_now = ("Open it now", lambda: self._switch_to(session.path))
-            self.show_message(f"{session.path.name} is separated and ready.", "info", open_now)
+            warned = f" ({loaded.warnings[0]})" if loaded.warnings else ""
+            self.show_message(f"{session.path.name} is separated and ready{warned}.", "warning" if warned else "info",
+                              open_now)
             return
         self.show_song(loaded)
+        if loaded.warnings:
+            self.show_message(loaded.warnings[0], "warning")
 
     def _on_song_growing(self, loaded: LoadedSong) -> None:
         """The first chunk is separated: play the song while the rest fills in."""
@@ -419,6 +426,7 @@ class MainWindow(QMainWindow):
         self.views.set_frontier(None)
         self.views.update_masks(loaded.picture)
         self.song_shown.emit(loaded)
+        self.grid_analysis.analyse(loaded)
 
     def _show_frontier(self) -> None:
         growing = self.song.growing if self.song is not None else None
@@ -450,11 +458,10 @@ class MainWindow(QMainWindow):
             saved = self.practice_store.load(loaded.identity)
             self.mixer_model.reset(session.card.stems, keep=saved.mixer_for(session.card.stems) if saved else None)
             self.practice.reset(saved.practice if saved else None)
-            self.practice.set_grid(self._saved_grid(saved), corrected=True)
+            self.practice.set_grid(None)
         self.song = loaded
-        if self.practice.grid is None:
-            self.grid_analysis.analyse(loaded)
-        self.transport.set_practice(self.practice.state)
+        # The lanes take their room now and fill in when the analysis is done: nothing moves under the mouse.
+        self.views.set_activity({name: [] for name in session.card.stems}, theme.stem_colours(session.card.stems))
         self.transport.load(stems, session.mixture.rate, self.mixer_model.state, position, playing,
                             growing=loaded.growing)
         self.transport_bar.setEnabled(True)
@@ -490,6 +497,8 @@ class MainWindow(QMainWindow):
             self.song_growing_shown.emit(loaded)
         else:
             self.song_shown.emit(loaded)
+            # After the song is on screen: the analysis competes with drawing for the interpreter.
+            self.grid_analysis.analyse(loaded)
 
     def _on_separation_failed(self, path: Path, message: str) -> None:
         self.show_message(message if path.name in message else f"{path.name}: {message}", "error")
@@ -521,8 +530,11 @@ class MainWindow(QMainWindow):
         stems = self.mixer_model.stems
         return theme.stem_colours(stems)[stem] if stem in stems else theme.ACCENT
 
-    def _on_practice_state(self, state: PracticeState) -> None:
-        self.transport.set_practice(state)
+    def _on_practice_state(self, state: PracticeSetup) -> None:
+        try:
+            self.transport.set_practice(state)
+        except StemdeskError as error:
+            self.show_message(f"{error} The song plays at its own tempo and key.", "warning")
         self.actions["loop"].setChecked(state.looping)
         self.actions["snap"].setChecked(state.snap)
         self.actions["click"].setChecked(state.click)
@@ -533,7 +545,7 @@ class MainWindow(QMainWindow):
         self.views.set_loop_span(state.loop, state.looping)
         self._schedule_save()
 
-    def _loop_bars(self, state: PracticeState) -> str:
+    def _loop_bars(self, state: PracticeSetup) -> str:
         """``bars 17-20`` when the loop lies on the grid's bar lines, else ""."""
         grid = self.practice.grid
         if grid is None or state.loop is None or not len(grid.downbeats):
@@ -546,20 +558,25 @@ class MainWindow(QMainWindow):
 
     def _on_grid(self, grid: BeatGrid | None) -> None:
         self.views.set_grid(grid)
+        self.transport.set_grid(grid)
         self._on_practice_state(self.practice.state)
 
-    def _on_grid_found(self, identity: str, grid: BeatGrid) -> None:
-        if self.song is not None and identity == self.song.identity and not self.practice.grid_corrected:
-            self.practice.set_grid(grid)
+    def _on_analysis(self, identity: str, analysis: SongAnalysis) -> None:
+        if self.song is None or identity != self.song.identity:
+            return
+        self.views.set_activity(analysis.activity, theme.stem_colours(self.mixer_model.stems))
+        # A correction made while the analysis ran wins over the analysed grid.
+        if not self.practice.grid_corrected:
+            self.practice.set_grid(analysis.grid, corrected=analysis.corrected)
 
-    def _saved_grid(self, saved: SavedPractice | None) -> BeatGrid | None:
-        if saved is None or saved.grid is None:
-            return None
+    def _on_grid_corrected(self, grid: BeatGrid) -> None:
+        """Keep the musician's correction with the song (the analysis will not override it)."""
+        if self.song is None:
+            return
         try:
-            return BeatGrid.from_dict(saved.grid)
+            save_grid(self.song.identity, grid, self.grid_root)
         except StemdeskError as error:
-            log.warning("ignoring a saved beat grid: %s", error)
-            return None
+            self.show_message(f"The corrected grid could not be saved: {error}", "warning")
 
     def _on_selection(self, stem: str) -> None:
         if stem:
@@ -596,8 +613,7 @@ class MainWindow(QMainWindow):
         """Keep the open song's practice set-up and mix (done by itself a moment after each change)."""
         self._save_timer.stop()
         if self.song is not None:
-            grid = self.practice.grid.to_dict() if self.practice.grid_corrected else None
-            saved = SavedPractice.of(self.practice.state, self.mixer_model.state, grid)
+            saved = SavedPractice.of(self.practice.state, self.mixer_model.state)
             self.practice_store.save(self.song.identity, saved)
 
     def _on_output_changed(self, ok: bool, message: str) -> None:
@@ -619,8 +635,10 @@ class MainWindow(QMainWindow):
     def show_export_dialog(self) -> ExportDialog | None:
         if self.song is None:
             return None
+        chosen = tuple(name for name in self.preferences.export_stems.split(",") if name)
         dialog = ExportDialog(
-            self.mixer_model.stems, self.preferences.export_format, Path(self.preferences.export_folder), self
+            self.mixer_model.stems, self.preferences.export_format, Path(self.preferences.export_folder), self,
+            kind=self.preferences.export_kind, chosen=chosen,
         )
         dialog.export_requested.connect(self.export)
         self._keep_dialog(dialog)
@@ -634,6 +652,12 @@ class MainWindow(QMainWindow):
         if not self.exports.run(request, self.song.session, self.mixer_model.state):
             self.show_message("An export is still running; try again when it is done.", "info")
             return False
+        # The next export starts from this one: same folder, format and choice.
+        self.preferences = replace(
+            self.preferences, export_folder=str(request.folder), export_format=request.export_format,
+            export_kind=request.kind, export_stems=",".join(request.stems),
+        )
+        self.preferences.save(self.settings)
         return True
 
     def _on_export_started(self, description: str) -> None:

@@ -35,14 +35,14 @@ from stemdesk.gui import theme
 from stemdesk.gui.mixer_model import MAX_DB, MIN_DB, MixerModel
 from stemdesk.gui.practice_model import PracticeModel
 from stemdesk.playback import MixerState
-from stemdesk.practice import COUNT_IN_CHOICES, PracticeState
+from stemdesk.practice import COUNT_IN_CHOICES, PracticeSetup
 
 # The fader moves in tenths of a dB.
 _STEPS_PER_DB = 10
 _MIN_STRIP_WIDTH, _MAX_STRIP_WIDTH = 66, 118
 _MIN_FADER_HEIGHT = 60
-# The smallest point size a strip's name is shrunk to before it is elided.
-_MIN_NAME_POINTS = 7.0
+# A strip's name's point size, and the smallest it is shrunk to before it is elided.
+_NAME_POINTS, _MIN_NAME_POINTS = 10.0, 7.0
 #: How opaque a strip looks when its stem is silent (muted, or outside someone else's solo).
 SILENCED_OPACITY = 0.4
 
@@ -106,10 +106,10 @@ class StripName(QLabel):
     def __init__(self, text: str, colour: str, parent: QWidget | None = None):
         super().__init__(parent)
         self.full_text = text
+        self.colour = colour
         self.setObjectName("stripName")
         self.setToolTip(text)
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.setStyleSheet(f"color: {colour};")
         self.setMinimumWidth(1)
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self._fit()
@@ -122,13 +122,13 @@ class StripName(QLabel):
         room = max(self.width() - 4, 1)
         font = QFont(self.font())
         font.setBold(True)
-        size = QFont(self.parentWidget().font() if self.parentWidget() else self.font()).pointSizeF()
-        size = size if size > 0 else 10.0
+        size = _NAME_POINTS
+        font.setPointSizeF(size)
         while size > _MIN_NAME_POINTS and QFontMetrics(font).horizontalAdvance(self.full_text) > room:
             size -= 0.5
             font.setPointSizeF(size)
-        font.setPointSizeF(size)
-        self.setFont(font)
+        # The window's style sheet sets every widget's font size: only a style sheet overrides it.
+        self.setStyleSheet(f"color: {self.colour}; font-size: {size:g}pt;")
         self.setText(QFontMetrics(font).elidedText(self.full_text, Qt.TextElideMode.ElideRight, room))
 
 
@@ -270,10 +270,12 @@ class ClickStrip(QFrame):
         self.count_in.setToolTip("Count-in before playing, at the current tempo (K)")
         for bars in COUNT_IN_CHOICES:
             self.count_in.addItem(f"{bars} bar" + ("s" if bars != 1 else "") if bars else "no count", bars)
+        self.count_in.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.count_in.setMinimumContentsLength(4)
         self.count_in.activated.connect(lambda index: practice.set_count_in(self.count_in.itemData(index)))
-        self.each_pass = QCheckBox("each pass")
+        self.each_pass = QCheckBox("loop")
         self.each_pass.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.each_pass.setToolTip("Count in again before every pass of the loop")
+        self.each_pass.setToolTip("Count in again before each pass of the loop")
         self.each_pass.toggled.connect(practice.set_count_in_each_pass)
         self.mute = _switch("M", "mute", "Click off (C turns it on and off)")
         self.mute.clicked.connect(lambda checked: practice.set_click(not checked))
@@ -293,7 +295,7 @@ class ClickStrip(QFrame):
         practice.state_changed.connect(self.show_state)
         self.show_state(practice.state)
 
-    def show_state(self, state: PracticeState) -> None:
+    def show_state(self, state: PracticeSetup) -> None:
         self.fader.set_db(state.click_db)
         self.level.setText(format_db(state.click_db))
         self.mute.setChecked(not state.click)

@@ -1,7 +1,7 @@
-"""The practice set-up the musician sees: a PracticeState behind a Qt signal.
+"""The practice set-up the musician sees: a PracticeSetup behind a Qt signal.
 
 Like :class:`~stemdesk.gui.mixer_model.MixerModel`: every change makes a new
-immutable :class:`~stemdesk.practice.PracticeState` and fires
+immutable :class:`~stemdesk.practice.PracticeSetup` and fires
 ``state_changed``; the transport derives the player's loop, tempo and click
 from it, and the views and the transport bar redraw from it. The song's beat
 grid (an immutable :class:`~stemdesk.analysis.grid.BeatGrid`) lives here too,
@@ -13,23 +13,25 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Signal
 
 from stemdesk.analysis.grid import BeatGrid
-from stemdesk.practice import COUNT_IN_CHOICES, PracticeState, SpeedTrainer
+from stemdesk.practice import COUNT_IN_CHOICES, PracticeSetup, SpeedTrainer
 
 
 class PracticeModel(QObject):
     """Loop, tempo, transpose, click, count-in, trainer and markers of the open song.
 
     Signals:
-        state_changed(PracticeState): after any change.
+        state_changed(PracticeSetup): after any change.
         grid_changed(object): a new BeatGrid, or None when the song has none (yet).
+        grid_edited(BeatGrid): the musician corrected the grid (to be kept with the song).
     """
 
     state_changed = Signal(object)
     grid_changed = Signal(object)
+    grid_edited = Signal(object)
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
-        self._state = PracticeState()
+        self._state = PracticeSetup()
         self._grid: BeatGrid | None = None
         self.grid_corrected = False
 
@@ -43,13 +45,18 @@ class PracticeModel(QObject):
         self.grid_corrected = corrected and grid is not None
         self.grid_changed.emit(grid)
 
+    def correct_grid(self, grid: BeatGrid) -> None:
+        """The musician's correction of the grid: used from now on and fired as ``grid_edited``."""
+        self.set_grid(grid, corrected=True)
+        self.grid_edited.emit(grid)
+
     @property
-    def state(self) -> PracticeState:
+    def state(self) -> PracticeSetup:
         return self._state
 
-    def reset(self, state: PracticeState | None = None) -> None:
+    def reset(self, state: PracticeSetup | None = None) -> None:
         """Start from ``state`` (a fresh set-up when None), e.g. for a newly opened song."""
-        self._state = state if state is not None else PracticeState()
+        self._state = state if state is not None else PracticeSetup()
         self.state_changed.emit(self._state)
 
     def set_loop(self, span: tuple[float, float] | None, looping: bool | None = None) -> None:
@@ -109,7 +116,7 @@ class PracticeModel(QObject):
     def add_marker(self, name: str, seconds: float) -> None:
         self._update(self._state.with_marker(name, seconds))
 
-    def _update(self, state: PracticeState) -> None:
+    def _update(self, state: PracticeSetup) -> None:
         if state != self._state:
             self._state = state
             self.state_changed.emit(state)

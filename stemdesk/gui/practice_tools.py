@@ -87,6 +87,12 @@ class PracticeTools(QObject):
             self.transport.seek_seconds(span[0])
         return True
 
+    def loop_span(self, start: float, end: float) -> None:
+        """Loop [start, end] seconds now (a stem's span clicked in its activity lane)."""
+        self.practice.set_loop((start, end), looping=True)
+        if not self.transport.is_playing or not start <= self.playhead < end:
+            self.transport.seek_seconds(start)
+
     def loop_current_bar(self) -> None:
         """Loop the bar under the playhead (Shift+L)."""
         grid = self._need_grid()
@@ -153,7 +159,7 @@ class PracticeTools(QObject):
     # --- grid corrections -------------------------------------------------------------
 
     def _correct(self, grid: BeatGrid) -> None:
-        self.practice.set_grid(grid, corrected=True)
+        self.practice.correct_grid(grid)
 
     def tap_tempo(self, now: float | None = None) -> None:
         """One tap (T) at the playhead; from the fourth tap on the grid follows the taps' tempo and phase."""

@@ -42,7 +42,9 @@ class Preferences:
     output_device: a sound output's name, or "" for the system default.
     buffer_size: frames per audio block.
     export_format: a key of EXPORT_FORMATS.
-    export_folder: where exports go unless the musician picks another folder.
+    export_folder: the folder the last export went to (first: the music folder's stemdesk).
+    export_kind: what was exported last: "stems", "rest" or "mix".
+    export_stems: the stems chosen last, comma-separated (for "rest": the one left out).
     cache_max_mb: the size cap of the stem cache, in MiB.
     """
 
@@ -52,6 +54,8 @@ class Preferences:
     buffer_size: int = 1024
     export_format: str = "WAV 32-bit float"
     export_folder: str = ""
+    export_kind: str = "stems"
+    export_stems: str = ""
     cache_max_mb: int = DEFAULT_MAX_BYTES // MEGABYTE
 
     def __post_init__(self) -> None:
@@ -60,6 +64,8 @@ class Preferences:
             object.__setattr__(self, "compute_device", "auto")
         if self.export_format not in EXPORT_FORMATS:
             object.__setattr__(self, "export_format", Preferences.export_format)
+        if self.export_kind not in ("stems", "rest", "mix"):
+            object.__setattr__(self, "export_kind", "stems")
         if not self.export_folder:
             object.__setattr__(self, "export_folder", str(default_export_folder()))
         object.__setattr__(self, "buffer_size", max(64, int(self.buffer_size)))

@@ -21,21 +21,22 @@ from pathlib import Path
 import onnxruntime  # noqa: F401
 from PySide6.QtCore import QObject, Signal
 
-from stemdesk.audio import Audio
+from stemdesk.audio import Audio, decode_warnings
 from stemdesk.chunking import Cancelled, CancelToken, Progress
 from stemdesk.display import SongPicture, song_picture
 from stemdesk.growing_stems import GrowingStems
-from stemdesk.presets import PresetSeparator
 from stemdesk.gui.worker import Worker
 from stemdesk.catalogue import Catalogue
 from stemdesk.separators import StemSeparator
 from stemdesk.session import SongSession, decode_song, separate_song
-from stemdesk.stem_cache import StemCache, song_identity
+from stemdesk.analysis.store import song_key
+from stemdesk.stem_cache import StemCache
 
 
 @dataclass(frozen=True, eq=False)
 class LoadedSong:
-    """A separated song, what the views draw of it, and its identity (:func:`song_identity`).
+    """A separated song, what the views draw of it, and its identity (:func:`~stemdesk.analysis.store.song_key`:
+    the song's own data, its practice set-up and beat grid, is kept under it).
 
     ``growing`` is set while the song is still being separated: its stems
     are then views of that buffer, final up to its frontier.
@@ -44,35 +45,48 @@ class LoadedSong:
     session: SongSession
     picture: SongPicture
     identity: str
+    #: What decoding warned about (the file ends early...), one line each.
+    warnings: tuple[str, ...] = ()
     growing: GrowingStems | None = None
 
 
 class TimeLeft:
-    """Seconds left of a job, smoothed so that the readout counts down instead of jumping.
+    """Seconds left of a job whose pace changes, smoothed so that the readout does not jump.
 
-    The raw estimate (the pace so far times the work left) leaps whenever the
-    pace changes, e.g. when a preset goes from a fast model to a slow one. The
-    shown value counts down with the clock and moves toward the raw estimate
-    by ``1 - exp(-dt / settle)`` per update: a change of pace shows within a
-    few ``settle`` seconds, without a step.
+    The pace is the work done per second over roughly the last ``memory``
+    seconds (an exponentially weighted rate), so a preset that goes from a
+    fast model to a slow one is caught up with quickly. The shown value
+    counts down with the clock and moves toward what that pace predicts by
+    ``1 - exp(-dt / settle)`` per update: corrections come as a ramp over a
+    few seconds, never as one step.
     """
 
-    def __init__(self, settle: float = 6.0):
-        self.settle = settle
+    def __init__(self, settle: float = 2.0, memory: float = 2.0):
+        self.settle, self.memory = settle, memory
         self._shown: float | None = None
+        self._rate = 0.0
+        self._last = (0.0, 0)
         self._at = 0.0
 
     def update(self, now: float, elapsed: float, done: int, total: int) -> float | None:
         """The seconds to show at clock time ``now``, ``elapsed`` s into the job; None while unknown."""
         if done <= 0 or total <= 0:
             return None
-        raw = elapsed / done * max(total - done, 0)
         if self._shown is None:
-            self._shown, self._at = raw, now
-            return raw
+            self._rate = done / max(elapsed, 1e-9)
+        else:
+            then, done_then = self._last
+            dt = now - then
+            if dt > 0:
+                self._rate += ((done - done_then) / dt - self._rate) * (1.0 - math.exp(-dt / self.memory))
+        self._last = (now, done)
+        predicted = max(total - done, 0) / max(self._rate, 1e-12)
+        if self._shown is None:
+            self._shown, self._at = predicted, now
+            return predicted
         dt = max(now - self._at, 0.0)
         counted_down = max(self._shown - dt, 0.0)
-        self._shown = counted_down + (raw - counted_down) * (1.0 - math.exp(-dt / self.settle))
+        self._shown = counted_down + (predicted - counted_down) * (1.0 - math.exp(-dt / self.settle))
         self._at = now
         return self._shown
 
@@ -241,7 +255,8 @@ class SeparationQueue(QObject):
 
         ``wanted`` is the (model or preset id, device) to separate with.
         """
-        song = decode_song(path)
+        with decode_warnings() as warnings:
+            song = decode_song(path)
         separator = self._separators.get(wanted)
         if separator is None:
             model_id, device = wanted
@@ -249,25 +264,25 @@ class SeparationQueue(QObject):
             self._separators[wanted] = separator
         if cancel.cancelled:
             raise Cancelled()
-        if isinstance(separator, PresetSeparator):
-            self._stages = tuple(" + ".join(step.names) for step in separator.card.steps)
+        # A chain of models names its steps (see stemdesk.separators.SeparatorCard); a single model has none.
+        self._stages = getattr(separator.card, "stages", ())
         self._separating_since = time.monotonic()
         # A signal emitted from this thread is delivered in the GUI thread.
         self.device_ready.emit(separator.device_name)
-        identity = song_identity(song.mixture)
+        identity = song_key(song.mixture)
         song = separate_song(song, separator, self.cache, progress, cancel,
                              on_growing=lambda growing: self._emit_growing(song, identity, separator, growing))
         picture = song_picture(
             song.mixture.samples, {name: stem.samples for name, stem in song.stems.items()}, song.mixture.rate
         )
-        return LoadedSong(song, picture, identity)
+        return LoadedSong(song, picture, identity, tuple(warnings))
 
     def _emit_growing(self, song: SongSession, identity: str, separator, growing: GrowingStems) -> None:
         """On the worker thread, at the first finished span: the song to play while separating."""
         stems = {name: Audio(stem, song.mixture.rate) for name, stem in growing.stems.items()}
         session = replace(song, card=separator.card, stems=stems, from_cache=False)
         picture = song_picture(song.mixture.samples, growing.stems, song.mixture.rate)
-        self.song_growing.emit(LoadedSong(session, picture, identity, growing))
+        self.song_growing.emit(LoadedSong(session, picture, identity, growing=growing))
 
     def _on_progress(self, done: int, total: int) -> None:
         since, now = self._separating_since, time.monotonic()

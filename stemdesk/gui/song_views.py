@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
 
@@ -35,7 +35,7 @@ _MIN_LOOP = 0.02
 # Bar numbers are at least this many pixels apart (every 2nd, 4th... bar when zoomed out).
 _BAR_LABEL_PIXELS = 26
 #: The loop's shading (alpha of its colour) when it plays and when it is only marked.
-LOOP_ALPHA_ACTIVE, LOOP_ALPHA_MARKED = 80, 30
+LOOP_ALPHA_ACTIVE, LOOP_ALPHA_MARKED = 64, 28
 
 
 def format_time(seconds: float, decimals: int = 1) -> str:
@@ -156,6 +156,30 @@ class TimelineViewBox(pg.ViewBox):
         self.span_dragged.emit(min(start, end), max(start, end), ev.isFinish(), free)
 
 
+class LaneViewBox(pg.ViewBox):
+    """The activity lanes' view box: a left click reports where (x seconds, y lane).
+
+    Signals:
+        lane_clicked(x, y).
+    """
+
+    lane_clicked = Signal(float, float)
+
+    def __init__(self):
+        super().__init__(enableMenu=False)
+
+    def mouseClickEvent(self, ev):
+        if ev.button() == Qt.MouseButton.LeftButton:
+            ev.accept()
+            point = self.mapSceneToView(ev.scenePos())
+            self.lane_clicked.emit(point.x(), point.y())
+        else:
+            ev.ignore()
+
+    def mouseDragEvent(self, ev, axis=None):
+        ev.ignore()
+
+
 class SongViews(QWidget):
     """The overview, spectrogram and mask plots of one song.
 
@@ -163,11 +187,13 @@ class SongViews(QWidget):
         seek_requested(seconds): the musician clicked a time.
         loop_selected(start, end): the musician marked or moved the A-B span.
         grid_shift_requested(seconds): the musician dragged the grid by ``seconds``.
+        span_loop_requested(start, end): the musician clicked a span of a stem's activity lane.
     """
 
     seek_requested = Signal(float)
     loop_selected = Signal(float, float)
     grid_shift_requested = Signal(float)
+    span_loop_requested = Signal(float, float)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -193,15 +219,28 @@ class SongViews(QWidget):
 
         self.overview = self._add_plot(0, TimelineViewBox(drag_marks_span=False), "Song")
         self.bar_axis = BarAxis()
+        self.lanes = self._add_plot(1, LaneViewBox(), "")
         self.spectrogram = self._add_plot(
-            1, TimelineViewBox(), "Mixture · dB", LogFrequencyAxis("left"), top=self.bar_axis
+            2, TimelineViewBox(), "Mixture · dB", LogFrequencyAxis("left"), top=self.bar_axis
         )
-        self.mask = self._add_plot(2, TimelineViewBox(), "Mask", LogFrequencyAxis("left"), TimeAxis("bottom"))
+        self.mask = self._add_plot(3, TimelineViewBox(), "Mask", LogFrequencyAxis("left"), TimeAxis("bottom"))
         self.mask.setXLink(self.spectrogram)
+        self.lanes.setXLink(self.spectrogram)
         self.overview.setMaximumHeight(76)
+        self.lanes.setMouseEnabled(x=False, y=False)
+        self.lanes.invertY(True)
+        self.lanes.hide()
+        self._lane_curves: dict[str, pg.PlotCurveItem] = {}
+        self._lane_labels: list[pg.TextItem] = []
+        self.lanes.getAxis("left").setTicks([[]])
+        self.lanes.getAxis("left").setStyle(showValues=False)
+        self.lanes.vb.sigResized.connect(self._place_lane_labels)
+        self._activity: dict[str, list[tuple[float, float]]] = {}
+        self.lanes.vb.lane_clicked.connect(self._on_lane_clicked)
         self.canvas.ci.layout.setRowStretchFactor(0, 1)
-        self.canvas.ci.layout.setRowStretchFactor(1, 3)
+        self.canvas.ci.layout.setRowStretchFactor(1, 1)
         self.canvas.ci.layout.setRowStretchFactor(2, 3)
+        self.canvas.ci.layout.setRowStretchFactor(3, 3)
         self.overview.setMouseEnabled(x=False, y=False)
         for plot in (self.spectrogram, self.mask):
             plot.setMouseEnabled(x=True, y=False)
@@ -290,7 +329,8 @@ class SongViews(QWidget):
         if row == 0:
             plot.getAxis("left").setStyle(showValues=False)
             plot.getAxis("left").setTicks([[]])
-        self._pinned_label(plot, title)
+        if title:
+            self._pinned_label(plot, title)
         return plot
 
     @staticmethod
@@ -458,6 +498,60 @@ class SongViews(QWidget):
         if end - start >= _MIN_LOOP:
             self._loop_span = (float(start), float(end))
             self.loop_selected.emit(float(start), float(end))
+
+    # --- who plays when ----------------------------------------------------------------
+
+    @property
+    def activity(self) -> dict[str, list[tuple[float, float]]]:
+        """The audible spans of each stem drawn in the lanes (empty: no lanes)."""
+        return self._activity
+
+    def set_activity(self, activity: dict[str, list[tuple[float, float]]], colours: dict[str, str] | None = None) -> None:
+        """One lane per stem above the spectrogram, a bar where the stem is audible; {} hides them."""
+        for curve in self._lane_curves.values():
+            self.lanes.removeItem(curve)
+        for label in self._lane_labels:
+            label.setParentItem(None)
+            self.canvas.scene().removeItem(label)
+        self._lane_curves, self._lane_labels = {}, []
+        self._activity = dict(activity)
+        self.lanes.setVisible(bool(activity))
+        if not activity:
+            return
+        names = list(activity)
+        for lane, name in enumerate(names):
+            spans = np.asarray(activity[name], dtype=np.float64).reshape(-1, 2)
+            colour = QColor((colours or {}).get(name, theme.ACCENT))
+            curve = pg.PlotCurveItem(connect="pairs", pen=pg.mkPen(colour, width=7), antialias=False)
+            curve.setData(spans.reshape(-1), np.full(spans.size, float(lane)))
+            curve.setToolTip(f"{name}: click a bar to loop it")
+            self.lanes.addItem(curve)
+            self._lane_curves[name] = curve
+            label = pg.TextItem(name, color=colour, fill=QColor(21, 23, 28, 190), anchor=(0, 0.5))
+            label.setZValue(30)
+            label.setParentItem(self.lanes)
+            self._lane_labels.append(label)
+        self.lanes.setYRange(-0.6, len(names) - 0.4, padding=0)
+        self.lanes.setFixedHeight(14 * len(names) + 10)
+        self._place_lane_labels()
+
+    def _place_lane_labels(self) -> None:
+        # At the lane's left end, level with it (pixels of the plot item), whatever the zoom.
+        view = self.lanes.vb
+        for lane, label in enumerate(self._lane_labels):
+            local = self.lanes.mapFromScene(view.mapViewToScene(QPointF(0, lane)))
+            label.setPos(view.pos().x() + 4, local.y())
+
+    def _on_lane_clicked(self, x: float, y: float) -> None:
+        names = list(self._activity)
+        lane = int(round(y))
+        if not 0 <= lane < len(names):
+            return
+        for start, end in self._activity[names[lane]]:
+            if start <= x <= end:
+                self.span_loop_requested.emit(float(start), float(end))
+                return
+        self.seek_requested.emit(x)
 
     # --- the beat grid -----------------------------------------------------------------
 

@@ -58,6 +58,7 @@ QPushButton:hover, QToolButton:hover {{ border-color: {ACCENT}; }}
 QPushButton:disabled, QToolButton:disabled {{ color: {MUTED_TEXT}; }}
 QToolButton#transport {{ font-size: 14pt; min-width: 34px; min-height: 28px; padding: 2px 8px; }}
 QToolButton#transport:checked {{ background: {ACCENT}; color: {BACKGROUND}; }}
+QToolButton#mute, QToolButton#solo {{ padding: 2px 0px; }}
 QToolButton#mute:checked {{ background: {MUTE_ON}; color: {BACKGROUND}; font-weight: bold; }}
 QToolButton#solo:checked {{ background: {SOLO_ON}; color: {BACKGROUND}; font-weight: bold; }}
 QLabel#time {{ font-family: monospace; font-size: 15pt; color: {ACCENT}; padding: 0 8px; }}

@@ -10,6 +10,7 @@ a message.
 
 from __future__ import annotations
 
+import logging
 from contextlib import suppress
 
 import numpy as np
@@ -17,8 +18,10 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from stemdesk.errors import StemdeskError
 from stemdesk.growing_stems import GrowingStems
-from stemdesk.playback import Mixer, MixerState, Player, list_output_devices
-from stemdesk.practice import PracticeState
+from stemdesk.playback import BeatGrid, Mixer, MixerState, Player, list_output_devices
+from stemdesk.practice import Grid, PracticeSetup, click_grid
+
+log = logging.getLogger(__name__)
 
 # How often the playhead is redrawn while playing (about 30 frames a second).
 _POLL_MS = 33
@@ -30,7 +33,7 @@ class Transport(QObject):
     The player hears one MixerState made of the mixer's controls
     (:meth:`set_state`) and the loop of the practice set-up
     (:meth:`set_practice`): the loop in samples is derived here, from the one
-    span the PracticeState owns.
+    span the PracticeSetup owns.
 
     Signals:
         position_changed(samples): the playhead moved (polled while playing,
@@ -50,7 +53,8 @@ class Transport(QObject):
         self.player: Player | None = None
         self.output_error = ""
         self._mix: MixerState | None = None
-        self._practice = PracticeState()
+        self._practice = PracticeSetup()
+        self._grid: BeatGrid | None = None
         self._device: str | None = None
         self._blocksize = 1024
         self._was_playing = False
@@ -73,6 +77,9 @@ class Transport(QObject):
 
     @property
     def position(self) -> int:
+        """Playhead in song samples (the player's: it renders ahead of what is heard)."""
+        if self.player is not None:
+            return self.player.position
         return self.mixer.position if self.mixer else 0
 
     @property
@@ -89,7 +96,7 @@ class Transport(QObject):
         return self.player is not None
 
     @property
-    def practice(self) -> PracticeState:
+    def practice(self) -> PracticeSetup:
         return self._practice
 
     def load(
@@ -104,7 +111,7 @@ class Transport(QObject):
         self.unload()
         self.mixer = Mixer(stems, rate, max_block=max(4096, self._blocksize), growing=growing)
         self._mix = state
-        self.mixer.state = self._engine_state()
+        self._push_mix()
         self.mixer.seek(position)
         self._open_output()
         if play:
@@ -132,17 +139,33 @@ class Transport(QObject):
     def set_state(self, state: MixerState) -> None:
         """The mix to hear from the next audio block on (a reference swap)."""
         self._mix = state
-        if self.mixer is not None:
-            self.mixer.state = self._engine_state()
+        self._push_mix()
 
-    def set_practice(self, practice: PracticeState) -> None:
-        """The loop (and, from the player, tempo and click) to play from the next block on."""
+    def set_practice(self, practice: PracticeSetup) -> None:
+        """Loop, tempo, transpose, click, count-in and trainer to play with from the next chunk on.
+
+        Raises StemdeskError when it asks for tempo or pitch and the stretcher is
+        not installed (the loop and the click still apply).
+        """
         self._practice = practice
-        if self.mixer is not None and self._mix is not None:
-            self.mixer.state = self._engine_state()
+        self._push_mix()
+        if self.player is not None:
+            self.player.set_practice(practice.player_settings())
 
-    def _engine_state(self) -> MixerState:
-        return self._mix.with_loop(self._practice.loop_samples(self.mixer.rate, self.mixer.length))
+    def set_grid(self, grid: Grid | None) -> None:
+        """The beat grid the click and the count-in follow (None: no grid)."""
+        self._grid = click_grid(grid)
+        if self.player is not None:
+            self.player.set_grid(self._grid)
+
+    def _push_mix(self) -> None:
+        if self.mixer is None or self._mix is None:
+            return
+        state = self._mix.with_loop(self._practice.loop_samples(self.mixer.rate, self.mixer.length))
+        if self.player is not None:
+            self.player.set_state(state)
+        else:
+            self.mixer.state = state
 
     def play(self) -> None:
         if self.mixer is None:
@@ -171,7 +194,10 @@ class Transport(QObject):
         """Move the playhead (clamped to the song), playing or not."""
         if self.mixer is None:
             return
-        self.mixer.seek(samples)
+        if self.player is not None:
+            self.player.seek(samples)
+        else:
+            self.mixer.seek(samples)
         self.position_changed.emit(self.position)
 
     def seek_seconds(self, seconds: float) -> None:
@@ -181,14 +207,22 @@ class Transport(QObject):
         self.seek(self.position + round(seconds * self.rate))
 
     def _open_output(self) -> None:
+        position = self.mixer.position
         try:
-            self.player = Player(self.mixer, device=self._device, blocksize=self._blocksize)
+            self.player = Player(self.mixer, device=self._device, blocksize=self._blocksize, grid=self._grid)
         except StemdeskError as error:
             self.player = None
             self.output_error = str(error)
             self.output_changed.emit(False, self.output_error)
         else:
             self.output_error = ""
+            self._push_mix()
+            self.player.seek(position)
+            try:
+                self.player.set_practice(self._practice.player_settings())
+            except StemdeskError as error:
+                # Without the stretcher the song still plays as recorded, loop and click included.
+                log.warning("%s", error)
             self.output_changed.emit(True, "")
 
     def _close_output(self) -> None:

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QDoubleSpinBox, QFrame, QHBoxLayout, QLabel, QSpinBox, QToolButton, QWidget
+from PySide6.QtWidgets import (
+    QDoubleSpinBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QSpinBox,
+    QToolButton,
+    QWidget,
+)
 
 from stemdesk.gui.icons import pause_icon, play_icon, to_start_icon
 from stemdesk.gui.song_views import format_time
-from stemdesk.practice import MAX_TEMPO, MAX_TRANSPOSE, MIN_TEMPO, PracticeState
+from stemdesk.practice import MAX_TEMPO, MAX_TRANSPOSE, MIN_TEMPO, PracticeSetup
 
 
 def _button(text: str, tooltip: str, checkable: bool = False, icon: QIcon | None = None) -> QToolButton:
@@ -57,7 +66,7 @@ class TransportBar(QFrame):
         self.to_start = _button("", "Back to the start (Home)", icon=to_start_icon())
         self.play = _button("", "Play / pause (Space)", icon=self._play_icon)
         self.loop = _button("⟲ A-B", "Loop the span marked by dragging on the views (L)", checkable=True)
-        self.snap = _button("⌗", "Snap loops to beats and bars (B; hold Alt while dragging to mark freely)",
+        self.snap = _button("Snap", "Snap loops to beats and bars (B; hold Alt while dragging to mark freely)",
                             checkable=True)
         self.tempo = _spin(QSpinBox(), "Tempo, pitch kept ([ and ]: 5 % slower or faster)")
         self.tempo.setRange(round(MIN_TEMPO * 100), round(MAX_TEMPO * 100))
@@ -81,6 +90,8 @@ class TransportBar(QFrame):
         self.loop_span.setObjectName("dim")
         self.hint = QLabel("Click: seek · drag: loop · wheel: zoom")
         self.hint.setObjectName("dim")
+        # The first thing to give up room on a narrow window.
+        self.hint.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.hint.setToolTip("Click: seek · drag: mark the A-B loop (Alt: off the grid) · wheel: zoom · middle-drag: scroll")
         self.to_start.clicked.connect(self.to_start_clicked)
         self.play.clicked.connect(self.play_clicked)
@@ -112,7 +123,7 @@ class TransportBar(QFrame):
         self.play.setIcon(self._pause_icon if playing else self._play_icon)
         self.play.setToolTip("Pause (Space)" if playing else "Play (Space)")
 
-    def show_practice(self, state: PracticeState, bars: str = "") -> None:
+    def show_practice(self, state: PracticeSetup, bars: str = "") -> None:
         """Show ``state``'s loop, snap, tempo, transpose and trainer; ``bars`` names the loop's bars."""
         self.loop.setChecked(state.looping)
         self.snap.setChecked(state.snap)

@@ -236,6 +236,14 @@ class Mixer:
         self._last_amps = [0.0] * len(self.names)
         self._last_master = 0.0
 
+    def snap(self) -> None:
+        """Make the next block start at the current state's gains, without a ramp (a
+        restart: there is no previous block to ramp from). Call it only while no `render` runs.
+        """
+        self._amps = self._state.amplitudes(self.names)
+        self._amps_state = self._state
+        self._last_amps = list(self._amps)
+
     def render(self, out: np.ndarray, fade_out: bool = False) -> None:
         """Fill `out` with the next block of the mix and advance the playhead.
 

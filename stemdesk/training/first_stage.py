@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from stemdesk.audio import Audio, decode, write_audio
+from stemdesk.catalogue import Catalogue
 from stemdesk.errors import StemdeskError
 from stemdesk.catalogue import Catalogue
 

@@ -10,10 +10,17 @@ RATE = 44100
 
 
 def click_track(bpm: float, seconds: float, meter: int = 4, start: float = 0.5, accented: bool = True,
-                rate: int = RATE) -> tuple[Audio, np.ndarray]:
+                rate: int = RATE, end_bpm: float | None = None) -> tuple[Audio, np.ndarray]:
     """A stereo metronome and its beat times (s): 30 ms decaying sine clicks, the
-    downbeat (every ``meter``-th click from the first) higher and louder when ``accented``."""
-    times = np.arange(start, seconds - 0.05, 60.0 / bpm)
+    downbeat (every ``meter``-th click from the first) higher and louder when ``accented``.
+    With ``end_bpm`` the tempo changes steadily from ``bpm`` to it over the track."""
+    times = [start]
+    while True:
+        tempo = bpm if end_bpm is None else bpm + (end_bpm - bpm) * times[-1] / seconds
+        if times[-1] + 60.0 / tempo >= seconds - 0.05:
+            break
+        times.append(times[-1] + 60.0 / tempo)
+    times = np.array(times)
     samples = np.zeros(int(seconds * rate), np.float32)
     length = int(0.03 * rate)
     t = np.arange(length) / rate

@@ -6,7 +6,11 @@ import numpy as np
 import soundfile
 from PySide6.QtCore import Qt
 
+from pathlib import Path
+
+from stemdesk.gui.export_dialog import ExportDialog
 from stemdesk.gui.exporting import ExportRequest
+from stemdesk.gui.preferences import Preferences
 from stemdesk.playback import db_to_amp
 from stemdesk.stem_files import song_gain
 from tests.gui.windows import SEPARATION_TIMEOUT_MS
@@ -30,18 +34,18 @@ def export(window, qtbot, request):
 def test_chosen_stems_are_written_exactly_as_float_wav(demo_window, qtbot, tmp_path):
     stems = demo_window.song.session.stems
     paths = export(demo_window, qtbot, ExportRequest("stems", tmp_path, "WAV 32-bit float", ("vocals",)))
-    assert paths == [tmp_path / "audio_example" / "vocals.wav"]
+    assert paths == [tmp_path / "audio_example" / "audio_example - vocals.wav"]
     samples, rate = read(paths[0])
     assert rate == stems["vocals"].rate
     np.testing.assert_array_equal(samples, stems["vocals"].samples)
-    assert sorted(os.listdir(paths[0].parent)) == ["vocals.wav"], "no temporary file is left behind"
+    assert sorted(os.listdir(paths[0].parent)) == ["audio_example - vocals.wav"], "no temporary file is left behind"
     assert "Exported vocals" in demo_window.banner.text and demo_window.banner.level == "info"
 
 
 def test_everything_but_vocals_is_the_mixture_minus_the_vocals(demo_window, qtbot, tmp_path):
     session = demo_window.song.session
     (path,) = export(demo_window, qtbot, ExportRequest("rest", tmp_path, "FLAC 24-bit", ("vocals",)))
-    assert path.name == "no_vocals.flac"
+    assert path.name == "audio_example - no_vocals.flac"
     samples, _ = read(path)
     # The demo's rests just exceed full scale: 24-bit lowers them by the song's one gain.
     gain = song_gain(session.stems, session.mixture, "PCM_24")
@@ -78,8 +82,18 @@ def test_the_export_dialog_asks_for_what_it_shows(demo_window, qtbot, tmp_path):
     dialog.folder.setText(str(tmp_path))
     with qtbot.waitSignal(demo_window.export_finished, timeout=30_000) as finished:
         qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
-    assert finished.args[0] == [tmp_path / "audio_example" / "no_vocals.flac"]
+    assert finished.args[0] == [tmp_path / "audio_example" / "audio_example - no_vocals.flac"]
     assert soundfile.info(finished.args[0][0]).subtype == "PCM_16"
+
+    # The next export starts from this one's folder and choice, in this window and the next.
+    for dialog in (demo_window.show_export_dialog(), ExportDialog(
+            demo_window.mixer_model.stems, Preferences.load(demo_window.settings).export_format,
+            Path(Preferences.load(demo_window.settings).export_folder),
+            kind=Preferences.load(demo_window.settings).export_kind,
+            chosen=tuple(Preferences.load(demo_window.settings).export_stems.split(",")))):
+        assert dialog.kind_rest.isChecked() and dialog.rest_stem.currentText() == "vocals"
+        assert dialog.format.currentText() == "FLAC 16-bit" and dialog.folder.text() == str(tmp_path)
+        dialog.close()
 
     dialog = demo_window.show_export_dialog()
     dialog.kind_stems.setChecked(True)
@@ -95,7 +109,7 @@ def test_a_write_that_runs_out_of_space_shows_an_error_and_leaves_no_file(demo_w
         demo_window.export(ExportRequest("stems", tmp_path, "WAV 16-bit", ("vocals", "accompaniment")))
     assert "vocals.wav" in failed.args[0]
     assert demo_window.banner.level == "error" and "Export failed" in demo_window.banner.text
-    assert os.listdir(tmp_path / "audio_example") == [], "no half-written file under any name"
+    assert not (tmp_path / "audio_example").exists(), "no half-written file under any name, no empty folder"
     qtbot.waitUntil(lambda: not demo_window.export_progress.isVisible())
     assert demo_window.transport.has_output and demo_window.song is not None, "the window keeps working"
 

@@ -7,8 +7,8 @@ SEPARATION_TIMEOUT_MS = 120_000
 
 
 def make_window(qtbot, settings, cache_root, **kwargs) -> MainWindow:
-    """A shown window; its practice set-ups are kept beside ``cache_root`` unless ``practice_root`` is given."""
-    kwargs.setdefault("practice_root", cache_root.parent / "practice")
+    """A shown window; its practice set-ups and grids are kept beside ``cache_root`` unless ``data_root`` is given."""
+    kwargs.setdefault("data_root", cache_root.parent / "data")
     window = MainWindow(settings, cache_root=cache_root, **kwargs)
     qtbot.addWidget(window)
     window.show()

@@ -1,4 +1,5 @@
-"""Player: a real PortAudio stream on ALSA's null device (see conftest.py)."""
+"""Player: a real PortAudio stream on ALSA's null device (see conftest.py), fed by the
+real render thread (mixer, Rubber Band, click) through the ring buffer."""
 
 import os
 import subprocess
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 
 from stemdesk.errors import StemdeskError
+from stemdesk.playback.click import BeatGrid
 from stemdesk.playback.mixer import Mixer
 from stemdesk.playback.player import Player, list_output_devices
 
@@ -18,21 +20,45 @@ BLOCK = 256
 
 
 class RecordingMixer(Mixer):
-    """A mixer that keeps a copy of the blocks it renders, to check what the callback
-    handed to PortAudio. The null device runs the callback flat out, so it stops keeping
-    them after `limit` blocks and only counts them."""
+    """A mixer that keeps a copy of the spans the render thread has it render."""
 
-    def __init__(self, stems, rate, limit=10_000):
+    def __init__(self, stems, rate):
         super().__init__(stems, rate)
-        self.limit = limit
         self.blocks = []
-        self.rendered = 0
 
     def render(self, out, fade_out=False):
         super().render(out, fade_out)
-        self.rendered += 1
-        if len(self.blocks) < self.limit:
-            self.blocks.append(out.T.copy())
+        self.blocks.append(out.T.copy())
+
+
+class RecordingPlayer(Player):
+    """A player that keeps what its callback handed to PortAudio: the frames it took from
+    the ring, in order (the null device runs the callback flat out, faster than the render
+    thread, so some blocks are partly empty; those gaps are left out), and the song
+    position of each block's first frame."""
+
+    def __init__(self, *args, limit=20 * RATE, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.limit = limit
+        self.frames = []
+        self.block_positions = []
+        self.kept = 0
+        self.pause_block = None
+
+    def _callback(self, outdata, frames, time_info, status):
+        pausing = self._pause_requested
+        try:
+            super()._callback(outdata, frames, time_info, status)
+        finally:
+            if pausing:
+                self.pause_block = (outdata.T.copy(), self.copied)
+            if self.copied and self.kept < self.limit:
+                self.frames.append(outdata[: self.copied].T.copy())
+                self.block_positions.append((self.kept, self._ring.position))
+                self.kept += self.copied
+
+    def played(self):
+        return np.concatenate(self.frames, axis=1)
 
 
 def left_right_dc(length):
@@ -44,7 +70,7 @@ def left_right_dc(length):
     return {"left": left, "right": right}
 
 
-def wait_for(condition, timeout=5.0):
+def wait_for(condition, timeout=10.0):
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "timed out waiting for the audio callback"
@@ -54,109 +80,169 @@ def wait_for(condition, timeout=5.0):
 @pytest.fixture
 def looping_player(null_sound_output):
     """A player of DC stems looping over the whole song, so it never ends by itself."""
-    mixer = RecordingMixer(left_right_dc(RATE), RATE)
+    mixer = Mixer(left_right_dc(RATE), RATE)
     mixer.state = mixer.state.with_loop((0, mixer.length))
-    with Player(mixer, blocksize=BLOCK) as player:
+    with RecordingPlayer(mixer, blocksize=BLOCK) as player:
         yield player
 
 
-def test_plays_the_song_to_the_end_exactly(null_sound_output):
-    rng = np.random.default_rng(1)
+def test_plays_the_song_to_the_end(null_sound_output):
+    t = np.arange(20000) / RATE
     stems = {
-        "vocals": rng.uniform(-0.3, 0.3, (2, 20000)).astype(np.float32),
-        "bass": rng.uniform(-0.3, 0.3, (1, 20000)).astype(np.float32),
+        "vocals": np.stack([0.3 * np.sin(2 * np.pi * 330 * t), 0.2 * np.sin(2 * np.pi * 550 * t)]),
+        "bass": 0.3 * np.sin(2 * np.pi * 110 * t)[None],
     }
-    mixer = RecordingMixer(stems, RATE)
+    mixer = RecordingMixer({name: audio.astype(np.float32) for name, audio in stems.items()}, RATE)
     mixer.state = mixer.state.with_gain("bass", -6.0)
-    with Player(mixer, blocksize=BLOCK) as player:
+    with RecordingPlayer(mixer, blocksize=BLOCK) as player:
         player.play()
         wait_for(lambda: not player.is_playing)
         assert player.finished and player.position == 20000
+    # the mixer rendered the exact mix, span by span, then silence past the end
     written = np.concatenate(mixer.blocks, axis=1)
-    assert written.shape[1] >= 20000
     expected = mixer.mix(mixer.state)
-    # playback fades in over its first block, then is the exact mix, then silence
-    fade = np.arange(1, BLOCK + 1, dtype=np.float32) / BLOCK
-    np.testing.assert_allclose(written[:, :BLOCK], expected[:, :BLOCK] * fade, atol=1e-6)
-    np.testing.assert_array_equal(written[:, BLOCK:20000], expected[:, BLOCK:])
+    np.testing.assert_array_equal(written[:, :20000], expected)
     assert np.all(written[:, 20000:] == 0.0)
+    # the callback played it through the stretcher at tempo 1: the same song, sample-aligned
+    # (Rubber Band is not bit-transparent, but close), faded in over the first block
+    played = player.played()
+    assert played.shape[1] >= 20000
+    error = played[:, BLOCK:20000] - expected[:, BLOCK:]
+    assert 10 * np.log10(np.sum(expected[:, BLOCK:] ** 2) / np.sum(error**2)) > 20
 
 
 def test_play_at_the_end_starts_again_from_the_top(null_sound_output):
-    mixer = RecordingMixer(left_right_dc(3000), RATE)
-    with Player(mixer, blocksize=BLOCK) as player:
+    mixer = Mixer(left_right_dc(3000), RATE)
+    with RecordingPlayer(mixer, blocksize=BLOCK) as player:
         player.play()
         wait_for(lambda: not player.is_playing)
-        played = len(mixer.blocks)
-        player.play()
-        wait_for(lambda: not player.is_playing)
-        assert len(mixer.blocks) == 2 * played
         assert player.position == 3000
+        first = player.kept
+        player.play()
+        wait_for(lambda: not player.is_playing)
+        assert player.position == 3000
+        assert abs(player.kept - 2 * first) <= BLOCK
 
 
-def test_mute_from_another_thread_is_silent_within_one_block(looping_player):
-    mixer = looping_player.mixer
+def test_mute_from_another_thread_is_heard_within_100_ms(null_sound_output):
+    t = np.arange(RATE) / RATE
+    left = np.zeros((2, RATE), np.float32)
+    left[0] = 0.5 * np.sin(2 * np.pi * 441 * t)
+    right = np.zeros((2, RATE), np.float32)
+    right[1] = 0.5 * np.sin(2 * np.pi * 661.5 * t)
+    mixer = Mixer({"left": left, "right": right}, RATE)
+    mixer.state = mixer.state.with_loop((0, mixer.length))
+    with RecordingPlayer(mixer, blocksize=BLOCK) as player:
+        player.play()
+        wait_for(lambda: player.kept >= 4 * RATE // 10)
+        muted_at = player.kept + player.buffered
+        player.set_state(mixer.state.with_mute("left"))
+        wait_for(lambda: player.kept >= muted_at + RATE // 2)
+        player.pause()
+    played = player.played()
+
+    def rms(channel, start, stop):
+        return float(np.sqrt(np.mean(played[channel, start:stop] ** 2)))
+
+    assert rms(0, 4096, muted_at) == pytest.approx(0.5 / np.sqrt(2), rel=0.05)
+    # After what the ring held then (up to its fill, 2048 frames here), the stretcher's
+    # content latency and the mixer's ramp over one chunk, the mute is heard fading
+    # within 100 ms; the stretcher's window has faded out 150 ms after it.
+    heard = muted_at + int(0.1 * RATE)
+    assert rms(0, heard, heard + 441) < 0.8 * rms(0, 4096, muted_at)
+    assert rms(0, muted_at + int(0.15 * RATE), played.shape[1]) < 0.005
+    assert rms(1, 4096, played.shape[1]) == pytest.approx(0.5 / np.sqrt(2), rel=0.05)
+
+
+def test_pause_fades_out_stops_the_playhead_and_play_resumes_there(looping_player):
     looping_player.play()
-    wait_for(lambda: mixer.rendered >= 5)
-    before = mixer.rendered
-    looping_player.set_state(mixer.state.with_mute("left"))
-    wait_for(lambda: mixer.rendered >= before + 6)
-    looping_player.pause()
-    blocks = mixer.blocks
-    assert len(blocks) >= before + 6, "the callback ran past the blocks it keeps"
-    assert np.all(blocks[before - 1][0] == 1.0)  # the mute was not in effect yet
-    # The callback may have been rendering block `before` with the old state already;
-    # the next one ramps to silence, and every block after it is silent.
-    assert blocks[before + 1][0, -1] == 0.0
-    assert all(np.all(block[0] == 0.0) for block in blocks[before + 2 : before + 6])
-    assert all(np.all(block[1] == 1.0) for block in blocks[1 : before + 6])
-
-
-def test_pause_fades_out_and_stops_the_playhead(looping_player):
-    mixer = looping_player.mixer
-    looping_player.play()
-    wait_for(lambda: mixer.rendered >= 10)
+    wait_for(lambda: looping_player.kept >= RATE // 4)
     looping_player.pause()
     assert not looping_player.is_playing
-    position, rendered = looping_player.position, mixer.rendered
-    assert position == (rendered * BLOCK) % mixer.length
+    position, kept = looping_player.position, looping_player.kept
     time.sleep(0.05)
-    assert looping_player.position == position and mixer.rendered == rendered
-    assert len(mixer.blocks) == rendered, "the callback ran past the blocks it keeps"
+    assert looping_player.position == position and looping_player.kept == kept
+    # the playhead is the song position of the next frame to play: the frames played so
+    # far, around the one-second loop (at tempo 1)
+    assert abs(position - kept % RATE) <= 2
+    # the last block fades out to silence (the null device may have drained the ring:
+    # then it is partly zeros, never louder than the fade)
+    block, copied = looping_player.pause_block
     fade_out = 1.0 - np.arange(1, BLOCK + 1) / BLOCK
-    np.testing.assert_allclose(mixer.blocks[-1][0], fade_out, atol=1e-6)
+    np.testing.assert_allclose(block[1, :copied], fade_out[:copied], atol=0.05)
+    assert np.all(block[:, copied:] == 0.0)
 
-    mixer.blocks.clear()  # safe: the callback is not running
     looping_player.toggle()
     assert looping_player.is_playing
-    wait_for(lambda: mixer.blocks)
+    wait_for(lambda: looping_player.kept >= kept + 4 * BLOCK)
     looping_player.stop()
     assert looping_player.position == 0
-    np.testing.assert_allclose(mixer.blocks[0][0], np.arange(1, BLOCK + 1) / BLOCK, rtol=1e-6)
+    resumed = looping_player.played()[1, kept : kept + BLOCK]
+    np.testing.assert_allclose(resumed, np.arange(1, BLOCK + 1) / BLOCK, atol=0.05)
 
 
-def test_seek_while_playing_moves_the_playhead(null_sound_output):
-    ramp = (np.arange(RATE, dtype=np.float32) / RATE)[None, :]  # mono: value tells position
-    mixer = RecordingMixer({"ramp": ramp}, RATE)
+def test_seek_while_playing_moves_the_playhead_to_the_sample(null_sound_output):
+    mixer = Mixer(left_right_dc(RATE), RATE)
     # The loop keeps it playing until the seek, which jumps past the loop's end, from
     # where it plays on to the end of the song.
     mixer.state = mixer.state.with_loop((0, RATE // 2))
-    with Player(mixer, blocksize=BLOCK) as player:
+    with RecordingPlayer(mixer, blocksize=BLOCK) as player:
         player.play()
-        wait_for(lambda: mixer.rendered >= 3)
-        before = mixer.rendered
+        wait_for(lambda: player.kept >= 3 * BLOCK)
         target = RATE - 10 * BLOCK
         player.seek(target)
         assert player.position >= target  # the callback may have moved on already
         wait_for(lambda: not player.is_playing)
         assert player.finished and player.position == RATE
-    assert len(mixer.blocks) == mixer.rendered, "the callback ran past the blocks it keeps"
-    first = next(
-        i for i in range(before, len(mixer.blocks))
-        if np.array_equal(mixer.blocks[i][0], ramp[0, target : target + BLOCK])
-    )
-    assert first <= before + 1  # the block in flight during seek(), then the target
-    assert len(mixer.blocks) == first + 10  # and on, block by block, to the end
+    after = [(kept, position) for kept, position in player.block_positions if position >= target]
+    first_kept, first_position = after[0]
+    assert first_position == target  # the first frame played after the seek is the target
+    assert abs((player.kept - first_kept) - 10 * BLOCK) <= BLOCK
+
+
+def test_half_tempo_playhead_is_in_song_time(null_sound_output):
+    mixer = Mixer(left_right_dc(2 * RATE), RATE)
+    with RecordingPlayer(mixer, blocksize=BLOCK) as player:
+        player.set_tempo(0.5)
+        player.play()
+        wait_for(lambda: player.kept >= RATE)
+        player.pause()
+        # latency compensated: the stretcher's and the ring's lead are not counted
+        assert abs(player.position - 0.5 * player.kept) <= 2
+        player.play()
+        wait_for(lambda: not player.is_playing)
+        assert player.finished and abs(player.kept / (4 * RATE) - 1) < 0.01
+
+
+def test_loop_with_count_in_lands_on_the_sample(null_sound_output):
+    """Count-in clicks at 120 bpm, then the loop's first sample -- an impulse -- exactly
+    one bar after the count-in's first beat, on every pass."""
+    song = np.zeros((1, 4 * RATE), np.float32)
+    loop = (RATE, 2 * RATE)
+    song[0, loop[0]] = 1.0
+    mixer = Mixer({"marker": song}, RATE)
+    mixer.state = mixer.state.with_loop(loop)
+    beats = np.arange(16) * 0.5
+    grid = BeatGrid(beats, beats[::4])
+    beat = RATE // 2
+    with RecordingPlayer(mixer, blocksize=BLOCK, grid=grid) as player:
+        player.set_click(0.0, muted=True)  # count-in clicks only
+        player.set_count_in(1, before_each_loop=True)
+        player.seek(loop[0])
+        player.play()
+        wait_for(lambda: player.kept >= 3 * (4 * beat + RATE))
+        player.pause()
+    played = player.played()[0]
+    pass_length = 4 * beat + (loop[1] - loop[0])  # a bar of count-in, then the loop
+    for start in (0, pass_length, 2 * pass_length):
+        # the count-in's clicks start on their beats (the very first one is faded in)
+        for k in (1, 2, 3):
+            onset = start + k * beat
+            assert np.abs(played[onset - 100 : onset]).max() < 1e-3
+            assert np.abs(played[onset : onset + 100]).max() > 0.1
+        marker = start + 4 * beat
+        heard = marker - 200 + int(np.argmax(np.abs(played[marker - 200 : marker + 200])))
+        assert heard == marker
 
 
 def test_lists_the_null_output(null_sound_output):

