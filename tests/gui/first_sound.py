@@ -40,7 +40,7 @@ def play_as_soon_as_shown(window, stem: str = "vocals") -> list:
         probe = FirstSeparatedSound(window.transport.mixer, loaded.growing, loaded.growing.names.index(stem))
         probe.shown_at = time.perf_counter()
         probes.append(probe)
-        window.play_action.trigger()
+        window.actions["play"].trigger()
 
     window.song_growing_shown.connect(play)
     return probes
