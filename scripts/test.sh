@@ -18,7 +18,7 @@ python3 -m venv .venv
 pip install -q --upgrade pip
 # The CPU build of torch first, so the train extra's torch requirement is already met.
 pip install -q torch==2.13.0
-pip install -q -e ".[gui,stretch,train,data,eval,dev]"
+pip install -q -e ".[gui,stretch,train,data,eval,dev,ray]"
 # demucs 4.1.0's PyTorch code (tiny hybrid test models, the fidelity reference): it
 # asks for torchaudio, which has no build for this torch and is not needed.
 pip install -q --no-deps demucs==4.1.0 einops julius openunmix

@@ -91,10 +91,13 @@ class Catalogue:
         """The display name of ``model`` without loading any network; StemdeskError when it cannot run."""
         return self.get(model).name
 
-    def open(self, model: str, device: str = "auto", workers: int | None = None) -> StemSeparator:
-        """A separator for a model or preset (id or card path): see :class:`stemdesk.separate.Separator` for ``workers``."""
+    def open(
+        self, model: str, device: str = "auto", workers: int | None = None, cores: int | None = None
+    ) -> StemSeparator:
+        """A separator for a model or preset (id or card path): see :class:`stemdesk.separate.Separator`
+        for ``workers`` and ``cores``."""
         kind, card = self._load(model)
-        return kind.open_separator(card, self, device, workers)
+        return kind.open_separator(card, self, device, workers, cores)
 
     def _load(self, model: str, allow_presets: bool = True) -> tuple[ModelKind, SeparatorCard]:
         path = self._locate(model)

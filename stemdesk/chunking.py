@@ -7,12 +7,18 @@ samples and are blended with linear crossfades (or Demucs' triangle weights,
 for a network trained with them), so a chunk's unreliable edges fade out and
 no seam is audible. Outputs are written into one preallocated
 array; only ``batch`` chunks are alive at a time, which bounds memory.
+
+Both ends can stream: :func:`stream_chunked` reads its input block by block
+and yields each span of output as soon as no later chunk can change it (up to
+the next chunk's start), which is what writing a long song's stems to disk,
+or playing them while they are computed, needs. :func:`apply_chunked` is that
+stream collected into one array, with an ``on_span`` hook for the same spans.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -116,19 +122,8 @@ class ChunkPlan:
                     first, last = max(lo, start), min(hi, stop)
                     total[first - start : last - start] += self._triangle()[first - lo : last - lo]
             return self._triangle()[: stop - start] / total
-        weight = np.ones(self.chunk, dtype=np.float32)
-        if self.overlap:
-            # The fade spans the middle half of the overlap: a chunk's outer
-            # quarter-overlap, where the network lacked context, gets no weight.
-            quarter = self.overlap / 4
-            ramp = (np.arange(self.overlap, dtype=np.float32) + 0.5 - quarter) / (2 * quarter)
-            ramp = np.clip(ramp, 0.0, 1.0)
-            if index > 0:
-                weight[: self.overlap] = ramp
-            if index < count - 1:
-                weight[-self.overlap :] = ramp[::-1]
         start, stop = self.span(index)
-        return weight[: stop - start]
+        return _crossfade(self.chunk, self.overlap, first=index == 0, last=index == count - 1)[: stop - start]
 
     def _triangle(self) -> np.ndarray:
         """float32 ``(chunk,)``: Demucs' transition weight, 1 in the middle, above 0 at the edges."""
@@ -137,6 +132,25 @@ class ChunkPlan:
         falling = np.arange(self.chunk - half, 0, -1, dtype=np.float32)
         triangle = np.concatenate([rising, falling])
         return (triangle / triangle.max()) ** np.float32(self.transition_power)
+
+
+def _crossfade(chunk: int, overlap: int, first: bool, last: bool) -> np.ndarray:
+    """float32 ``(chunk,)`` crossfade weights: fade in unless ``first``, fade out unless ``last``."""
+    weight = np.ones(chunk, dtype=np.float32)
+    if overlap:
+        # The fade spans the middle half of the overlap: a chunk's outer
+        # quarter-overlap, where the network lacked context, gets no weight.
+        quarter = overlap / 4
+        ramp = (np.arange(overlap, dtype=np.float32) + 0.5 - quarter) / (2 * quarter)
+        ramp = np.clip(ramp, 0.0, 1.0)
+        if not first:
+            weight[:overlap] = ramp
+        if not last:
+            weight[-overlap:] = ramp[::-1]
+    return weight
+
+
+SpanHook = Callable[[int, np.ndarray], None]
 
 
 def apply_chunked(
@@ -151,6 +165,7 @@ def apply_chunked(
     workers: int = 1,
     transition: str = "crossfade",
     transition_power: float = 1.0,
+    on_span: SpanHook | None = None,
 ) -> np.ndarray:
     """Run ``process`` over overlapping chunks of ``signal`` and blend the results.
 
@@ -167,50 +182,191 @@ def apply_chunked(
             thread-safe). Results are still blended in order, so the output
             does not depend on it; at most ``workers`` batches are alive.
         transition, transition_power: how chunks blend (:class:`ChunkPlan`).
+        on_span: called as ``on_span(start, span)`` each time a span of the
+            result becomes final, in order and without gaps: ``span`` is the
+            float32 ``(outputs, channels, n)`` view of the returned array at
+            samples ``[start, start + n)``, already filled. Lets a caller play
+            or write stems while later chunks are still running.
 
     Returns:
         float32 ``(outputs, channels, samples)``. If ``process`` is linear
         and its outputs sum to its input, the outputs sum to ``signal``.
     """
     channels, length = signal.shape
-    plan = ChunkPlan(length, chunk, overlap, transition, transition_power)
-    starts = plan.starts
     result = np.zeros((outputs, channels, length), dtype=np.float32)
-    batches = [range(first, min(first + batch, len(starts))) for first in range(0, len(starts), batch)]
+    spans = stream_chunked(
+        [signal], process, outputs, chunk, overlap, batch=batch, progress=progress, cancel=cancel,
+        workers=workers, length=length, transition=transition, transition_power=transition_power,
+    )
+    for start, span in spans:
+        stop = start + span.shape[-1]
+        result[:, :, start:stop] = span
+        if on_span is not None:
+            on_span(start, result[:, :, start:stop])
+    return result
 
-    def run(indices: range) -> np.ndarray:
-        pieces = np.zeros((len(indices), channels, chunk), dtype=np.float32)
-        for row, index in enumerate(indices):
-            first = plan.window_start(index)
-            lo, hi = max(first, 0), min(first + chunk, length)
-            pieces[row, :, lo - first : hi - first] = signal[:, lo:hi]
-        return process(pieces)
 
-    def blend(indices: range, processed: np.ndarray) -> None:
-        for row, index in enumerate(indices):
+def stream_chunked(
+    blocks: Iterable[np.ndarray],
+    process: Callable[[np.ndarray], np.ndarray],
+    outputs: int,
+    chunk: int,
+    overlap: int,
+    batch: int = 1,
+    progress: Progress | None = None,
+    cancel: CancelToken | None = None,
+    workers: int = 1,
+    expected_length: int | None = None,
+    length: int | None = None,
+    transition: str = "crossfade",
+    transition_power: float = 1.0,
+) -> Iterator[tuple[int, np.ndarray]]:
+    """:func:`apply_chunked` over a signal that arrives block by block.
+
+    ``blocks`` yields float32 ``(channels, n)`` pieces of one signal in order
+    (any sizes); they are read only as far as the next chunk needs, and at
+    most a chunk of input and a chunk of output are held besides the blocks
+    in flight, so memory does not grow with the signal's length.
+
+    Yields ``(start, span)``: float32 ``(outputs, channels, n)`` output for
+    samples ``[start, start + n)``, final, in order and without gaps, ending
+    at the signal's length. The same arithmetic in the same order as a
+    whole-signal run, so the outputs are bit-identical to :func:`apply_chunked`
+    whatever the block sizes.
+
+    ``length``: the signal's exact length, when known; the ``triangle``
+    transition needs it (its weights depend on the chunks around the end),
+    ``crossfade`` does without, finding the end as the blocks run out.
+    ``expected_length`` (e.g. a file header's frame count) only sizes the
+    progress total, which grows if the signal is longer. The other
+    arguments are as for :func:`apply_chunked`.
+    """
+    step = chunk - overlap
+    plan = ChunkPlan(length, chunk, overlap, transition, transition_power) if length is not None else None
+    if plan is None:
+        ChunkPlan(0, chunk, overlap, transition, transition_power)  # validates the arguments
+        if transition != "crossfade":
+            raise ValueError(f"the {transition!r} transition needs the signal's length")
+    window = _InputWindow(iter(blocks))
+    if plan is not None:
+        count = len(plan.starts)
+    total = count if plan is not None else len(ChunkPlan(expected_length or 1, chunk, overlap).starts)
+    accumulator: np.ndarray | None = None  # output from sample `emitted` on, (outputs, channels, chunk)
+    emitted = 0
+    next_index = 0
+    done = False
+
+    def cut(index: int) -> tuple[int, int, int, np.ndarray, bool]:
+        """Chunk ``index`` as (start, stop, window start, weights over its span, is last)."""
+        if plan is not None:
             start, stop = plan.span(index)
-            offset = start - plan.window_start(index)
-            weight = plan.weight(index, len(starts))
-            result[:, :, start:stop] += processed[row, :, :, offset : offset + stop - start] * weight
+            first = plan.window_start(index)
+            window.fill_to(first + chunk)
+            return start, stop, first, plan.weight(index, count), index == count - 1
+        start = index * step
+        # One sample past the chunk tells whether another chunk follows.
+        window.fill_to(start + chunk + 1)
+        last = window.ended and window.end <= start + chunk
+        stop = window.end if last else start + chunk
+        return start, stop, start, _crossfade(chunk, overlap, first=index == 0, last=last)[: stop - start], last
+
+    def next_batch() -> list | None:
+        """Up to ``batch`` chunks as (start, stop, window start, weights, is last, input ``(channels, chunk)``)."""
+        nonlocal next_index, done
+        pieces = []
+        while not done and len(pieces) < batch:
+            start, stop, first, weight, last = cut(next_index)
+            pieces.append((start, stop, first, weight, last, window.read(first, chunk)))
+            if not last:
+                following = plan.window_start(next_index + 1) if plan is not None else start + step
+                window.discard_before(following)
+            next_index += 1
+            done = last
+        return pieces or None
+
+    def run(pieces) -> np.ndarray:
+        return process(np.stack([piece[-1] for piece in pieces]))
+
+    def blend(pieces, processed: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+        nonlocal accumulator, emitted, total
+        for row, (start, stop, first, weight, last, _) in enumerate(pieces):
+            if accumulator is None:
+                accumulator = np.zeros((outputs, window.channels, chunk), dtype=np.float32)
+            offset, into = start - first, start - emitted
+            accumulator[:, :, into : into + stop - start] += processed[row, :, :, offset : offset + stop - start] * weight
+            # Later chunks start at or after the next step: what lies before it is final.
+            final = stop if last else start + step
+            if final > emitted:
+                size = final - emitted
+                yield emitted, accumulator[:, :, :size].copy()
+                accumulator[:, :, : chunk - size] = accumulator[:, :, size:]
+                accumulator[:, :, chunk - size :] = 0.0
+                emitted = final
+        # Every chunk is known once the last one is cut; before that, one more at least.
+        total = next_index if done else max(total, next_index + 1)
         if progress:
-            progress(indices[-1] + 1, len(starts))
+            progress(pieces[-1][0] // step + 1, total)
 
     if progress:
-        progress(0, len(starts))
+        progress(0, total)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        in_flight: deque[tuple[range, Future]] = deque()
+        in_flight: deque[tuple[list, Future]] = deque()
         try:
-            for indices in batches:
+            while True:
                 if cancel is not None and cancel.cancelled:
                     raise Cancelled()
-                in_flight.append((indices, pool.submit(run, indices)))
+                pieces = next_batch()
+                if pieces is None:
+                    break
+                in_flight.append((pieces, pool.submit(run, pieces)))
                 if len(in_flight) >= workers:
-                    done, future = in_flight.popleft()
-                    blend(done, future.result())
+                    ready, future = in_flight.popleft()
+                    yield from blend(ready, future.result())
             while in_flight:
-                done, future = in_flight.popleft()
-                blend(done, future.result())
+                ready, future = in_flight.popleft()
+                yield from blend(ready, future.result())
         finally:
             for _, future in in_flight:
                 future.cancel()
-    return result
+
+
+class _InputWindow:
+    """The blocks of a streamed signal that chunks still need, read on demand."""
+
+    def __init__(self, blocks: Iterator[np.ndarray]):
+        self._blocks = blocks
+        self._held: deque[tuple[int, np.ndarray]] = deque()  # (first sample, block)
+        self.end = 0  # samples read so far
+        self.ended = False
+        self.channels: int | None = None
+
+    def fill_to(self, position: int) -> None:
+        """Read blocks until ``position`` samples are in or the signal ends."""
+        while not self.ended and self.end < position:
+            block = next(self._blocks, None)
+            if block is None:
+                self.ended = True
+                break
+            block = np.asarray(block, dtype=np.float32)
+            if block.ndim != 2 or block.shape[0] != (self.channels or block.shape[0]):
+                raise ValueError(f"block of shape {block.shape} does not continue a {self.channels}-channel signal")
+            self.channels = block.shape[0]
+            if block.shape[1]:
+                self._held.append((self.end, block))
+                self.end += block.shape[1]
+        if self.channels is None:
+            raise ValueError("a streamed signal needs at least one block")
+
+    def read(self, start: int, count: int) -> np.ndarray:
+        """float32 ``(channels, count)``: samples ``[start, start + count)``, zeros outside the signal."""
+        piece = np.zeros((self.channels, count), dtype=np.float32)
+        for first, block in self._held:
+            low, high = max(start, first), min(start + count, first + block.shape[1])
+            if low < high:
+                piece[:, low - start : high - start] = block[:, low - first : high - first]
+        return piece
+
+    def discard_before(self, position: int) -> None:
+        """Forget the blocks that end before ``position``."""
+        while self._held and self._held[0][0] + self._held[0][1].shape[1] <= position:
+            self._held.popleft()

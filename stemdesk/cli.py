@@ -1,7 +1,8 @@
 """Command line: ``stemdesk [SONG | --demo]`` opens the app; subcommands work headless.
 
-    stemdesk separate [IN...] [-o OUT] [--model ID] [--stems a,b] [--rest]
+    stemdesk separate [IN|DIR...] [-o OUT] [--model ID] [--stems a,b] [--rest]
                       [--format wav|flac] [--bit-depth float|24|16] [--device auto|cpu|gpu]
+                      [--jobs N] [--ray [ADDRESS]]
     stemdesk models [install htdemucs [--from FILE] [--accept-licence] | remove ID]
     stemdesk eval --model ID --data DIR --report OUT.md
     stemdesk synth --out DIR --tracks N --seconds S --soundfont NAME   (render training data)
@@ -99,7 +100,8 @@ def _parser() -> argparse.ArgumentParser:
         "separate", help="separate songs into stem files",
         description="Separate songs into <OUT>/<song>/<stem>.<format>. Without IN, the bundled demo song.",
     )
-    separate.add_argument("inputs", nargs="*", metavar="IN", type=Path, help="audio files")
+    separate.add_argument("inputs", nargs="*", metavar="IN", type=Path,
+                          help="audio files or folders (searched recursively; songs already done are skipped)")
     separate.add_argument("-o", "--output", type=Path, default=Path("stems"), help="output folder (default: stems)")
     separate.add_argument("--model", default=DEFAULT_MODEL, help=f"model id or card path (default: {DEFAULT_MODEL})")
     separate.add_argument("--stems", type=lambda text: [s.strip() for s in text.split(",") if s.strip()],
@@ -112,6 +114,10 @@ def _parser() -> argparse.ArgumentParser:
     separate.add_argument("--device", choices=DEVICES, default="auto")
     separate.add_argument("--workers", type=int, default=None,
                           help="network runs at once (default 1 on the CPU, 2 on a GPU); 2 on the CPU is faster with RAM to spare")
+    separate.add_argument("--jobs", type=int, default=None,
+                          help="songs separated at once in local processes, sharing the cores (default 1)")
+    separate.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                          help="run the songs as Ray tasks, on the cluster at ADDRESS or a local Ray (the ray extra)")
     separate.set_defaults(run=_separate)
 
     models = commands.add_parser("models", help="list, install or remove models",
@@ -135,27 +141,54 @@ def _parser() -> argparse.ArgumentParser:
 def _separate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .catalogue import Catalogue
-    from .stem_files import BIT_DEPTHS, DEFAULT_SUBTYPES, check_output_folder, choose_stems, folder_names
+    from .batch import BatchOptions, check_options, find_songs, run_batch
+    from .stem_files import BIT_DEPTHS, DEFAULT_SUBTYPES, check_output_folder
 
     _check_separate_options(args)
     inputs = args.inputs or [DEMO_SONG]
     if not args.inputs:
         print(f"No input given: separating the demo song {DEMO_SONG.name}", file=sys.stderr)
+    if args.jobs is not None and args.jobs < 1:
+        raise StemdeskError(f"--jobs must be at least 1, not {args.jobs}.")
     subtype = BIT_DEPTHS[args.bit_depth] if args.bit_depth else DEFAULT_SUBTYPES[args.format]
     check_output_folder(args.output)
-    separator = Catalogue().open(args.model, device=args.device, workers=args.workers)
-    choose_stems(separator.stems, args.stems)
-    print(f"Model {args.model} ({', '.join(separator.stems)}) on {separator.device_name}", file=sys.stderr)
-    failed = 0
+    options = BatchOptions(model=args.model, device=args.device, stems=tuple(args.stems) if args.stems else None,
+                           rest=args.rest, file_format=args.format, subtype=subtype, workers=args.workers)
+    jobs = find_songs(inputs, args.output)
+    print(f"Model {check_options(options)}", file=sys.stderr)
+
+    def progress_for(job):
+        bar = tqdm(desc=_shown(job.song.name), unit="chunk", leave=False, file=sys.stderr)
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        return progress, bar.close
+
+    def report(result) -> None:
+        song = _shown(result.song)
+        if result.status == "done":
+            if result.note:
+                print(f"{song}: {result.note}", file=sys.stderr)
+            names = ", ".join(_shown(path.name) for path in result.paths)
+            print(f"{song} -> {_shown(result.paths[0].parent)} ({names})")
+        elif result.status == "skipped":
+            print(f"{song}: skipped, already done", file=sys.stderr)
+        else:
+            _error(f"{song}: {_shown(result.message)}")
+
     warnings = _WarningLines(tqdm.write)
     logging.getLogger("stemdesk").addHandler(warnings)
     try:
-        for song, name in zip(inputs, folder_names(inputs)):
-            failed += not _separate_one(args, separator, song, name, subtype)
+        summary = run_batch(jobs, options, processes=args.jobs or (0 if args.ray is not None else 1),
+                            use_ray=args.ray is not None, ray_address=args.ray or None, report=report,
+                            progress_for=progress_for)
     finally:
         logging.getLogger("stemdesk").removeHandler(warnings)
-    return 1 if failed else 0
+    if len(jobs) > 1:
+        print(f"{len(jobs)} songs: {summary.line()}", file=sys.stderr)
+    return 1 if summary.failed else 0
 
 
 def _check_separate_options(args: argparse.Namespace) -> None:
@@ -165,32 +198,6 @@ def _check_separate_options(args: argparse.Namespace) -> None:
         raise StemdeskError(f"--workers {args.workers}: use 1 to {cores} (the cores of this machine).")
     if args.format == "flac" and args.bit_depth == "float":
         raise StemdeskError("--bit-depth float: FLAC holds 16- or 24-bit samples only; use --format wav for float stems.")
-
-
-def _separate_one(args: argparse.Namespace, separator, song: Path, name: str, subtype: str) -> bool:
-    """Separate one song of the batch; False (after one error line) when it failed."""
-    from tqdm import tqdm
-
-    from .stem_files import separate_file
-
-    with tqdm(desc=_shown(song.name), unit="chunk", leave=False, file=sys.stderr) as bar:
-        def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.update(done - bar.n)
-
-        try:
-            written = separate_file(separator, song, args.output, stems=args.stems, rest=args.rest,
-                                    file_format=args.format, subtype=subtype, progress=progress, name=name)
-        except StemdeskError as error:
-            bar.close()
-            _error(f"{_shown(song)}: {_shown(str(error))}")
-            return False
-    note = written.gain_note()
-    if note:
-        print(f"{_shown(song)}: {note}", file=sys.stderr)
-    names = ", ".join(_shown(path.name) for path in written.paths)
-    print(f"{_shown(song)} -> {_shown(written.paths[0].parent)} ({names})")
-    return True
 
 
 class _WarningLines(logging.Handler):

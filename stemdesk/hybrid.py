@@ -149,10 +149,14 @@ class HybridSeparator:
             the mean added back to every stem): for comparing with Demucs itself.
     """
 
-    def __init__(self, card: HybridCard, device: str = "auto", workers: int | None = None, sum_to_mixture: bool = True):
+    def __init__(
+        self, card: HybridCard, device: str = "auto", workers: int | None = None, sum_to_mixture: bool = True,
+        cores: int | None = None,
+    ):
         return_large_allocations_to_os()
         self.card = card
-        threads = max(1, (os.cpu_count() or 1) // workers) if workers else 0
+        # Workers share the cores given (all by default) between their runs.
+        threads = max(1, (cores or os.cpu_count() or 1) // workers) if workers else (cores or 0)
         # Without an arena: a segment's activations (attention maps of 2,688
         # tokens, 230 MB each) come and go; an arena would keep their peak.
         self.session = open_session(card, device, threads, arena=False, cuda_options=CUDA_OPTIONS)
@@ -287,6 +291,8 @@ class HybridSeparator:
         return out
 
 
-def open_hybrid_separator(card: HybridCard, catalogue: object, device: str = "auto", workers: int | None = None) -> HybridSeparator:
+def open_hybrid_separator(
+    card: HybridCard, catalogue: object, device: str = "auto", workers: int | None = None, cores: int | None = None
+) -> HybridSeparator:
     """The catalogue's way to open a hybrid model (its kind registry calls this)."""
-    return HybridSeparator(card, device, workers)
+    return HybridSeparator(card, device, workers, cores=cores)

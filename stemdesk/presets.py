@@ -18,15 +18,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
+import numpy as np
 from pydantic import BeforeValidator, Field, PrivateAttr, model_validator
 
 from .audio import Audio
 from .chunking import CancelToken, Progress
 from .errors import StemdeskError
 from .models import CardSchema, ModelId, StemNames, Text
+from .sample_queue import SampleQueue
+from .separate import StemSpanHook, collect_stems
 from .separators import SeparatorCard, StemSeparator
 from .validation import validated
 
@@ -155,10 +159,13 @@ class PresetCard(CardSchema):
 class PresetSeparator:
     """Runs a preset's models in turn: a :class:`stemdesk.separators.StemSeparator`."""
 
-    def __init__(self, card: PresetCard, catalogue: Catalogue, device: str = "auto", workers: int | None = None):
+    def __init__(
+        self, card: PresetCard, catalogue: Catalogue, device: str = "auto", workers: int | None = None,
+        cores: int | None = None,
+    ):
         self.card = card
         self._steps: list[tuple[PresetStep, StemSeparator]] = [
-            (step, catalogue.open(step.model, device=device, workers=workers)) for step in card.steps
+            (step, catalogue.open(step.model, device=device, workers=workers, cores=cores)) for step in card.steps
         ]
         self.device_name = self._steps[0][1].device_name
 
@@ -166,10 +173,37 @@ class PresetSeparator:
     def stems(self) -> tuple[str, ...]:
         return self.card.stems
 
+    @property
+    def streams(self) -> bool:
+        """Whether :meth:`stream` works: every step's model streams (mask models do)."""
+        return all(callable(getattr(separator, "stream", None)) and getattr(separator, "streams", True)
+                   for _, separator in self._steps)
+
     def separate(
-        self, audio: Audio, progress: Progress | None = None, cancel: CancelToken | None = None
+        self,
+        audio: Audio,
+        progress: Progress | None = None,
+        cancel: CancelToken | None = None,
+        on_span: StemSpanHook | None = None,
+        out: np.ndarray | None = None,
     ) -> dict[str, Audio]:
-        """``{stem: Audio}`` in the preset's order, each shaped like ``audio``, summing to it."""
+        """``{stem: Audio}`` in the preset's order, each shaped like ``audio``, summing to it.
+
+        ``on_span`` and ``out`` as for :meth:`Separator.separate`; when a step
+        does not stream, the one span is the whole song, once it is done.
+        """
+        if self.streams:
+            spans = self.stream([audio.samples], audio.rate, audio.num_samples, progress, cancel)
+            return collect_stems(spans, self.stems, audio, on_span, out)
+        stems = self._separate_in_turn(audio, progress, cancel)
+        if on_span is None and out is None:
+            return stems
+        whole = np.stack([stems[name].samples for name in self.stems])
+        return collect_stems([(0, whole)], self.stems, audio, on_span, out)
+
+    def _separate_in_turn(
+        self, audio: Audio, progress: Progress | None, cancel: CancelToken | None
+    ) -> dict[str, Audio]:
         steps = len(self._steps)
         stems: dict[str, Audio] = {}
         left = audio
@@ -186,4 +220,70 @@ class PresetSeparator:
                 rest -= separated[stem].samples
             left = Audio(rest, audio.rate)
         stems[self.card.residual] = left
-        return stems
+        return {name: stems[name] for name in self.stems}
+
+    def stream(
+        self,
+        blocks: Iterable[np.ndarray],
+        rate: int,
+        expected_length: int | None = None,
+        progress: Progress | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """:meth:`Separator.stream` for the chain: each model streams what the one before left.
+
+        Only when :attr:`streams`. The steps run as a pipeline of generators,
+        so a span of every stem is out as soon as the last model has it; each
+        step's kept stems wait in a queue until then. The arithmetic is the
+        whole-song chain's (what a step leaves is its input minus its kept
+        stems, in order), so the stems are bit-identical to it.
+        """
+        if not self.streams:
+            raise StemdeskError(f"Preset {self.card.id!r} has a step whose model does not separate block by block.")
+        steps = len(self._steps)
+        shares = [0.0] * steps
+
+        def step_progress(index: int) -> Progress:
+            def report(done: int, total: int) -> None:
+                shares[index] = done / max(total, 1)
+                if progress:
+                    # Each step is one equal share of the bar, in thousandths.
+                    progress(int(1000 * sum(shares)), steps * 1000)
+            return report
+
+        kept = [SampleQueue() for _ in self._steps]
+        left: Iterable[np.ndarray] = blocks
+        for index, (step, separator) in enumerate(self._steps):
+            keep = [separator.stems.index(stem) for stem in step.keep]
+            left = _what_is_left(separator, keep, left, rate, expected_length, step_progress(index), cancel,
+                                 kept[index])
+        start = 0
+        for residual in left:
+            stop = start + residual.shape[-1]
+            stems = [queue.take(start, stop) for queue in kept]
+            for queue in kept:
+                queue.drop_before(stop)
+            yield start, np.concatenate([*stems, residual[None]])
+            start = stop
+
+
+def _what_is_left(
+    separator, keep: list[int], blocks: Iterable[np.ndarray], rate: int, expected_length: int | None,
+    progress: Progress, cancel: CancelToken | None, kept: SampleQueue,
+) -> Iterator[np.ndarray]:
+    """Blocks ``(C, n)`` of ``blocks`` minus ``separator``'s stems ``keep``; those go to ``kept`` as ``(K, C, n)``."""
+    incoming = SampleQueue()
+
+    def tee() -> Iterator[np.ndarray]:
+        for block in blocks:
+            incoming.push(block)
+            yield block
+
+    for start, span in separator.stream(tee(), rate, expected_length, progress, cancel):
+        stop = start + span.shape[-1]
+        kept.push(span[keep])
+        rest = incoming.take(start, stop).copy()
+        for index in keep:
+            rest -= span[index]
+        yield rest
+        incoming.drop_before(stop)

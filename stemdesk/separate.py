@@ -13,6 +13,11 @@ Data flow for one song (shapes for a stereo file, S stems)::
       -> the last stem = the mixture minus the others, so that the stems sum
          to the mixture exactly -> {stem: Audio (C, N)}
 
+:meth:`Separator.stream` runs the same pipeline on a song that arrives in
+blocks (the resamplers are soxr's streaming ones) and yields the stems span by
+span as chunks finish, so a long song never has to be in memory whole;
+:meth:`Separator.separate` is that stream over one block.
+
 One Separator separates many files, one at a time (from one thread at a
 time); it keeps nothing of a song once ``separate`` returns.
 """
@@ -20,21 +25,25 @@ time); it keeps nothing of a song once ``separate`` returns.
 from __future__ import annotations
 
 import ctypes
+import itertools
 import os
 import shutil
 import subprocess
 import sys
 import threading
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
+import soxr
 
 from . import dsp
-from .audio import Audio, resample
-from .chunking import CancelToken, ChunkPlan, Progress, apply_chunked
+from .audio import Audio
+from .chunking import CancelToken, ChunkPlan, Progress, stream_chunked
 from .errors import StemdeskError
 from .memory import return_large_allocations_to_os
 from .models import ModelCard
 from .optimized_models import open_cpu_session
+from .sample_queue import SampleQueue
 from .wiener import wiener_filter
 
 DEVICES = ("auto", "cpu", "gpu")
@@ -167,6 +176,8 @@ class Separator:
             strided layers gives different outputs for inputs shifted by a
             fraction of its total stride, so off-grid chunks would disagree
             with a whole-song pass (measured: 23 dB instead of 32 dB SDR).
+        cores: CPU cores this separator may keep busy (default: all), e.g. a
+            share of them when several songs are separated at once.
     """
 
     def __init__(
@@ -176,11 +187,15 @@ class Separator:
         batch_size: int | None = None,
         workers: int | None = None,
         overlap_frames: int | None = None,
+        cores: int | None = None,
     ):
         return_large_allocations_to_os()
         self.card = card
         # Workers asked for share the cores between their runs.
-        threads = max(1, (os.cpu_count() or 1) // workers) if workers else 0
+        if workers:
+            threads = max(1, (cores or os.cpu_count() or 1) // workers)
+        else:
+            threads = cores or 0
         self.session = open_session(card, device, threads)
         self.provider = self.session.get_providers()[0]
         on_gpu = self.provider == CUDA
@@ -214,55 +229,119 @@ class Separator:
         audio: Audio,
         progress: Progress | None = None,
         cancel: CancelToken | None = None,
+        on_span: StemSpanHook | None = None,
+        out: np.ndarray | None = None,
     ) -> dict[str, Audio]:
         """Split ``audio`` into the model's stems.
+
+        ``on_span(start, stems)`` is called each time a span of the stems is
+        final, in order and without gaps: ``stems`` is float32 ``(S, C, n)``,
+        the returned arrays' samples ``[start, start + n)``, already filled.
+        ``out``: a float32 ``(S, C, N)`` array to fill and return views of
+        (e.g. one that is already being played), instead of a new one.
 
         Returns:
             ``{stem: Audio}`` in the card's stem order, each with the input's
             rate, channel count and length; the stems sum to ``audio``.
         """
-        if audio.channels not in (1, 2):
-            raise StemdeskError(
-                f"Audio has {audio.channels} channels; stemdesk separates mono or stereo "
-                "(downmix it to stereo first)."
-            )
-        net_audio = resample(audio, self.card.sample_rate).samples
-        if net_audio.shape[0] < self.card.channels:
-            net_audio = np.repeat(net_audio, self.card.channels, axis=0)
-        self._chunks_left = len(ChunkPlan(net_audio.shape[1], self.card.chunk_samples, self.overlap).starts)
-        computed = apply_chunked(
-            net_audio,
+        _check_channels(audio.channels)
+        spans = self.stream([audio.samples], audio.rate, audio.num_samples, progress, cancel)
+        return collect_stems(spans, self.card.stems, audio, on_span, out)
+
+    def stream(
+        self,
+        blocks: Iterable[np.ndarray],
+        rate: int,
+        expected_length: int | None = None,
+        progress: Progress | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """Separate a song that arrives block by block, yielding stems as they are final.
+
+        Args:
+            blocks: float32 ``(C, n)`` pieces of the song in order, at ``rate``
+                (C is 1 or 2); read only as far as the next chunk needs.
+            rate: the song's sample rate.
+            expected_length: samples the song is thought to have (a header's
+                count); it only sizes ``progress``'s total.
+
+        Yields:
+            ``(start, stems)``: float32 ``(S, C, n)`` in the card's stem order
+            for samples ``[start, start + n)`` of the song, in order and
+            without gaps, together as long as the song; each span's stems
+            sum to that span of the song exactly. Memory stays bounded by a
+            chunk or two whatever the song's length, and the stems are
+            bit-identical to :meth:`separate`'s whatever the block sizes
+            (soxr's streaming resampler gives the same samples as its
+            one-shot one, however its input is cut).
+        """
+        card = self.card
+        blocks = iter(blocks)
+        first = np.asarray(next(blocks), dtype=np.float32)
+        channels = first.shape[0]
+        _check_channels(channels)
+        mixture = SampleQueue()
+        to_net = _Resampler(rate, card.sample_rate, channels)
+        net_expected = round(expected_length * card.sample_rate / rate) if expected_length else None
+
+        def net_blocks() -> Iterator[np.ndarray]:
+            for block in itertools.chain([first], blocks):
+                block = np.asarray(block, dtype=np.float32)
+                mixture.push(block)
+                yield self._to_net_channels(to_net.push(block))
+            yield self._to_net_channels(to_net.finish())
+
+        self._chunks_left = len(ChunkPlan(net_expected or 1, card.chunk_samples, self.overlap).starts)
+        computed = stream_chunked(
+            net_blocks(),
             self._separate_chunks,
-            outputs=len(self.card.stems) - 1,
-            chunk=self.card.chunk_samples,
+            outputs=len(card.stems) - 1,
+            chunk=card.chunk_samples,
             overlap=self.overlap,
             batch=self.batch_size,
             progress=progress,
             cancel=cancel,
             workers=self.workers,
+            expected_length=net_expected,
         )
-        if audio.channels < computed.shape[1]:
-            computed = computed.mean(axis=1, keepdims=True)
-        computed = self._to_rate(computed, audio)
-        # The last stem is the mixture minus the others. Its masks sum with
-        # theirs to one, so this is what masking would give; but the stems now
-        # add up to the input exactly, whatever resampling and rounding did,
-        # and one stem fewer is inverted and held while chunks run.
-        last = audio.samples.copy()
-        for stem in computed:
-            last -= stem
-        return {name: Audio(stem, audio.rate) for name, stem in zip(self.card.stems, [*computed, last])}
+        others = len(card.stems) - 1
+        back = _Resampler(card.sample_rate, rate, others * channels)
+        pending = SampleQueue()  # computed stems at the song's rate, not yet handed out
 
-    def _to_rate(self, stems: np.ndarray, audio: Audio) -> np.ndarray:
-        """``(S, C, N')`` at the card's rate -> ``(S, C, N)`` at ``audio``'s rate and length."""
-        if audio.rate == self.card.sample_rate:
-            return stems
-        out = np.zeros((stems.shape[0],) + audio.samples.shape, dtype=np.float32)
-        for index, stem in enumerate(stems):
-            back = resample(Audio(stem, self.card.sample_rate), audio.rate).samples
-            length = min(back.shape[1], audio.num_samples)
-            out[index, :, :length] = back[:, :length]
-        return out
+        def matched(final: bool) -> Iterator[tuple[int, np.ndarray]]:
+            start = pending.start
+            stop = mixture.end if final else min(pending.end, mixture.end)
+            if stop <= start:
+                return
+            stems = np.zeros((others + 1, channels, stop - start), dtype=np.float32)
+            # Past what came back (a resampler's rounding) the computed stems stay zero.
+            ready = pending.take(start, min(stop, pending.end))
+            stems[:others, :, : ready.shape[-1]] = ready.reshape(others, channels, -1)
+            # The last stem is the mixture minus the others. Its masks sum with
+            # theirs to one, so this is what masking would give; but the stems
+            # add up to the input exactly, whatever resampling and rounding did,
+            # and one stem fewer is inverted and held while chunks run.
+            last = mixture.take(start, stop).copy()
+            for stem in stems[:others]:
+                last -= stem
+            stems[others] = last
+            pending.drop_before(stop)
+            mixture.drop_before(stop)
+            yield start, stems
+
+        for _, span in computed:
+            if channels < span.shape[1]:
+                span = span.mean(axis=1, keepdims=True)
+            pending.push(back.push(span.reshape(others * channels, -1)))
+            yield from matched(final=False)
+        pending.push(back.finish())
+        yield from matched(final=True)
+
+    def _to_net_channels(self, block: np.ndarray) -> np.ndarray:
+        """``(C, n)`` at the card's rate -> the net's channel count (mono duplicated)."""
+        if block.shape[0] < self.card.channels:
+            return np.repeat(block, self.card.channels, axis=0)
+        return block
 
     def _separate_chunks(self, chunks: np.ndarray) -> np.ndarray:
         """``(b, C, L)`` mixture chunks -> ``(b, S - 1, C, L)``: every stem but the last."""
@@ -302,9 +381,67 @@ class Separator:
         return signal.reshape(batch, channels, length)
 
 
-def open_mask_separator(card: ModelCard, catalogue, device: str, workers: int | None) -> Separator:
+StemSpanHook = Callable[[int, np.ndarray], None]
+
+
+def collect_stems(
+    spans: Iterable[tuple[int, np.ndarray]],
+    names: tuple[str, ...],
+    audio: Audio,
+    on_span: StemSpanHook | None = None,
+    out: np.ndarray | None = None,
+) -> dict[str, Audio]:
+    """A separator's streamed spans ``(start, (S, C, n))`` gathered into whole stems of ``audio``.
+
+    ``out`` (float32 ``(S, C, N)``) is filled instead of a new array;
+    ``on_span(start, view)`` follows each span once it is in place.
+    """
+    shape = (len(names), audio.channels, audio.num_samples)
+    if out is not None and (out.shape != shape or out.dtype != np.float32):
+        raise ValueError(f"out must be float32 {shape}, not {out.dtype} {out.shape}")
+    stems = np.empty(shape, dtype=np.float32) if out is None else out
+    for start, span in spans:
+        stop = start + span.shape[-1]
+        stems[:, :, start:stop] = span
+        if on_span is not None:
+            on_span(start, stems[:, :, start:stop])
+    return {name: Audio(stem, audio.rate) for name, stem in zip(names, stems)}
+
+
+def _check_channels(channels: int) -> None:
+    if channels not in (1, 2):
+        raise StemdeskError(
+            f"Audio has {channels} channels; stemdesk separates mono or stereo (downmix it to stereo first)."
+        )
+
+
+class _Resampler:
+    """soxr's streaming resampler for ``(C, n)`` blocks; passes them through at equal rates."""
+
+    def __init__(self, source: int, target: int, channels: int):
+        self._channels = channels
+        self._stream = None if source == target else soxr.ResampleStream(
+            source, target, channels, dtype="float32", quality="HQ"
+        )
+
+    def push(self, block: np.ndarray) -> np.ndarray:
+        if self._stream is None:
+            return block
+        return np.ascontiguousarray(self._stream.resample_chunk(np.ascontiguousarray(block.T)).T)
+
+    def finish(self) -> np.ndarray:
+        """What the filter still holds, once the input has ended."""
+        if self._stream is None:
+            return np.zeros((self._channels, 0), dtype=np.float32)
+        tail = self._stream.resample_chunk(np.zeros((0, self._channels), dtype=np.float32), last=True)
+        return np.ascontiguousarray(tail.T)
+
+
+def open_mask_separator(
+    card: ModelCard, catalogue, device: str, workers: int | None, cores: int | None = None
+) -> Separator:
     """The mask kind's entry in :data:`stemdesk.separators.KINDS` (``catalogue`` unused: a mask model stands alone)."""
-    return Separator(card, device=device, workers=workers)
+    return Separator(card, device=device, workers=workers, cores=cores)
 
 
 def _axis_order(source: tuple[str, ...], target: tuple[str, ...]) -> tuple[int, ...]:

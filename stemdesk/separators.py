@@ -85,8 +85,9 @@ class ModelKind:
     Attributes:
         card: a class with ``from_json(raw: dict, card_path: Path, catalogue) -> card``
             that validates the card (raising StemdeskError naming the file and field).
-        separator: a callable ``(card, catalogue, device: str, workers: int | None)
-            -> StemSeparator``.
+        separator: a callable ``(card, catalogue, device: str, workers: int | None,
+            cores: int | None) -> StemSeparator`` (``cores``: how many CPU cores
+            it may keep busy, None for all).
     """
 
     card: str
@@ -100,8 +101,10 @@ class ModelKind:
         module = self.separator.partition(":")[0]
         return None if importlib.util.find_spec(module) else f"its engine {module} is not part of this stemdesk"
 
-    def open_separator(self, card: SeparatorCard, catalogue: Catalogue, device: str, workers: int | None) -> StemSeparator:
-        return _resolve(self.separator)(card, catalogue, device, workers)
+    def open_separator(
+        self, card: SeparatorCard, catalogue: Catalogue, device: str, workers: int | None, cores: int | None = None
+    ) -> StemSeparator:
+        return _resolve(self.separator)(card, catalogue, device, workers, cores)
 
 
 #: The kinds of model stemdesk runs, by the ``"kind"`` of their card.

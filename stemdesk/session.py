@@ -9,12 +9,15 @@ worker to the GUI thread needs no lock.
 
 from __future__ import annotations
 
+import inspect
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .audio import Audio, decode
 from .chunking import CancelToken, Cancelled, Progress
+from .growing_stems import GrowingStems
 from .separators import SeparatorCard, StemSeparator
 from .stem_cache import StemCache
 
@@ -60,6 +63,7 @@ def separate_song(
     cache: StemCache | None = None,
     progress: Progress | None = None,
     cancel: CancelToken | None = None,
+    on_growing: Callable[[GrowingStems], None] | None = None,
 ) -> SongSession:
     """``song`` with the stems of ``separator``'s model: from ``cache`` if it has them.
 
@@ -67,6 +71,11 @@ def separate_song(
     each chunk, ``cancel`` checked between chunks) and the stems are stored.
     A cache hit calls ``progress`` never; ``from_cache`` tells the two apart.
     A song already separated by the same model is returned as it is.
+
+    ``on_growing(growing)`` is called (on this thread) once the first span of
+    a fresh separation is final, unless it is the whole song, with the :class:`GrowingStems` the stems are
+    being written into, so that the song can be played while the rest is
+    computed; only for separators that hand out spans (``on_span`` / ``out``).
 
     Raises:
         Cancelled: ``cancel`` was set; nothing is stored.
@@ -82,9 +91,13 @@ def separate_song(
         stems = cache.load(key)
         if stems is not None and _fits(stems, card, song.mixture):
             return replace(song, card=card, stems=stems, from_cache=True)
-    stems = separator.separate(song.mixture, progress=progress, cancel=cancel)
-    if cache is not None:
-        cache.store(key, stems)
+    if on_growing is not None and hands_out_spans(separator):
+        stems = _separate_growing(song.mixture, separator, progress, cancel, on_growing)
+    else:
+        stems = separator.separate(song.mixture, progress=progress, cancel=cancel)
+    if cache is not None and cache.store(key, stems):
+        # The stored copy is memory-mapped: the separated arrays in RAM can go.
+        stems = cache.load(key) or stems
     return replace(song, card=card, stems=stems, from_cache=False)
 
 
@@ -101,6 +114,27 @@ def open_song(
     a file that cannot be decoded raises StemdeskError.
     """
     return separate_song(decode_song(path), separator, cache, progress, cancel)
+
+
+def hands_out_spans(separator: object) -> bool:
+    """Whether ``separator.separate`` takes ``on_span`` and ``out`` (mask separators do)."""
+    parameters = inspect.signature(separator.separate).parameters
+    return "on_span" in parameters and "out" in parameters
+
+
+def _separate_growing(
+    mixture: Audio, separator, progress: Progress | None, cancel: CancelToken | None,
+    on_growing: Callable[[GrowingStems], None],
+) -> dict[str, Audio]:
+    growing = GrowingStems(separator.stems, mixture)
+
+    def on_span(start: int, span) -> None:
+        growing.on_span(start, span)
+        # A song of one chunk is done at once: nothing to play early.
+        if start == 0 and not growing.complete:
+            on_growing(growing)
+
+    return separator.separate(mixture, progress=progress, cancel=cancel, on_span=on_span, out=growing.buffer)
 
 
 def _fits(stems: dict[str, Audio], card: SeparatorCard, mixture: Audio) -> bool:

@@ -2,8 +2,8 @@
 
 An entry is a folder named by its key (a hash of the decoded audio and of the
 model that separated it) holding one ``.npy`` float32 array ``(channels,
-samples)`` per stem and a ``manifest.json`` listing the stems in order with
-each array's shape and CRC-32::
+samples)`` per stem (loaded memory-mapped) and a ``manifest.json`` listing
+the stems in order with each array's shape and CRC-32::
 
     <root>/<key>/manifest.json
     <root>/<key>/0.npy, 1.npy, ...
@@ -109,8 +109,11 @@ class StemCache:
     def load(self, key: str) -> dict[str, Audio] | None:
         """The stems stored under ``key`` in their stored order, or None on a miss.
 
-        A damaged entry is deleted, logged and reported as a miss. A hit
-        marks the entry as recently used.
+        The arrays are read-only views of the cached files, memory-mapped
+        (entries are only ever replaced by renaming, never rewritten in
+        place, so a mapping stays valid even if the entry is evicted). A
+        damaged entry is deleted, logged and reported as a miss. A hit marks
+        the entry as recently used.
         """
         entry = self._entry(key)
         manifest_path = entry / MANIFEST
@@ -252,7 +255,9 @@ def _read_entry(entry: Path) -> dict[str, Audio]:
             raise _CorruptEntry("no stems listed")
         stems = {}
         for item in listed:
-            samples = np.load(entry / Path(item["file"]).name, allow_pickle=False)
+            # Memory-mapped: a long song's stems stay in the page cache, which
+            # the OS can drop and re-read, instead of all in the process's RAM.
+            samples = np.load(entry / Path(item["file"]).name, mmap_mode="r", allow_pickle=False)
             if samples.dtype != np.float32 or list(samples.shape) != item["shape"] or samples.ndim != 2:
                 raise _CorruptEntry(f"{item['file']} holds {samples.dtype} {samples.shape}")
             if not samples.flags.c_contiguous or zlib.crc32(samples.data) != item["crc32"]:

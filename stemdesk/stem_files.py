@@ -51,6 +51,8 @@ DEFAULT_SUBTYPES = {"wav": "FLOAT", "flac": "PCM_24"}
 REST_PREFIX = "no_"
 #: What a song folder may hold for a new set to replace it: the files of an older set.
 _SET_SUFFIXES = {f".{file_format}" for file_format in FORMATS}
+#: Written by a batch (:mod:`stemdesk.batch`) beside a finished set: part of it too.
+DONE_MARKER = ".stemdesk-done.json"
 
 
 def choose_stems(available: tuple[str, ...], wanted: list[str] | None) -> list[str]:
@@ -226,7 +228,8 @@ def _check_replaceable(folder: Path) -> None:
     except OSError as error:
         raise StemdeskError(f"Cannot write stems to {folder}: {error.strerror or error}") from None
     foreign = [entry.name for entry in entries
-               if not (entry.is_file(follow_symlinks=False) and Path(entry.name).suffix.lower() in _SET_SUFFIXES)]
+               if not (entry.is_file(follow_symlinks=False)
+                       and (Path(entry.name).suffix.lower() in _SET_SUFFIXES or entry.name == DONE_MARKER))]
     if foreign:
         shown = ", ".join(sorted(foreign)[:3]) + (", ..." if len(foreign) > 3 else "")
         raise StemdeskError(

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from stemdesk.chunking import CancelToken, Cancelled, ChunkPlan, apply_chunked
+from stemdesk.chunking import CancelToken, Cancelled, ChunkPlan, apply_chunked, stream_chunked
 
 
 def identity(batch):
@@ -67,6 +67,62 @@ def test_parallel_workers_give_the_same_result_as_one():
     np.testing.assert_array_equal(serial, parallel)
 
 
+def _squash_and_square(batch):
+    # Nonlinear and chunk-dependent, so any change in how chunks are cut or blended shows.
+    return np.stack([np.tanh(batch * 1.7), batch * batch], axis=1)
+
+
+@pytest.mark.parametrize("length", [0, 1, 999, 1000, 1001, 12345])
+@pytest.mark.parametrize("batch, workers", [(1, 1), (3, 2)])
+def test_streamed_blocks_give_bit_identical_output(length, batch, workers):
+    rng = np.random.default_rng(length)
+    signal = rng.standard_normal((2, length)).astype(np.float32)
+    whole = apply_chunked(signal, _squash_and_square, 2, chunk=1000, overlap=128, batch=batch, workers=workers)
+    cuts = np.cumsum(rng.integers(1, 700, size=60))
+    blocks = np.split(signal, cuts[cuts < length], axis=1)
+    spans = list(stream_chunked(blocks, _squash_and_square, 2, chunk=1000, overlap=128, batch=batch, workers=workers))
+    starts = [start for start, _ in spans]
+    assert starts == sorted(starts)
+    streamed = np.concatenate([span for _, span in spans], axis=-1) if spans else np.zeros((2, 2, 0), np.float32)
+    assert sum(span.shape[-1] for _, span in spans) == length
+    assert np.array_equal(streamed, whole)
+
+
+def test_streaming_reads_input_only_as_far_as_the_next_chunk_needs():
+    signal = np.ones((1, 50_000), dtype=np.float32)
+    read = []
+
+    def blocks():
+        for start in range(0, signal.shape[1], 500):
+            read.append(start + 500)
+            yield signal[:, start : start + 500]
+
+    spans = stream_chunked(blocks(), identity, 1, chunk=1000, overlap=100)
+    start, first = next(spans)
+    assert (start, first.shape[-1]) == (0, 900)
+    # One sample past the first chunk tells that another follows: one block more.
+    assert read[-1] <= 1000 + 500
+    rest = list(spans)
+    assert read[-1] == 50_000 and rest[-1][0] + rest[-1][1].shape[-1] == 50_000
+
+
+def test_on_span_hands_out_final_spans_in_order_as_chunks_finish():
+    rng = np.random.default_rng(3)
+    signal = rng.standard_normal((2, 7777)).astype(np.float32)
+    seen = []
+    progress = []
+    result = apply_chunked(
+        signal, _squash_and_square, 2, chunk=1000, overlap=200,
+        progress=lambda done, total: progress.append(done),
+        on_span=lambda start, span: seen.append((start, span.copy(), len(progress))),
+    )
+    assert [start for start, _, _ in seen] == [0, *range(800, 7777, 800)][: len(seen)]
+    assert sum(span.shape[-1] for _, span, _ in seen) == 7777
+    for start, span, _ in seen:
+        # Final when handed out: nothing later changed it.
+        assert np.array_equal(span, result[:, :, start : start + span.shape[-1]])
+    # A span is handed out before the chunks after it have run.
+    assert seen[0][2] < len(progress)
 def demucs_overlap_add(signal, process, chunk, overlap):
     """Demucs' apply_model written out: a chunk at every step, short ones centred, weights summed then divided."""
     channels, length = signal.shape

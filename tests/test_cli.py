@@ -24,6 +24,11 @@ def short_song(demo_audio, path, seconds=2.0, channels=2):
     return path
 
 
+def visible(folder):
+    """The files of a song folder but the hidden done-marker (see stemdesk.batch)."""
+    return [path for path in folder.iterdir() if not path.name.startswith(".")]
+
+
 def error_lines(captured):
     return [line for line in captured.err.splitlines() if line.startswith("stemdesk: error:")]
 
@@ -33,7 +38,7 @@ def test_separate_writes_stems_and_rests_that_sum_to_the_song(tmp_path, demo_aud
     out = tmp_path / "out"
     assert main(["separate", str(song), "-o", str(out), "--rest", "--bit-depth", "float", "--device", "cpu"]) == 0
     folder = out / "song"
-    assert sorted(p.name for p in folder.iterdir()) == [
+    assert sorted(p.name for p in visible(folder)) == [
         "accompaniment.wav", "no_accompaniment.wav", "no_vocals.wav", "vocals.wav"]
     vocals, rate = sf.read(folder / "vocals.wav", dtype="float32")
     accompaniment, _ = sf.read(folder / "accompaniment.wav", dtype="float32")
@@ -48,7 +53,7 @@ def test_stems_choice_flac_and_mono(tmp_path, demo_audio):
     song = short_song(demo_audio, tmp_path / "mono.wav", channels=1)
     out = tmp_path / "out"
     assert main(["separate", str(song), "-o", str(out), "--stems", "vocals", "--format", "flac"]) == 0
-    files = list((out / "mono").iterdir())
+    files = visible(out / "mono")
     assert [f.name for f in files] == ["vocals.flac"]
     info = sf.info(files[0])
     assert info.channels == 1 and info.format == "FLAC" and info.subtype == "PCM_24", "24-bit: FLAC has no float"
@@ -94,7 +99,7 @@ def test_a_batch_with_bad_files_separates_the_good_ones(tmp_path, demo_audio, ca
         assert str(path) in line
     assert "Traceback" not in captured.err
     for song in good:
-        assert sorted(p.name for p in (out / song.stem).iterdir()) == ["accompaniment.wav", "vocals.wav"]
+        assert sorted(p.name for p in visible(out / song.stem)) == ["accompaniment.wav", "vocals.wav"]
     # no partial output of any kind for the bad files
     written = {p.relative_to(out).parts[0] for p in out.rglob("*") if p.is_file()}
     assert written == {"good0", "good1"}
@@ -168,7 +173,7 @@ def test_installed_command_without_arguments_separates_the_demo(tmp_path):
         capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in (tmp_path / "audio_example").iterdir()) == ["accompaniment.wav", "vocals.wav"]
+    assert sorted(p.name for p in visible(tmp_path / "audio_example")) == ["accompaniment.wav", "vocals.wav"]
     bad = subprocess.run(
         [sys.executable, "-m", "stemdesk.cli", "separate", str(tmp_path / "nope.mp3"), "-o", str(tmp_path)],
         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},

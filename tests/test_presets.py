@@ -105,7 +105,7 @@ def test_cli_separates_and_lists_with_a_preset(model_dir, demo_audio, tmp_path, 
     sf.write(song, demo_audio.samples[:, : 2 * 44100].T, 44100, subtype="FLOAT")
     assert main(["separate", str(song), "--model", "lead-backing", "-o", str(tmp_path / "out"),
                  "--bit-depth", "float"]) == 0
-    assert sorted(p.name for p in (tmp_path / "out" / "song").iterdir()) == ["backing.wav", "band.wav", "lead.wav"]
+    assert sorted(p.name for p in (tmp_path / "out" / "song").glob("*.wav")) == ["backing.wav", "band.wav", "lead.wav"]
     assert main(["models"]) == 0
     assert "lead-backing" in capsys.readouterr().out
 

@@ -202,3 +202,38 @@ def test_cli_gpu_request_without_a_gpu_is_one_line(tmp_path, demo_path, capsys):
     assert code == 2 and "Traceback" not in err
     (line,) = [line for line in err.splitlines() if line.startswith("stemdesk: error:")]
     assert "No usable GPU" in line
+
+
+@pytest.mark.parametrize("rate, channels", [(44100, 2), (48000, 2), (22050, 1)])
+def test_streamed_blocks_give_the_same_stems_as_a_whole_song(separator, demo_audio, rate, channels):
+    from stemdesk.audio import resample
+
+    audio = resample(demo_audio, rate)
+    audio = Audio(audio.samples[:channels], rate)
+    whole = separator.separate(audio)
+    blocks = (audio.samples[:, start : start + 7001] for start in range(0, audio.num_samples, 7001))
+    spans = list(separator.stream(blocks, rate, expected_length=audio.num_samples))
+    assert [start for start, _ in spans] == sorted(start for start, _ in spans)
+    streamed = np.concatenate([span for _, span in spans], axis=-1)
+    assert streamed.shape == (2, channels, audio.num_samples)
+    for index, stem in enumerate(whole.values()):
+        assert np.array_equal(streamed[index], stem.samples)
+    for start, span in spans:
+        # Every span already sums to its part of the song, exactly as float32 allows.
+        mixture = audio.samples[:, start : start + span.shape[-1]]
+        assert np.abs(span.sum(axis=0) - mixture).max() < 1e-6
+
+
+def test_on_span_shows_stems_before_the_song_is_done(separator, demo_audio):
+    long_audio = Audio(np.tile(demo_audio.samples, 3), demo_audio.rate)
+    progress = []
+    seen = []
+    stems = separator.separate(
+        long_audio,
+        progress=lambda done, total: progress.append((done, total)),
+        on_span=lambda start, span: seen.append((start, span.shape[-1], progress[-1])),
+    )
+    first_start, first_length, (done, total) = seen[0]
+    assert first_start == 0 and first_length > 0 and done < total
+    assert sum(length for _, length, _ in seen) == long_audio.num_samples
+    assert np.allclose(sum(stem.samples for stem in stems.values()), long_audio.samples, atol=1e-6)

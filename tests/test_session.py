@@ -1,5 +1,7 @@
 """Opening a song: decode, separate with the real model, and reopen from the disk cache."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -77,7 +79,10 @@ def test_second_open_is_a_cache_hit_with_identical_stems(opened_twice, cache):
 def test_a_damaged_cache_entry_is_separated_again_and_replaced(opened_twice, separator, cache):
     first = opened_twice[0]
     entry = cache.root / cache.key(first.mixture, separator.card)
-    (entry / "0.npy").write_bytes(b"\x93NUMPY garbage")
+    # A new file in its place, as a crashed store leaves one: `first`'s stems
+    # still map the old one (truncating a mapped file in place would be SIGBUS).
+    (entry / "damaged.npy").write_bytes(b"\x93NUMPY garbage")
+    os.replace(entry / "damaged.npy", entry / "0.npy")
 
     progress = ProgressLog()
     recomputed = open_song(DEMO, separator, cache, progress=progress)
@@ -120,6 +125,33 @@ def test_a_file_that_is_not_audio_is_a_one_line_error(separator, tmp_path):
         open_song(not_audio, separator, StemCache(tmp_path / "cache"))
 
     assert "notes.mp3" in str(error.value) and "\n" not in str(error.value)
+
+
+def test_a_long_song_can_be_played_from_its_first_chunk_on(separator, tmp_path):
+    from dataclasses import replace
+
+    from stemdesk.audio import Audio
+
+    demo = decode_song(DEMO)
+    song = replace(demo, mixture=Audio(np.tile(demo.mixture.samples, 4), demo.mixture.rate))  # 44 s: 4 chunks
+    seen = []
+
+    def on_growing(growing):
+        seen.append((growing.frontier, growing.length, growing.buffer[:, :, : growing.frontier].copy(), growing))
+
+    separated = separate_song(song, separator, StemCache(tmp_path / "cache"), on_growing=on_growing)
+    [(frontier, length, early, growing)] = seen
+    assert 0 < frontier < length == song.mixture.num_samples
+    assert growing.complete
+    plain = separator.separate(song.mixture)
+    for index, name in enumerate(separator.stems):
+        # The same stems as a plain separation, and the early part was already final.
+        np.testing.assert_array_equal(separated.stems[name].samples, plain[name].samples)
+        np.testing.assert_array_equal(early[index], plain[name].samples[:, :frontier])
+    # One chunk is the whole demo: done at once, nothing to play early.
+    seen.clear()
+    separate_song(decode_song(DEMO), separator, None, on_growing=on_growing)
+    assert seen == []
 
 
 def test_stems_of_an_older_engine_are_separated_again_not_served(separator, tmp_path, monkeypatch):

@@ -216,3 +216,34 @@ def test_keys_that_are_not_cache_keys_are_refused(tmp_path):
         cache.load("../../home")
     with pytest.raises(ValueError):
         cache.store("0" * 31 + "/", noise_stems(0))
+
+
+def _anonymous_rss_bytes() -> int:
+    """This process's private resident memory (heap, not file-backed pages)."""
+    for line in open("/proc/self/status"):
+        if line.startswith("RssAnon:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no RssAnon in /proc/self/status")
+
+
+def test_loaded_stems_are_memory_mapped_and_the_mixer_plays_them(tmp_path, card):
+    from stemdesk.playback import Mixer
+
+    two_minutes = 120 * RATE
+    stems = noise_stems(7, samples=two_minutes)  # 2 x 42 MB
+    cache = StemCache(tmp_path / "cache")
+    key = key_for(7, card)
+    assert cache.store(key, stems)
+    expected = Mixer({name: audio.samples for name, audio in stems.items()}, RATE)
+    mix = expected.mix(expected.state, 0, 3 * RATE)
+    del stems
+    before = _anonymous_rss_bytes()
+    loaded = cache.load(key)
+    assert _anonymous_rss_bytes() - before < 16 * 2**20  # read through, but not copied into RAM
+    for audio in loaded.values():
+        assert isinstance(audio.samples.base, np.memmap) and not audio.samples.flags.writeable
+    mixer = Mixer({name: audio.samples for name, audio in loaded.items()}, RATE)
+    np.testing.assert_array_equal(mixer.mix(mixer.state, 0, 3 * RATE), mix)
+    block = np.zeros((1024, 2), np.float32)
+    mixer.render(block)
+    np.testing.assert_array_equal(block.T, mix[:, :1024])

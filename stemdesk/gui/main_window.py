@@ -80,12 +80,15 @@ class MainWindow(QMainWindow):
 
     Signals:
         song_shown(LoadedSong): a song is on screen, ready to play and export.
+        song_growing_shown(LoadedSong): a song still being separated is on
+            screen and playable (its first chunk is done); song_shown follows.
         export_finished(list): the paths an export wrote.
         export_failed(str): why an export failed.
         cache_cleared(bytes_left): the stem cache was cleared.
     """
 
     song_shown = Signal(object)
+    song_growing_shown = Signal(object)
     export_finished = Signal(list)
     export_failed = Signal(str)
     cache_cleared = Signal(int)
@@ -195,6 +198,8 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         self.queue.song_ready.connect(self._on_song_ready)
+        self.queue.song_growing.connect(self._on_song_growing)
+        self.queue.progressed.connect(self._show_frontier)
         self.queue.failed.connect(self._on_separation_failed)
         self.queue.cancelled.connect(self._on_separation_cancelled)
         self.queue.device_ready.connect(self._on_device_ready)
@@ -369,6 +374,9 @@ class MainWindow(QMainWindow):
     def _on_song_ready(self, loaded: LoadedSong) -> None:
         self.recent.add(loaded.session.path)
         session = loaded.session
+        if self._growing_into(loaded):
+            self._finish_growing(loaded)
+            return
         if self.song is not None and session.path == self.song.session.path:
             # The shown song split by another model: swap the stems in, playing or not,
             # unless the musician has gone back to the model on screen meanwhile.
@@ -386,6 +394,44 @@ class MainWindow(QMainWindow):
         self.show_song(loaded)
         if loaded.warnings:
             self.show_message(loaded.warnings[0], "warning")
+
+    def _on_song_growing(self, loaded: LoadedSong) -> None:
+        """The first chunk is separated: play the song while the rest fills in."""
+        session = loaded.session
+        if self.song is not None and session.path == self.song.session.path:
+            # Another model for the song on screen: on it goes, separated as far as it is.
+            if session.card.id == self.queue.model_id:
+                self.show_song(loaded, same_song=True)
+            return
+        if self.transport.is_playing and self.song is not None:
+            return  # song_ready offers it when it is done
+        self.show_song(loaded)
+
+    def _growing_into(self, loaded: LoadedSong) -> bool:
+        """Whether the song on the transport is ``loaded`` while it was being separated."""
+        shown = self.song
+        return (shown is not None and shown.growing is not None and loaded.growing is None
+                and shown.session.path == loaded.session.path and shown.session.card.id == loaded.session.card.id)
+
+    def _finish_growing(self, loaded: LoadedSong) -> None:
+        # The transport already plays these stems (now all final): keep it
+        # playing where it is, and only bring the views and the card up to date.
+        drawn = self.views.picture is self.song.picture
+        self.song = loaded
+        self.song_card.show_song(loaded, self.device_name or "the CPU")
+        self.actions["export"].setEnabled(True)
+        if not drawn:
+            QTimer.singleShot(1, lambda: self._draw_song(loaded, None))
+            return
+        self.views.set_frontier(None)
+        self.views.update_masks(loaded.picture)
+        self.song_shown.emit(loaded)
+        self.grid_analysis.analyse(loaded)
+
+    def _show_frontier(self) -> None:
+        growing = self.song.growing if self.song is not None else None
+        if growing is not None:
+            self.views.set_frontier(growing.frontier / growing.mixture.rate)
 
     def _switch_to(self, path: Path) -> None:
         # Asked for explicitly: stop playing, so that the song is shown when it is ready.
@@ -416,7 +462,8 @@ class MainWindow(QMainWindow):
         self.song = loaded
         # The lanes take their room now and fill in when the analysis is done: nothing moves under the mouse.
         self.views.set_activity({name: [] for name in session.card.stems}, theme.stem_colours(session.card.stems))
-        self.transport.load(stems, session.mixture.rate, self.mixer_model.state, position, playing)
+        self.transport.load(stems, session.mixture.rate, self.mixer_model.state, position, playing,
+                            growing=loaded.growing)
         self.transport_bar.setEnabled(True)
         self.song_card.show_song(loaded, self.device_name or "the CPU")
         for action in song_actions(self.actions):
@@ -440,10 +487,18 @@ class MainWindow(QMainWindow):
         self._on_position(self.transport.position)
         if zoom is not None:
             self.views.zoom_to(*zoom)
+        self.views.set_frontier(None)
+        self._show_frontier()
         self.stack.setCurrentWidget(self.views)
-        self.song_shown.emit(loaded)
-        # After the song is on screen: the analysis competes with drawing for the interpreter.
-        self.grid_analysis.analyse(loaded)
+        if loaded.growing is not None:
+            # Not before every stem is there: an export would hold silence.
+            self.actions["export"].setEnabled(False)
+            self.song_card.export_button.setEnabled(False)
+            self.song_growing_shown.emit(loaded)
+        else:
+            self.song_shown.emit(loaded)
+            # After the song is on screen: the analysis competes with drawing for the interpreter.
+            self.grid_analysis.analyse(loaded)
 
     def _on_separation_failed(self, path: Path, message: str) -> None:
         self.show_message(message if path.name in message else f"{path.name}: {message}", "error")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 # Loaded now, on the GUI thread while the window is being built: importing it
@@ -21,9 +21,10 @@ from pathlib import Path
 import onnxruntime  # noqa: F401
 from PySide6.QtCore import QObject, Signal
 
-from stemdesk.audio import decode_warnings
+from stemdesk.audio import Audio, decode_warnings
 from stemdesk.chunking import Cancelled, CancelToken, Progress
 from stemdesk.display import SongPicture, song_picture
+from stemdesk.growing_stems import GrowingStems
 from stemdesk.gui.worker import Worker
 from stemdesk.catalogue import Catalogue
 from stemdesk.separators import StemSeparator
@@ -35,13 +36,18 @@ from stemdesk.stem_cache import StemCache
 @dataclass(frozen=True, eq=False)
 class LoadedSong:
     """A separated song, what the views draw of it, and its identity (:func:`~stemdesk.analysis.store.song_key`:
-    the song's own data, its practice set-up and beat grid, is kept under it)."""
+    the song's own data, its practice set-up and beat grid, is kept under it).
+
+    ``growing`` is set while the song is still being separated: its stems
+    are then views of that buffer, final up to its frontier.
+    """
 
     session: SongSession
     picture: SongPicture
     identity: str
     #: What decoding warned about (the file ends early...), one line each.
     warnings: tuple[str, ...] = ()
+    growing: GrowingStems | None = None
 
 
 class TimeLeft:
@@ -111,6 +117,9 @@ class SeparationQueue(QObject):
         device_ready(name): the separator runs on ``name`` ("CPU" or a GPU's name).
         progressed(done, total, seconds_left, text): after each chunk; seconds_left
             is negative while unknown, text says it in words (:func:`describe_progress`).
+        song_growing(LoadedSong): a song's first chunk is separated; its stems
+            (``growing`` set) fill in as the separation goes on. Not sent for
+            a cache hit or a separator that does not hand out spans.
         song_ready(LoadedSong): a song is separated (or came from the cache).
         failed(path, message): a song could not be opened or separated.
         cancelled(path): the running song was cancelled.
@@ -121,6 +130,7 @@ class SeparationQueue(QObject):
     started = Signal(Path)
     device_ready = Signal(str)
     progressed = Signal(int, int, float, str)
+    song_growing = Signal(object)
     song_ready = Signal(object)
     failed = Signal(Path, str)
     cancelled = Signal(Path)
@@ -259,11 +269,20 @@ class SeparationQueue(QObject):
         self._separating_since = time.monotonic()
         # A signal emitted from this thread is delivered in the GUI thread.
         self.device_ready.emit(separator.device_name)
-        song = separate_song(song, separator, self.cache, progress, cancel)
+        identity = song_key(song.mixture)
+        song = separate_song(song, separator, self.cache, progress, cancel,
+                             on_growing=lambda growing: self._emit_growing(song, identity, separator, growing))
         picture = song_picture(
             song.mixture.samples, {name: stem.samples for name, stem in song.stems.items()}, song.mixture.rate
         )
-        return LoadedSong(song, picture, song_key(song.mixture), tuple(warnings))
+        return LoadedSong(song, picture, identity, tuple(warnings))
+
+    def _emit_growing(self, song: SongSession, identity: str, separator, growing: GrowingStems) -> None:
+        """On the worker thread, at the first finished span: the song to play while separating."""
+        stems = {name: Audio(stem, song.mixture.rate) for name, stem in growing.stems.items()}
+        session = replace(song, card=separator.card, stems=stems, from_cache=False)
+        picture = song_picture(song.mixture.samples, growing.stems, song.mixture.rate)
+        self.song_growing.emit(LoadedSong(session, picture, identity, growing=growing))
 
     def _on_progress(self, done: int, total: int) -> None:
         since, now = self._separating_since, time.monotonic()

@@ -200,6 +200,7 @@ class SongViews(QWidget):
         self._picture: SongPicture | None = None
         self._image_rect = QRectF()
         self._mask_stem = ""
+        self._mask_colour = theme.ACCENT
         self._syncing_range = False
         self._loop_span: tuple[float, float] | None = None
         self._grid: BeatGrid | None = None
@@ -288,6 +289,17 @@ class SongViews(QWidget):
             plot.addItem(region, ignoreBounds=True)
             region.sigRegionChangeFinished.connect(self._on_loop_region_edited)
             self._loop_regions.append(region)
+
+        # Beyond the frontier of a song still being separated: the mixture plays there.
+        self._unseparated = []
+        for plot in (self.overview, self.spectrogram, self.mask):
+            shade = pg.LinearRegionItem(brush=QColor(0, 0, 0, 120), pen=pg.mkPen(theme.MUTED_TEXT, width=1),
+                                        movable=False)
+            shade.setZValue(5)
+            shade.setToolTip("Not separated yet: the song plays as it is here")
+            shade.hide()
+            plot.addItem(shade, ignoreBounds=True)
+            self._unseparated.append(shade)
 
         self._playheads = []
         for plot in (self.overview, self.spectrogram, self.mask):
@@ -382,7 +394,7 @@ class SongViews(QWidget):
         """Draw ``stem``'s mask, from the background colour (0) to ``colour`` (1)."""
         if self._picture is None or stem not in self._picture.masks:
             return
-        self._mask_stem = stem
+        self._mask_stem, self._mask_colour = stem, colour
         stops = [QColor(theme.BACKGROUND), QColor(colour).darker(130), QColor(colour).lighter(140)]
         colour_map = pg.ColorMap([0.0, 0.6, 1.0], stops)
         self.mask_image.setColorMap(colour_map)
@@ -391,6 +403,27 @@ class SongViews(QWidget):
         self.mask_image.setRect(self._image_rect)
         self._mask_label.setText(f"Mask · {stem}")
         self._mask_label.setColor(QColor(colour))
+
+    def update_masks(self, picture: SongPicture) -> None:
+        """Take a newer picture of the same song (masks filled in), keeping zoom, loop and playhead."""
+        self._picture = picture
+        self.set_mask(self._mask_stem, self._mask_colour)
+
+    @property
+    def frontier(self) -> float | None:
+        """Seconds separated so far of a song being separated; None when all of it is."""
+        shade = self._unseparated[0]
+        return float(shade.getRegion()[0]) if shade.isVisible() else None
+
+    def set_frontier(self, seconds: float | None) -> None:
+        """Shade the song after ``seconds`` as not separated yet (None: all is separated)."""
+        duration = self._picture.duration if self._picture is not None else 0.0
+        for shade in self._unseparated:
+            if seconds is None or seconds >= duration:
+                shade.hide()
+            else:
+                shade.setRegion((seconds, duration))
+                shade.show()
 
     def visible_span(self) -> tuple[float, float]:
         """The time span (seconds) the spectrogram and mask show."""

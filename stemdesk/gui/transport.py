@@ -17,6 +17,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from stemdesk.errors import StemdeskError
+from stemdesk.growing_stems import GrowingStems
 from stemdesk.playback import BeatGrid, Mixer, MixerState, Player, list_output_devices
 from stemdesk.practice import Grid, PracticeSetup, click_grid
 
@@ -99,14 +100,16 @@ class Transport(QObject):
         return self._practice
 
     def load(
-        self, stems: dict[str, np.ndarray], rate: int, state: MixerState, position: int = 0, play: bool = False
+        self, stems: dict[str, np.ndarray], rate: int, state: MixerState, position: int = 0, play: bool = False,
+        growing: GrowingStems | None = None,
     ) -> None:
         """Put a song (stem arrays ``(channels, samples)``) on the transport at sample ``position``.
 
         ``play`` starts it at once: the same song split by another model goes on playing.
+        ``growing``: the buffer the stems are views of while still being separated.
         """
         self.unload()
-        self.mixer = Mixer(stems, rate, max_block=max(4096, self._blocksize))
+        self.mixer = Mixer(stems, rate, max_block=max(4096, self._blocksize), growing=growing)
         self._mix = state
         self._push_mix()
         self.mixer.seek(position)

@@ -19,6 +19,8 @@ from types import MappingProxyType
 
 import numpy as np
 
+from stemdesk.growing_stems import GrowingStems
+
 
 def db_to_amp(db: float) -> float:
     """Amplitude factor of a level in decibels; -inf dB (a fader at the bottom) is 0.0."""
@@ -132,9 +134,20 @@ class Mixer:
     max_block: frames of the largest block `render` expects; its scratch buffers are
         sized for it once, so the audio callback allocates nothing (a larger block makes
         it grow them on that call).
+    growing: for a song still being separated, the `GrowingStems` that `stems` are
+        views of: up to its frontier the stems are mixed as usual; beyond it, where
+        nothing is separated yet, the song itself plays at the master level (mute,
+        solo and faders apply to what is separated). The frontier is read once per
+        block, and only samples before it are read from the stems.
     """
 
-    def __init__(self, stems: Mapping[str, np.ndarray], rate: int, max_block: int = 4096):
+    def __init__(
+        self,
+        stems: Mapping[str, np.ndarray],
+        rate: int,
+        max_block: int = 4096,
+        growing: GrowingStems | None = None,
+    ):
         if not stems:
             raise ValueError("a mixer needs at least one stem")
         arrays = {name: np.asarray(audio, dtype=np.float32) for name, audio in stems.items()}
@@ -155,6 +168,10 @@ class Mixer:
         self.channels = channels
         self.length: int = lengths.pop()
         self._stems = tuple(arrays.values())
+        self._growing = growing
+        if growing is not None and growing.mixture.samples.shape != (channels, self.length):
+            raise ValueError(f"the song is {growing.mixture.samples.shape}, its stems ({channels}, {self.length})")
+        self._last_master = 0.0
 
         self._state = MixerState.for_stems(self.names)
         self._amps_state = self._state
@@ -217,6 +234,7 @@ class Mixer:
         Call it only while no `render` runs (the player calls it with its stream stopped).
         """
         self._last_amps = [0.0] * len(self.names)
+        self._last_master = 0.0
 
     def snap(self) -> None:
         """Make the next block start at the current state's gains, without a ramp (a
@@ -248,6 +266,9 @@ class Mixer:
             self._position = target
             self._finished = False
             self._seek_done = serial
+        growing = self._growing
+        frontier = growing.frontier if growing is not None else self.length
+        master = 0.0 if fade_out else db_to_amp(state.master_db)
         if fade_out:
             amps = [0.0] * len(self.names)
         else:
@@ -266,11 +287,19 @@ class Mixer:
             stop = min(loop_end if looping else self.length, position + frames - written)
             if stop <= position:
                 break
-            self._add_span(position, stop, written, frames, amps)
+            # Separated up to the frontier; the song itself beyond it.
+            split = min(max(frontier, position), stop)
+            if split > position:
+                self._add_span(position, split, written, frames, amps)
+            if stop > split:
+                self._add_mixture(growing.mixture.samples, split, stop, written + split - position, frames, master)
             written += stop - position
             position = loop_start if looping and stop == loop_end else stop
 
         self._last_amps = amps
+        self._last_master = master
+        if frontier >= self.length:
+            self._growing = None  # all separated: nothing more to read from it
         self._position = position
         self._finished = position >= self.length
         np.copyto(out, acc.T)
@@ -309,17 +338,41 @@ class Mixer:
                     np.multiply(stem[channel, start:stop], gain, out=scaled)
                 np.add(target[channel], scaled, out=target[channel])
 
+    def _add_mixture(self, mixture: np.ndarray, start: int, stop: int, offset: int, frames: int, master: float) -> None:
+        """Add the unseparated song's samples [start, stop) at block frame `offset`."""
+        count = stop - start
+        target = self._acc[:, offset : offset + count]
+        old = self._last_master
+        if old == master == 0.0:
+            return
+        if old == master:
+            gain = master
+        else:
+            ramp = self._ramp[:frames]
+            np.multiply(self._steps[:frames], (master - old) / frames, out=ramp)
+            np.add(ramp, old, out=ramp)
+            gain = ramp[offset : offset + count]
+        scaled = self._scaled[:count]
+        for channel in range(self.channels):
+            np.multiply(mixture[channel, start:stop], gain, out=scaled)
+            np.add(target[channel], scaled, out=target[channel])
+
     def mix(self, state: MixerState, start: int = 0, stop: int | None = None) -> np.ndarray:
         """The mix of samples [start, stop) under `state`, with constant gains, no loop.
 
         Returns float32 (channels, stop - start): the sum over stems of amplitude * stem,
-        mono stems spread to every channel. Safe to call from any thread while playing.
+        mono stems spread to every channel (beyond a growing song's frontier: the song
+        at the master level). Safe to call from any thread while playing.
         """
         stop = self.length if stop is None else stop
         if not 0 <= start <= stop <= self.length:
             raise ValueError(f"range [{start}, {stop}) is outside the song's {self.length} samples")
         out = np.zeros((self.channels, stop - start), dtype=np.float32)
+        growing = self._growing
+        split = min(max(growing.frontier, start), stop) if growing is not None else stop
         for stem, amp in zip(self._stems, state.amplitudes(self.names)):
             if amp != 0.0:
-                out += stem[:, start:stop] * np.float32(amp)
+                out[:, : split - start] += stem[:, start:split] * np.float32(amp)
+        if split < stop:
+            out[:, split - start :] = growing.mixture.samples[:, split:stop] * np.float32(db_to_amp(state.master_db))
         return out

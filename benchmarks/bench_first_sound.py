@@ -1,0 +1,91 @@
+"""Time from opening a song to its first separated sound, in the real window.
+
+The window runs offscreen with a real PortAudio stream on ALSA's null device
+(a temporary HOME with a null ~/.asoundrc); a song of --minutes (the demo
+tiled) is opened as a drop would open it, the vocals are soloed and play is
+pressed the moment the song appears, and the first audio callback that
+outputs the separated stem (not the song itself) stops the clock. Prints
+the steps on the way, for each --model, with the load average (the figures
+only mean something on a quiet machine).
+
+    python benchmarks/bench_first_sound.py [--minutes 4] [--model spleeter-2stems htdemucs] [--stem vocals]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def measure(model: str, song: Path, stem: str, folder: Path) -> dict[str, float]:
+    from PySide6.QtCore import QSettings
+
+    from stemdesk.gui.app import create_application
+    from stemdesk.gui.main_window import MainWindow
+    from tests.gui.first_sound import play_as_soon_as_shown
+
+    app = create_application()
+    settings = QSettings(str(folder / f"{model}.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(settings, cache_root=folder / f"cache-{model}", model_id=model)
+    window.show()
+    marks: dict[str, float] = {}
+    window.queue.device_ready.connect(lambda name: marks.setdefault("model loaded", time.perf_counter()))
+    window.queue.progressed.connect(lambda done, total, left: marks.setdefault("separating", time.perf_counter()))
+    window.song_growing_shown.connect(lambda loaded: marks.setdefault("song shown", time.perf_counter()))
+    probes = play_as_soon_as_shown(window, stem)
+    failures: list[str] = []
+    window.queue.failed.connect(lambda path, message: failures.append(message))
+    opened = time.perf_counter()
+    window.open_song(song)
+    while not (probes and probes[0].at) and not failures and time.perf_counter() - opened < 600:
+        app.processEvents()
+        time.sleep(0.001)
+    window.queue.cancel_all()
+    window.queue.wait()
+    window.close()
+    if failures or not probes:
+        raise SystemExit(f"{model}: {failures[0] if failures else 'no song shown within 10 minutes'}")
+    marks["first separated sound"] = probes[0].at
+    return {name: at - opened for name, at in sorted(marks.items(), key=lambda item: item[1])}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=4.0)
+    parser.add_argument("--model", nargs="+", default=["spleeter-2stems"])
+    parser.add_argument("--stem", default="vocals")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="stemdesk-first-sound-") as temp:
+        folder = Path(temp)
+        (folder / ".asoundrc").write_text("pcm.!default { type null }\n")
+        os.environ["HOME"] = str(folder)  # before PortAudio starts: ALSA reads it then
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        os.environ["XDG_CACHE_HOME"] = str(folder / "xdg-cache")
+
+        import numpy as np
+        import soundfile
+
+        from stemdesk.audio import decode
+
+        demo = decode(ROOT / "resources" / "demo" / "audio_example.mp3")
+        song = folder / "song.wav"
+        frames = int(args.minutes * 60 * demo.rate)
+        soundfile.write(song, np.tile(demo.samples, -(-frames // demo.num_samples))[:, :frames].T, demo.rate,
+                        subtype="FLOAT")
+        print(f"{args.minutes:g}-minute song, load average {os.getloadavg()[0]:.1f} at the start")
+        for model in args.model:
+            steps = measure(model, song, args.stem, folder)
+            line = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in steps.items())
+            print(f"{model:<18} {line}")
+        print(f"load average {os.getloadavg()[0]:.1f} at the end")
+
+
+if __name__ == "__main__":
+    main()
