@@ -176,7 +176,7 @@ class HybridSeparator:
     def _check_graph(self) -> None:
         """StemdeskError when the graph's tensors are not the ones the card names and shapes."""
         card = self.card
-        stems, frames, bins = len(card.stems), card.frames, card.n_fft // 2
+        frames, bins = card.frames, card.n_fft // 2
         expected = {
             card.input.waveform: (1, card.channels, card.segment_samples),
             card.input.spectrogram: (1, 2 * card.channels, bins, frames),

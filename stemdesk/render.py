@@ -51,17 +51,20 @@ def render_practice(
     if not 0 <= start < end <= mixer.length:
         raise ValueError(f"range [{start}, {end}) is outside the song's {mixer.length} samples")
     pipeline = RenderPipeline(mixer, grid)
-    pipeline.check_practice(practice)
-    pipeline.practice = practice
-    pipeline.start(start, count_in=practice.count_in_bars > 0)
-    pieces = []
-    while True:
-        chunk = pipeline.render()
-        past = np.flatnonzero(~chunk.counting & (chunk.positions >= end))
-        if past.size:
-            pieces.append(chunk.audio[:, : past[0]])
-            break
-        pieces.append(chunk.audio)
+    try:
+        pipeline.check_practice(practice)
+        pipeline.practice = practice
+        pipeline.start(start, count_in=practice.count_in_bars > 0)
+        pieces = []
+        while True:
+            chunk = pipeline.render()
+            past = np.flatnonzero(~chunk.counting & (chunk.positions >= end))
+            if past.size:
+                pieces.append(chunk.audio[:, : past[0]])
+                break
+            pieces.append(chunk.audio)
+    finally:
+        pipeline.close()
     return Audio(np.concatenate(pieces, axis=1), mixer.rate)
 
 

@@ -1,7 +1,6 @@
 """The catalogue of installed models and presets, and the checks every card goes through when read."""
 
 import json
-import shutil
 
 import pytest
 

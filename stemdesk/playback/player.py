@@ -216,6 +216,16 @@ class Player:
         return self._underflow_count + self._feed.underruns
 
     @property
+    def portaudio_underflow_count(self) -> int:
+        """Blocks PortAudio itself flagged as an output underflow."""
+        return self._underflow_count
+
+    @property
+    def starved_count(self) -> int:
+        """Blocks the callback asked for before the render thread had them ready."""
+        return self._feed.underruns
+
+    @property
     def copied(self) -> int:
         """Frames the latest block took from the ring (the rest of it was zeros)."""
         return self._feed.copied
@@ -342,6 +352,7 @@ class Player:
         self.pause()
         self._closed = True
         self._renderer.stop()
+        self._pipeline.close()
         self._stream.close()
 
     def _check_open(self) -> None:

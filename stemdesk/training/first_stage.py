@@ -26,7 +26,6 @@ from pathlib import Path
 from stemdesk.audio import Audio, decode, write_audio
 from stemdesk.catalogue import Catalogue
 from stemdesk.errors import StemdeskError
-from stemdesk.catalogue import Catalogue
 
 #: A first stage: the song's full mix in, the stem a second stage works on out, same shape.
 FirstStage = Callable[[Audio], Audio]

@@ -49,7 +49,13 @@ class SoakReport:
     actions: Counter = field(default_factory=Counter)
     exceptions: list[str] = field(default_factory=list)
     status_blocks: int = 0
+    #: Output underflows PortAudio reported.
     underflows: int = 0
+    #: Blocks the callback took before the render thread had filled them. On ALSA's
+    #: null device this counts nothing a sound card would hear: with no clock, the
+    #: callback asks for the next block as soon as it has returned, faster than any
+    #: producer renders (benchmarks/bench_audio_callback.py measures the real headroom).
+    starved_blocks: int = 0
     rss_after_warmup: int = 0
     rss_at_end: int = 0
 
@@ -68,7 +74,8 @@ class SoakReport:
             f"{sum(self.actions.values())} actions: "
             + ", ".join(f"{name} {count}" for name, count in sorted(self.actions.items())),
             f"exceptions {len(self.exceptions)}, blocks with PortAudio status flags {self.status_blocks}, "
-            f"underflows {self.underflows}",
+            f"underflows {self.underflows} (blocks the clockless null device took before they were "
+            f"rendered: {self.starved_blocks})",
             f"RSS {self.rss_after_warmup / 2**20:.1f} MB after warm-up, {self.rss_at_end / 2**20:.1f} MB at the end: "
             f"growth {self.growth_bytes / 2**20:+.2f} MB",
         ]
@@ -123,8 +130,7 @@ def soak(
             except Exception:
                 report.exceptions.append(traceback.format_exc())
     finally:
-        report.status_blocks += player.status_count
-        report.underflows += player.underflow_count
+        _count_flags(player, report)
         player.close()
     report.wall_seconds = time.monotonic() - started
     gc.collect()
@@ -137,14 +143,19 @@ def soak(
 def _switch(player: Player, mixer: Mixer, report: SoakReport, blocksize: int) -> Player:
     """Close ``player`` and play ``mixer`` from where it was, as a model change does."""
     position, playing = player.position, player.is_playing
-    report.status_blocks += player.status_count
-    report.underflows += player.underflow_count
+    _count_flags(player, report)
     player.close()
     player = Player(mixer, blocksize=blocksize)
     player.seek(position)
     if playing:
         player.play()
     return player
+
+
+def _count_flags(player: Player, report: SoakReport) -> None:
+    report.status_blocks += player.status_count
+    report.underflows += player.portaudio_underflow_count
+    report.starved_blocks += player.starved_count
 
 
 def _act(action: str, player: Player, rng) -> None:

@@ -2,7 +2,6 @@
 
 import pytest
 
-from stemdesk.audio import Audio
 from stemdesk.catalogue import Catalogue
 from tests.playback.soak import soak
 
