@@ -363,5 +363,5 @@ CASES: list[Case] = [
     Case("device", device_link, "error", "not a regular file"),
     Case("peak-3e38", scaled("loud-3e38.wav", 3.3e38, subtype="FLOAT"), "error", "too loud"),
     Case("folder-named-wav", lambda folder: (folder / "album.wav").mkdir() or folder / "album.wav", "error",
-         "is a folder"),
+         "no audio files in this folder"),
 ]
