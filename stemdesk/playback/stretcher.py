@@ -17,7 +17,6 @@ about `ratio_delay` input samples before the newest input (measured: 1300-2000 s
 
 from __future__ import annotations
 
-import threading
 from types import ModuleType
 
 import numpy as np
@@ -70,32 +69,6 @@ def pitch_factor(semitones: float, cents: float = 0.0) -> float:
     return 2.0 ** ((semitones + cents / 100.0) / 12.0)
 
 
-#: Stretchers of closed streams, by (rate, channels, max_block), for the next stream to reuse.
-_idle: dict[tuple[int, int, int], list[Stretcher]] = {}
-_idle_lock = threading.Lock()
-
-
-def borrow_stretcher(rate: int, channels: int, max_block: int) -> Stretcher:
-    """A stretcher for one stream: a returned one (see `return_stretcher`) when there is one.
-
-    Each new Rubber Band stretcher left about 0.5 MB of RSS behind once its player
-    closed (measured: 80 players opened and closed in turn grew RSS by 56 MB, 10 MB
-    without the stretcher), and the window opens a player on every model switch, so
-    the soak's hour grew without bound. The stream that takes it resets it first.
-    """
-    with _idle_lock:
-        idle = _idle.get((int(rate), int(channels), int(max_block)))
-        if idle:
-            return idle.pop()
-    return Stretcher(rate, channels, max_block)
-
-
-def return_stretcher(stretcher: Stretcher) -> None:
-    """Hand back the stretcher of a stream that is done with it (no further calls on it)."""
-    with _idle_lock:
-        _idle.setdefault(stretcher.key, []).append(stretcher)
-
-
 class Stretcher:
     """A real-time time stretcher and pitch shifter for one stream.
 
@@ -120,8 +93,6 @@ class Stretcher:
         self._rb.set_max_process_size(int(max_block))
         self._channels = int(channels)
         self._max_block = int(max_block)
-        #: What a stream must match to reuse this stretcher.
-        self.key = (int(rate), self._channels, self._max_block)
         self._tempo = 1.0
         self._pitch = 1.0
         self._to_drop = 0
