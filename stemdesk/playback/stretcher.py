@@ -89,8 +89,8 @@ class Stretcher:
             option.PROCESS_REALTIME | option.ENGINE_FINER | option.PitchHighConsistency
             | option.CHANNELS_TOGETHER
         )
-        self._rb = rb.RubberBandStretcher(int(rate), int(channels), options, 1.0, 1.0)
-        self._rb.set_max_process_size(int(max_block))
+        self._make = lambda: rb.RubberBandStretcher(int(rate), int(channels), options, 1.0, 1.0)
+        self._rb = None
         self._channels = int(channels)
         self._max_block = int(max_block)
         self._tempo = 1.0
@@ -124,8 +124,17 @@ class Stretcher:
             self._rb.pitch_scale = self._pitch
 
     def reset(self) -> None:
-        """Forget all input (for a seek); the next output starts with the next input."""
-        self._rb.reset()
+        """Forget all input (for a seek); the next output starts with the next input.
+
+        A new Rubber Band stretcher rather than its own reset(): after reset() it
+        did not give the same output as a fresh one, so what a stream played
+        depended on what it had stretched before the seek (tests/test_render.py
+        compares the player with an offline render). It costs one allocation per seek.
+        """
+        self._rb = self._make()
+        self._rb.set_max_process_size(self._max_block)
+        self._rb.time_ratio = 1.0 / self._tempo
+        self._rb.pitch_scale = self._pitch
         self._start_delay = int(self._rb.get_start_delay())
         pad = int(self._rb.get_preferred_start_pad())
         silence = np.zeros((self._channels, self._max_block), dtype=np.float32)
