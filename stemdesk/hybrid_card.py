@@ -12,16 +12,12 @@ naming the file and the field.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import Field, model_validator
 
 from . import PROJECT_ROOT
-from .errors import StemdeskError
-from .models import CardSchema, ModelId, OnnxFileName, Sha256, StemNames, Text, card_identity, verify_file
-from .validation import read_json, validated
+from .models import CardSchema, ModelId, OnnxCard, OnnxFileName, Sha256, StemNames, Text
 
 #: The card stemdesk installs beside ``htdemucs.onnx`` (the installer fills in nothing: the sha256 is fixed).
 HTDEMUCS_CARD = PROJECT_ROOT / "resources" / "cards" / "htdemucs.json"
@@ -51,7 +47,7 @@ class HybridOutputs(CardSchema):
     time: str
 
 
-class HybridCard(CardSchema):
+class HybridCard(OnnxCard):
     """Everything the engine needs to run one hybrid waveform model.
 
     ``overlap``: the fraction of a segment consecutive segments share; they
@@ -90,7 +86,6 @@ class HybridCard(CardSchema):
     source: Text
     metrics: dict[str, Any] = Field(default_factory=dict)
 
-    _card_path: Path | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _fits_together(self) -> HybridCard:
@@ -120,40 +115,3 @@ class HybridCard(CardSchema):
         evaluation's oracle uses for it.
         """
         return 2.0
-
-    @property
-    def card_path(self) -> Path | None:
-        return self._card_path
-
-    @property
-    def onnx_path(self) -> Path:
-        folder = self._card_path.parent if self._card_path else Path.cwd()
-        return folder / self.onnx
-
-    @property
-    def identity(self) -> str:
-        """SHA-256 of every field that determines the stems (the weights' digest among them)."""
-        return card_identity(self, exclude={"name", "license", "source", "metrics"})
-
-    @classmethod
-    def load(cls, card_path: str | os.PathLike) -> HybridCard:
-        """Read and check a card; StemdeskError naming the file (and field) when unusable."""
-        card_path = Path(card_path)
-        return cls.from_json(read_json(card_path, "Model card"), card_path)
-
-    @classmethod
-    def from_json(cls, raw: Any, card_path: Path, catalogue: object = None) -> HybridCard:
-        """A card from the JSON read from ``card_path``.
-
-        Found through a ``catalogue``, a card whose network is not beside it is
-        refused (an installed model that cannot run); its bytes are checked when opened.
-        """
-        card = validated(cls, raw, card_path, "Model card")
-        card._card_path = Path(card_path)
-        if catalogue is not None and not card.onnx_path.is_file():
-            raise StemdeskError(f"Model file missing for {card.id!r}: {card.onnx_path}")
-        return card
-
-    def verify(self) -> None:
-        """Check that the .onnx exists and its bytes match the card's sha256."""
-        verify_file(self.onnx_path, self.sha256, self.id)

@@ -82,7 +82,53 @@ class Postfilter(CardSchema):
     iterations: int = Field(default=1, ge=0, le=10)
 
 
-class ModelCard(CardSchema):
+class OnnxCard(CardSchema):
+    """What every card of one ONNX network has: where it was read from, its network beside it,
+    its identity for the stem cache, and loading and checking. Its kinds (:class:`ModelCard`,
+    :class:`stemdesk.hybrid_card.HybridCard`) declare the fields ``id``, ``onnx`` and ``sha256``."""
+
+    _card_path: Path | None = PrivateAttr(default=None)
+
+    @property
+    def card_path(self) -> Path | None:
+        """The file this card was read from (None for a card made in memory)."""
+        return self._card_path
+
+    @property
+    def onnx_path(self) -> Path:
+        """The network beside the card."""
+        return (self._card_path.parent if self._card_path else Path.cwd()) / self.onnx
+
+    @property
+    def identity(self) -> str:
+        """Digest of every field that determines the stems: all but the descriptive ones."""
+        return card_identity(self, exclude={"name", "license", "source", "metrics"})
+
+    @classmethod
+    def load(cls, card_path: str | os.PathLike) -> OnnxCard:
+        """Read and check a card; raise StemdeskError naming the file and field if it is unusable."""
+        card_path = Path(card_path)
+        return cls.from_json(read_json(card_path, "Model card"), card_path)
+
+    @classmethod
+    def from_json(cls, raw, card_path: Path, catalogue: Catalogue | None = None) -> OnnxCard:
+        """A card from the JSON read from ``card_path``.
+
+        Found through a ``catalogue``, a card whose network is not beside it is refused
+        (an installed model that cannot run); its bytes are checked when it is opened.
+        """
+        card = validated(cls, raw, card_path, "Model card")
+        card._card_path = Path(card_path)
+        if catalogue is not None and not card.onnx_path.is_file():
+            raise StemdeskError(f"Model file missing for {card.id!r}: {card.onnx_path}")
+        return card
+
+    def verify(self) -> None:
+        """Check that the .onnx exists and its bytes match the card's sha256."""
+        verify_file(self.onnx_path, self.sha256, self.id)
+
+
+class ModelCard(OnnxCard):
     """Everything the engine needs to run one ONNX mask-estimating separation model."""
 
     kind: Literal["mask"] = "mask"
@@ -108,7 +154,6 @@ class ModelCard(CardSchema):
     source: str
     metrics: dict = Field(default_factory=dict)
     postfilter: Postfilter | None = None
-    _card_path: Path | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _fits_together(self) -> ModelCard:
@@ -129,47 +174,9 @@ class ModelCard(CardSchema):
         return self
 
     @property
-    def card_path(self) -> Path | None:
-        """The file this card was read from (None for a card made in memory)."""
-        return self._card_path
-
-    @property
-    def onnx_path(self) -> Path:
-        """The network beside the card."""
-        return (self._card_path.parent if self._card_path else Path.cwd()) / self.onnx
-
-    @property
     def chunk_samples(self) -> int:
         """Samples whose centred STFT has exactly ``segment_frames`` frames."""
         return (self.segment_frames - 1) * self.hop_length
-
-    @property
-    def identity(self) -> str:
-        """Digest of every field that determines the stems: all but the descriptive ones."""
-        return card_identity(self, exclude={"name", "license", "source", "metrics"})
-
-    @classmethod
-    def load(cls, card_path: str | os.PathLike) -> ModelCard:
-        """Read and check a card; raise StemdeskError naming the file and field if it is unusable."""
-        card_path = Path(card_path)
-        return cls.from_json(read_json(card_path, "Model card"), card_path)
-
-    @classmethod
-    def from_json(cls, raw, card_path: Path, catalogue: Catalogue | None = None) -> ModelCard:
-        """A card from the JSON read from ``card_path``.
-
-        Found through a ``catalogue``, a card whose network is not beside it is refused
-        (an installed model that cannot run); its bytes are checked when it is opened.
-        """
-        card = validated(cls, raw, card_path, "Model card")
-        card._card_path = Path(card_path)
-        if catalogue is not None and not card.onnx_path.is_file():
-            raise StemdeskError(f"Model file missing for {card.id!r}: {card.onnx_path}")
-        return card
-
-    def verify(self) -> None:
-        """Check that the .onnx exists and its bytes match the card's sha256."""
-        verify_file(self.onnx_path, self.sha256, self.id)
 
 
 def card_identity(card: BaseModel, exclude: set[str]) -> str:
