@@ -12,8 +12,8 @@ beat 5 ms off its label is no error.
 
 Each step takes random 12 s crops of random songs, stretched in time by a random
 factor (a song at 100 bpm becomes one at 70-140 bpm: the renders cover a few tempo
-ranges only), tilted in spectrum and with bands masked, so the network learns the
-rhythm rather than the SoundFont. Checkpoints (state dicts, never pickles) are saved
+ranges only), coloured by a random EQ, some reverberation and noise, and with bands
+masked, so the network learns the rhythm rather than the SoundFont and the dry render. Checkpoints (state dicts, never pickles) are saved
 every few hundred steps and training resumes from the last one; the end exports
 ``beat-tcn.onnx`` and its card (``--export-only`` exports the last checkpoint as it is;
 ``--note`` says in the card how DATA was made). Torch runs on one thread: the build
@@ -31,11 +31,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+import scipy.signal
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from stemdesk.analysis.activation import network_input
+from stemdesk.analysis.activation import FLOOR_DB, network_input
 from stemdesk.analysis.features import FPS, log_mel, mono
 from stemdesk.audio import decode
 from stemdesk.training.onnx_export import export_onnx
@@ -120,17 +121,30 @@ def batch(tracks: list[Track], size: int, rng: random.Random) -> tuple[torch.Ten
 
 
 def _augmented(crop: torch.Tensor, rng: random.Random) -> torch.Tensor:
-    """A spectral tilt (up to +-12 dB across the bands) and one masked band range."""
+    """The crop's level (the first half of its features) as another room and recording would
+    give it, and the network input made afresh from that: a smooth random EQ (+-4 dB in
+    three cosines across the bands), sometimes reverberation (a one-pole decay of the band
+    powers, 0.2-1.5 s, 6-18 dB below the dry sound) and a noise floor (30-55 dB down), and
+    one masked band range. The rise is computed from the stretched, coloured level, as
+    :func:`~stemdesk.analysis.activation.network_input` does for a song."""
     mels = crop.shape[0] // 2
-    level, rise = crop[:mels], crop[mels:]
-    tilt = torch.linspace(-1.0, 1.0, mels)[:, None] * rng.uniform(-12, 12) / 80.0
-    level = torch.clamp(level + tilt * (level > 0), 0.0, 1.0)
+    power = 10.0 ** ((crop[:mels].numpy().astype(np.float64) - 1.0) * FLOOR_DB / 10.0)
+    bands = np.linspace(0.0, 1.0, mels)[:, None]
+    curve = sum(rng.uniform(-4, 4) * np.cos(np.pi * k * bands) for k in (1, 2, 3))
+    power *= 10.0 ** (curve / 10.0)
+    if rng.random() < 0.4:
+        pole = math.exp(-6.9 / (rng.uniform(0.2, 1.5) * FPS))
+        tail = scipy.signal.lfilter([1.0 - pole], [1.0, -pole], power, axis=1)
+        power += 10.0 ** (-rng.uniform(6, 18) / 10.0) * tail
+    if rng.random() < 0.4:
+        shape = 10.0 ** (rng.uniform(-10, 0) * bands / 10.0)
+        floor = 10.0 ** (-rng.uniform(30, 55) / 10.0) * power.max()
+        power += floor * shape * np.random.default_rng(rng.randrange(2**32)).exponential(1.0, power.shape)
     width = rng.randrange(0, mels // 6)
     first = rng.randrange(0, mels - width)
-    level[first : first + width] = 0.0
-    rise = rise.clone()
-    rise[first : first + width] = 0.0
-    return torch.cat([level, rise])
+    power[first : first + width] = 0.0
+    spectrum = 10.0 * np.log10(np.maximum(power, 1e-12) / power.max())
+    return torch.from_numpy(network_input(spectrum.astype(np.float32)))
 
 
 def load_tracks(roots: list[Path]) -> list[Track]:

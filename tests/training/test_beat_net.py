@@ -42,9 +42,10 @@ def test_a_stretched_crop_keeps_its_labels_on_its_clicks(click_folder):
         marked = torch.nonzero(labels[crop, 0] == 1.0).flatten()
         marked = marked[(marked >= 3) & (marked < beat_net.CROP_FRAMES - 3)]
         assert len(marked) >= 4
-        # Each click's onset (the spectrum's steepest rise near it) is within a frame of its label.
-        near = marked[:, None] + torch.arange(-3, 4)[None, :]
-        assert torch.all(torch.abs(torch.argmax(rise[crop][near], dim=1) - 3) <= 1)
+        # Each click's onset (the spectrum's steepest rise near it) is within two frames of its
+        # label (linear interpolation spreads a step over a frame or two when stretching).
+        near = marked[:, None] + torch.arange(-4, 5)[None, :]
+        assert torch.all(torch.abs(torch.argmax(rise[crop][near], dim=1) - 4) <= 2)
         downbeats = torch.nonzero(labels[crop, 1] == 1.0).flatten()
         assert torch.all(labels[crop, 0][downbeats] == 1.0)
 
