@@ -7,16 +7,18 @@ Both are scored with ``stemdesk eval``'s machinery (BSS Eval v4, middle
 each per stem and the median over songs of the per-song difference.
 
     STEMDESK_HTDEMUCS_ONNX=/path/htdemucs.onnx python benchmarks/bench_demucs_residual.py \\
-        --data DIR [--split test] [--tracks 10] [--seconds 8] [--cpu-weights]
+        --data DIR [--split test] [--tracks 10] [--seconds 8] [--variant FIELD=VALUE ...]
 
-``--cpu-weights`` scores the card's CPU weights in float32 against int8
-(``OnnxCard.cpu_weights``) instead of raw against summing. The identity (the
+``--variant`` scores the card against a copy with those card fields changed
+(JSON values: ``cpu_weights=\"float32\"``, ``overlap=0.1``) instead of raw
+against summing: how a faster setting of the engine costs in SDR. The identity (the
 mixture as the estimate) and the oracle (power-2 ratio mask) frame the figures.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import tempfile
@@ -43,16 +45,18 @@ def main() -> None:
     parser.add_argument("--split", default="test")
     parser.add_argument("--tracks", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=8.0)
-    parser.add_argument("--cpu-weights", action="store_true")
+    parser.add_argument("--variant", nargs="+", metavar="FIELD=VALUE")
     args = parser.parse_args()
     card = htdemucs_card()
     if card is None:
         raise SystemExit("htdemucs is not installed; set STEMDESK_HTDEMUCS_ONNX to an htdemucs.onnx")
     songs = load_dataset(args.data, args.split)[: args.tracks]
     with tempfile.TemporaryDirectory() as folder:
-        if args.cpu_weights:
-            contenders = {weights: HybridSeparator(card_variant(card, Path(folder) / weights, cpu_weights=weights), "cpu")
-                          for weights in ("float32", "int8")}
+        if args.variant:
+            fields = {field: json.loads(value) for field, value in (item.split("=", 1) for item in args.variant)}
+            changed = ",".join(f"{field}={value}" for field, value in fields.items())
+            contenders = {"card": HybridSeparator(card, "cpu"),
+                          changed: HybridSeparator(card_variant(card, Path(folder) / "variant", **fields), "cpu")}
         else:
             contenders = {"raw": HybridSeparator(card, "cpu", sum_to_mixture=False), "summing": HybridSeparator(card, "cpu")}
         scored, references = {}, {}
