@@ -57,7 +57,7 @@ def main() -> None:
         length = int(args.seconds * song.rate)
         samples = np.tile(samples, (1, length // samples.shape[1] + 1))[:, :length]
     audio = Audio(np.ascontiguousarray(samples), song.rate)
-    reference = separate(pretrained(card.onnx_path), audio.samples, shifts=0)
+    reference = separate(pretrained(card.onnx_path), audio.samples, shifts=0, overlap=card.overlap)
     print(f"demo {audio.num_samples / audio.rate:.1f} s, {card.stems}")
     print(f"{'':28s}" + "".join(f"{stem:>9s}" for stem in card.stems) + "   |sum - song| / |song|")
     rows = {"stemdesk, raw outputs": False, "stemdesk, summing to song": True}

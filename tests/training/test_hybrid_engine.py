@@ -79,6 +79,26 @@ def test_raw_outputs_are_demucs_apply_model(tiny_hybrid, raw_separator):
         assert sdr(theirs[index], ours[stem].samples) > 60, stem
 
 
+def test_the_shipped_overlap_is_apply_models_too(tiny_hybrid):
+    """htdemucs' card overlaps segments by 0.1, not apply_model's default 0.25: the same plan and blend as apply_model(overlap=0.1)."""
+    from stemdesk.hybrid_card import HTDEMUCS_CARD, HybridCard
+
+    overlap = HybridCard.load(HTDEMUCS_CARD).overlap
+    assert overlap != 0.25
+    card = tiny_hybrid.card.model_copy(update={"overlap": overlap})
+    card._card_path = tiny_hybrid.card.card_path
+    audio = song(3.4)
+    ours = HybridSeparator(card, "cpu", sum_to_mixture=False).separate(audio)
+    wav = torch.from_numpy(audio.samples)
+    reference = wav.mean(0)
+    mean, std = reference.mean(), reference.std() + 1e-8
+    with torch.no_grad():
+        theirs = apply_model(tiny_hybrid.model, ((wav - mean) / std)[None], shifts=0, split=True, overlap=overlap)[0]
+    theirs = (theirs * std + mean).numpy()
+    for index, stem in enumerate(card.stems):
+        assert sdr(theirs[index], ours[stem].samples) > 60, stem
+
+
 def test_stems_sum_to_the_song_and_keep_its_shape(separator):
     audio = song(2.3)
     stems = separator.separate(audio)
