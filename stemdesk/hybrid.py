@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 
@@ -43,7 +43,7 @@ from .errors import StemdeskError
 from .hybrid_card import HybridCard
 from .memory import return_large_allocations_to_os
 from .sample_queue import SampleQueue
-from .separate import CUDA, StemSpanHook, collect_stems, gpu_name, open_session
+from .separate import CUDA, StemSpanHook, check_channels, collect_stems, gpu_name, open_session
 from .song_rate import SongRateStems
 
 
@@ -223,11 +223,29 @@ class HybridSeparator:
             rate, channel count and length; the stems sum to ``audio`` (unless
             ``sum_to_mixture`` is off), span by span.
         """
-        if audio.channels not in (1, 2):
-            raise StemdeskError(
-                f"Audio has {audio.channels} channels; stemdesk separates mono or stereo (downmix it to stereo first)."
-            )
+        check_channels(audio.channels)
         return collect_stems(self._spans(audio, progress, cancel), self.card.stems, audio, on_span, out)
+
+    def stream(
+        self,
+        blocks: Iterable[np.ndarray],
+        rate: int,
+        expected_length: int | None = None,
+        progress: Progress | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """:meth:`Separator.stream` for a hybrid model: the song's stems span by span as they are final.
+
+        Unlike a mask model's, the whole song is read first, since the
+        normalisation needs its mean and std: memory holds the song (not its
+        stems). A preset that starts with this model still plays while it
+        separates; the spans are :meth:`separate`'s, whatever the block sizes.
+        ``expected_length`` is not needed (the song's length is known once read).
+        """
+        samples = np.concatenate([np.asarray(block, dtype=np.float32) for block in blocks], axis=1)
+        audio = Audio(samples, rate)
+        check_channels(audio.channels)
+        yield from self._spans(audio, progress, cancel)
 
     def _spans(
         self, audio: Audio, progress: Progress | None, cancel: CancelToken | None

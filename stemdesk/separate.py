@@ -243,7 +243,7 @@ class Separator:
             ``{stem: Audio}`` in the card's stem order, each with the input's
             rate, channel count and length; the stems sum to ``audio``.
         """
-        _check_channels(audio.channels)
+        check_channels(audio.channels)
         spans = self.stream([audio.samples], audio.rate, audio.num_samples, progress, cancel)
         return collect_stems(spans, self.card.stems, audio, on_span, out)
 
@@ -278,7 +278,7 @@ class Separator:
         blocks = iter(blocks)
         first = np.asarray(next(blocks), dtype=np.float32)
         channels = first.shape[0]
-        _check_channels(channels)
+        check_channels(channels)
         others = len(card.stems) - 1
         song_rate = SongRateStems(card.sample_rate, rate, len(card.stems), others, channels, _last_stem_is_the_rest)
         to_net = StreamResampler(rate, card.sample_rate, channels)
@@ -394,7 +394,8 @@ def _last_stem_is_the_rest(stems: np.ndarray, mixture: np.ndarray) -> None:
     stems[-1] = last
 
 
-def _check_channels(channels: int) -> None:
+def check_channels(channels: int) -> None:
+    """StemdeskError unless ``channels`` is 1 or 2 (every engine separates mono or stereo)."""
     if channels not in (1, 2):
         raise StemdeskError(
             f"Audio has {channels} channels; stemdesk separates mono or stereo (downmix it to stereo first)."

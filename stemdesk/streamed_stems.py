@@ -49,7 +49,7 @@ class StreamingSeparator(Protocol):
 
 
 def can_stream(separator: object) -> bool:
-    """Whether ``separator`` separates block by block (mask models and their presets do)."""
+    """Whether ``separator`` separates block by block (mask and hybrid models and their presets do; a hybrid one reads the whole song first)."""
     return callable(getattr(separator, "stream", None)) and getattr(separator, "streams", True)
 
 

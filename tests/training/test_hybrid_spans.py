@@ -160,3 +160,47 @@ def test_a_hybrid_song_is_played_from_its_first_segment_on(tiny_hybrid, tmp_path
     for index, name in enumerate(separator.stems):
         np.testing.assert_array_equal(separated.stems[name].samples, plain[name].samples)
         np.testing.assert_array_equal(early[index], plain[name].samples[:, :frontier])
+
+
+def test_stream_gives_separate_spans_whatever_the_blocks(tiny_hybrid):
+    separator = HybridSeparator(tiny_hybrid.card, "cpu")
+    audio = song(2.7, rate=48000)
+    whole = np.stack([stem.samples for stem in separator.separate(audio).values()])
+    cuts = [0, 1, 5000, 5001, 70_000, audio.num_samples]
+    blocks = [audio.samples[:, a:b] for a, b in zip(cuts, cuts[1:])]
+    spans = list(separator.stream(iter(blocks), audio.rate))
+    assert len(spans) > 2
+    np.testing.assert_array_equal(np.concatenate([span for _, span in spans], axis=-1), whole)
+
+
+@pytest.fixture
+def hybrid_then_mask_preset(tiny_hybrid_folder, default_card):
+    """A preset whose first step is the tiny hybrid model (drums, bass), then Spleeter's vocals of what is left."""
+    import json
+    import shutil
+
+    shutil.copy(default_card.card_path, tiny_hybrid_folder)
+    shutil.copy(default_card.onnx_path, tiny_hybrid_folder)
+    preset = {
+        "id": "hybrid-band", "name": "drums, bass, vocals, rest", "version": "1.0.0", "kind": "preset",
+        "steps": [{"model": "tiny-hybrid", "keep": ["drums", "bass"]},
+                  {"model": "spleeter-2stems", "keep": "vocals"}],
+        "residual": "rest",
+    }
+    (tiny_hybrid_folder / "hybrid-band.json").write_text(json.dumps(preset))
+    return tiny_hybrid_folder
+
+
+def test_a_preset_starting_with_a_hybrid_model_hands_out_spans(hybrid_then_mask_preset):
+    from stemdesk.catalogue import Catalogue
+
+    separator = Catalogue([hybrid_then_mask_preset]).open("hybrid-band", device="cpu")
+    assert separator.streams and hands_out_spans(separator)
+    audio = song(14.0)  # more than one Spleeter chunk (11.9 s)
+    spans = []
+    stems = separator.separate(audio, on_span=lambda start, span: spans.append(start))
+    assert len(spans) > 1 and spans[0] == 0
+    in_turn = separator._separate_in_turn(audio, None, None)
+    for name in separator.stems:
+        np.testing.assert_array_equal(stems[name].samples, in_turn[name].samples)
+    np.testing.assert_allclose(sum(s.samples for s in stems.values()), audio.samples, atol=1e-5)
