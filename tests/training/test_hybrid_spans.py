@@ -204,3 +204,20 @@ def test_a_preset_starting_with_a_hybrid_model_hands_out_spans(hybrid_then_mask_
     for name in separator.stems:
         np.testing.assert_array_equal(stems[name].samples, in_turn[name].samples)
     np.testing.assert_allclose(sum(s.samples for s in stems.values()), audio.samples, atol=1e-5)
+
+
+def test_the_first_segment_has_the_cores_to_itself(tiny_hybrid):
+    separator = HybridSeparator(tiny_hybrid.card, "cpu")
+    network, events, lock = separator._separate_segments, [], threading.Lock()
+
+    def logged(segments):
+        with lock:
+            events.append("start")
+        result = network(segments)
+        with lock:
+            events.append("end")
+        return result
+
+    separator._separate_segments = logged
+    separator.separate(song(3.4))
+    assert events[:2] == ["start", "end"] and len(events) == 10
