@@ -166,9 +166,7 @@ class HybridSeparator:
         self.card = card
         # Workers share the cores given (all by default) between their runs.
         threads = max(1, (cores or os.cpu_count() or 1) // workers) if workers else (cores or 0)
-        # Without an arena: a segment's activations (attention maps of 2,688
-        # tokens, 230 MB each) come and go; an arena would keep their peak.
-        self.session = open_session(card, device, threads, arena=False, cuda_options=CUDA_OPTIONS)
+        self.session = open_session(card, device, threads, reuse_buffers=False, cuda_options=CUDA_OPTIONS)
         self.provider = self.session.get_providers()[0]
         on_gpu = self.provider == CUDA
         self.device_name = gpu_name() if on_gpu else "CPU"
@@ -176,6 +174,15 @@ class HybridSeparator:
         self._runs = threading.BoundedSemaphore(workers or (2 if on_gpu else 1))
         self.sum_to_mixture = sum_to_mixture
         self._window = dsp.hann_window(card.n_fft)
+        import onnxruntime as ort
+
+        # The song's last segment hands the arena's blocks back (~0.6 GB), so
+        # that an idle separator does not hold them; not every segment, since
+        # re-faulting them would cost a second of system time each.
+        self._release_memory = ort.RunOptions()
+        self._release_memory.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+        self._segments_left = 0
+        self._segments_lock = threading.Lock()
         self._check_graph()
 
     @property
@@ -309,6 +316,7 @@ class HybridSeparator:
         length = mix.shape[1]
         counts = [len(ChunkPlan(length + delay, card.segment_samples, card.overlap_samples, "triangle").starts)
                   for delay in delays]
+        self._segments_left = sum(counts)
         done = [0] * passes
 
         def pass_progress(index: int) -> Progress:
@@ -342,8 +350,13 @@ class HybridSeparator:
         card = self.card
         spec = hybrid_spectrogram(segment, card.n_fft, card.hop_length, self._window)
         feeds = {card.input.waveform: segment[None], card.input.spectrogram: complex_as_channels(spec)[None]}
+        with self._segments_lock:
+            self._segments_left -= 1
+            last = self._segments_left <= 0
         with self._runs:
-            spectral, time = self.session.run([card.output.spectral, card.output.time], feeds)
+            spectral, time = self.session.run(
+                [card.output.spectral, card.output.time], feeds, self._release_memory if last else None
+            )
         stems = time[0]
         stems += hybrid_inverse(channels_as_complex(spectral[0]), card.n_fft, card.hop_length, self._window, segment.shape[-1])
         if self.sum_to_mixture:

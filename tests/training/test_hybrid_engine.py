@@ -194,3 +194,31 @@ def test_the_catalogue_opens_a_hybrid_card_as_a_stem_separator(tiny_hybrid_folde
     audio = song(0.5)
     stems = separator.separate(audio)
     assert np.abs(sum(s.samples for s in stems.values()) - audio.samples).max() < 1e-5
+
+
+def test_int8_weights_are_built_once_cached_apart_and_stay_close(tiny_hybrid, separator, capfd):
+    """``cpu_weights: int8``: the transformer's weight products run quantised, from a graph cached beside the float one."""
+    import onnx
+    import onnxruntime
+
+    from stemdesk.optimized_models import CachedGraph, optimized_path, sidecar_path
+
+    card = tiny_hybrid.card.model_copy(update={"cpu_weights": "int8"})
+    card._card_path = tiny_hybrid.card.card_path
+    assert card.identity != tiny_hybrid.card.identity  # the stem cache tells the two apart
+    quantised = HybridSeparator(card, "cpu")
+    cached = optimized_path(card, onnxruntime.__version__)
+    assert cached != optimized_path(tiny_hybrid.card, onnxruntime.__version__)
+    assert cached.is_file() and CachedGraph.model_validate_json(sidecar_path(cached).read_bytes()).cpu_weights == "int8"
+    ops = {node.op_type for node in onnx.load(cached).graph.node}
+    assert ops & {"DynamicQuantizeMatMul", "MatMulInteger"}
+    assert "please consider" not in capfd.readouterr().err.lower()  # the quantiser's advice is not shown to users
+    audio = song(2.3)
+    full = separator.separate(audio)
+    small = quantised.separate(audio)
+    assert np.abs(sum(s.samples for s in small.values()) - audio.samples).max() < 1e-5
+    for stem in card.stems:
+        assert 15 < sdr(full[stem].samples, small[stem].samples) < 200, stem
+    written = cached.stat().st_mtime_ns
+    HybridSeparator(card, "cpu")
+    assert cached.stat().st_mtime_ns == written  # opened from the cache, not quantised again
