@@ -18,6 +18,7 @@ class FirstSeparatedSound:
         self.mixer, self.growing, self.stem = mixer, growing, stem_index
         self.at: float | None = None
         self.frontier_then: int | None = None  # how far separation had got at that block
+        self.cpu_at: float | None = None  # the process's CPU time (all threads) then
         self.blocks = 0
         self._render = mixer.render
         mixer.render = self._probe
@@ -31,6 +32,7 @@ class FirstSeparatedSound:
             if np.array_equal(out.T, self.growing.buffer[self.stem][:, start:stop]):
                 self.at = time.perf_counter()
                 self.frontier_then = frontier
+                self.cpu_at = time.process_time()
 
 
 def play_as_soon_as_shown(window, stem: str = "vocals") -> list:
