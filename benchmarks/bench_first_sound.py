@@ -14,7 +14,7 @@ untimed, so that its graph is cached as after the app's first run. The stems
 go to a cache of this run's own: every drop is a cache miss.
 
     python benchmarks/bench_first_sound.py [--minutes 4] [--model spleeter-2stems htdemucs] [--stem vocals]
-        [--open-for 0 5]
+        [--open-for 0 5] [--engine]
 """
 
 from __future__ import annotations
@@ -72,6 +72,37 @@ def measure(model: str, song: Path, stem: str, folder: Path, open_for: float) ->
     return steps
 
 
+def measure_engine(model: str, song: Path, folder: Path) -> dict[str, float]:
+    """Without the window: from decoding the song (the model open) to its first final span and its picture."""
+    from stemdesk.catalogue import Catalogue
+    from stemdesk.chunking import Cancelled, CancelToken
+    from stemdesk.display import song_picture
+    from stemdesk.session import decode_song, separate_song
+    from stemdesk.stem_cache import StemCache
+
+    separator = Catalogue().open(model)
+    marks: dict[str, float] = {}
+    token = CancelToken()
+    started = time.perf_counter()
+    session = decode_song(song)
+    marks["decoded"] = time.perf_counter()
+
+    def on_growing(growing) -> None:
+        marks["first span final"] = time.perf_counter()
+        song_picture(session.mixture.samples, growing.stems, session.mixture.rate)
+        marks["its picture"] = time.perf_counter()
+        token.cancel()
+
+    def progress(done: int, total: int) -> None:
+        marks.setdefault("separating", time.perf_counter())
+
+    try:
+        separate_song(session, separator, StemCache(folder / f"engine-{model}"), progress, token, on_growing)
+    except Cancelled:
+        pass
+    return {name: at - started for name, at in sorted(marks.items(), key=lambda item: item[1])}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=4.0)
@@ -79,6 +110,8 @@ def main() -> None:
     parser.add_argument("--stem", default="vocals")
     parser.add_argument("--open-for", type=float, nargs="+", default=[0.0],
                         help="seconds the window is open before the drop (its model opening meanwhile)")
+    parser.add_argument("--engine", action="store_true",
+                        help="also time the engine alone (no window): decode to the first final span")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="stemdesk-first-sound-") as temp:
         folder = Path(temp)
@@ -107,6 +140,10 @@ def main() -> None:
 
         for model in args.model:
             Catalogue().open(model)  # its optimised graph cached, as after the app's first run
+            if args.engine:
+                steps = measure_engine(model, song, folder)
+                line = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in steps.items())
+                print(f"{model:<18} engine alone: {line} (load average {os.getloadavg()[0]:.1f})", flush=True)
             for open_for in args.open_for:
                 steps = measure(model, song, args.stem, folder, open_for)
                 line = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in steps.items())
