@@ -5,7 +5,7 @@
 Without SONG, the bundled demo song tiled to 4 minutes (44.1 kHz stereo). With
 ``--stems DIR``, ``DIR/drums.wav`` and ``DIR/bass.wav`` are passed in as a model's
 stems would be. Prints, side by side in one run: the first analysis in this
-process (it includes numba's JIT compilation of librosa's tracker, or loading it
+process (it includes numba's JIT compilation of librosa's spectrogram code, or loading it
 from numba's cache), the median of three warm runs, and librosa's plain
 ``beat_track`` on the same audio; each with its ratio to the song's length.
 """

@@ -1,12 +1,14 @@
 """Render short band songs in 3/4 and 6/8 with their beat labels (the synth engine writes 4/4 only).
 
-    python benchmarks/render_meter_songs.py OUT [--songs 6] [--seconds 30] [--soundfont TimGM6mb]
+    python benchmarks/render_meter_songs.py OUT [--songs 6] [--first 0] [--seconds 30] [--soundfont TimGM6mb]
 
 Each song is drums, bass and piano on the synth engine's parts, humanisation and
 FluidSynth renderer: a waltz (3/4: kick and bass on 1, piano chords on 2 and 3) or a
 6/8 groove (two dotted-quarter beats a bar, eighth-note hi-hats and piano). Writes
 ``OUT/<name>/{mixture,drums,bass}.wav`` and ``beats.json`` in the layout
 ``benchmarks/eval_beats.py`` scores; a 6/8 bar is labelled as 2 beats (the dotted quarters).
+Song ``i`` is drawn from seed ``i``: ``--first`` starts further on, for songs of their own
+(the beat network trains on ``--first 100`` and up, the evaluation uses 0-99).
 """
 
 from __future__ import annotations
@@ -97,11 +99,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path)
     parser.add_argument("--songs", type=int, default=6)
+    parser.add_argument("--first", type=int, default=0, help="index (and seed) of the first song")
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--soundfont", default="TimGM6mb")
     args = parser.parse_args()
     soundfont = find_soundfont(args.soundfont)
-    for index in range(args.songs):
+    for index in range(args.first, args.first + args.songs):
         render_song(args.out / f"meter-{index:02d}", index, args.seconds, soundfont)
 
 

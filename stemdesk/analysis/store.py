@@ -29,7 +29,7 @@ from stemdesk.errors import StemdeskError
 log = logging.getLogger(__name__)
 
 #: Bumped whenever the analysis changes its results, so old cached grids miss.
-ANALYSIS_VERSION = 1
+ANALYSIS_VERSION = 2
 
 
 def song_key(mixture: Audio) -> str:
