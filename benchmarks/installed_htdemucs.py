@@ -7,6 +7,7 @@ card stemdesk installs beside it.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -29,3 +30,14 @@ def htdemucs_card() -> HybridCard | None:
         if card_path.is_file():
             return HybridCard.load(card_path)
     return None
+
+
+def card_variant(card: HybridCard, folder: Path, **fields) -> HybridCard:
+    """A copy of ``card`` in the new folder ``folder`` with ``fields`` changed (its network linked, not copied)."""
+    folder.mkdir()
+    (folder / card.onnx).symlink_to(card.onnx_path.resolve())
+    raw = json.loads(card.card_path.read_text())
+    raw.update(fields)
+    path = folder / card.card_path.name
+    path.write_text(json.dumps(raw))
+    return HybridCard.load(path)

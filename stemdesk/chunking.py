@@ -220,6 +220,7 @@ def stream_chunked(
     length: int | None = None,
     transition: str = "crossfade",
     transition_power: float = 1.0,
+    first_alone: bool = False,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """:func:`apply_chunked` over a signal that arrives block by block.
 
@@ -240,6 +241,13 @@ def stream_chunked(
     ``expected_length`` (e.g. a file header's frame count) only sizes the
     progress total, which grows if the signal is longer. The other
     arguments are as for :func:`apply_chunked`.
+
+    ``first_alone``: the first batch is processed by itself, the next ones
+    submitted only once it is done (and before its span is handed out), so
+    that the first span -- what someone playing the song waits for -- comes
+    as soon as the cores can make it. Otherwise the second batch starts with
+    it and, when both wait for one network, is as likely to get it first.
+    The outputs are the same either way.
     """
     step = chunk - overlap
     plan = ChunkPlan(length, chunk, overlap, transition, transition_power) if length is not None else None
@@ -319,6 +327,10 @@ def stream_chunked(
                 if pieces is None:
                     break
                 in_flight.append((pieces, pool.submit(run, pieces)))
+                if first_alone:
+                    first_alone = False
+                    in_flight[0][1].result()  # blended once the next batches are under way
+                    continue
                 if len(in_flight) >= workers:
                     ready, future = in_flight.popleft()
                     yield from blend(ready, future.result())

@@ -5,7 +5,7 @@ Data flow for one song (shapes for a stereo file, S stems, L samples a segment):
     Audio (C, N) at the file's rate
       -> resample to the card's rate, mono duplicated to 2 channels  (2, N')
       -> normalised by the mean and std of its channels' average
-      -> segments (1, 2, L) via chunking.apply_chunked, Demucs' triangle weights,
+      -> segments (1, 2, L) via chunking.stream_chunked, Demucs' triangle weights,
          each pass of `shifts` offset by a fraction of a second
       -> per segment: the hybrid STFT (reflect-padded, a quarter-window hop,
          normalised, the Nyquist bin dropped) as complex-as-channels (1, 4, F, T)
@@ -18,6 +18,12 @@ Data flow for one song (shapes for a stereo file, S stems, L samples a segment):
          for a mono file; the rounding left over goes to the card's remainder stem
       -> {stem: Audio (C, N)}, summing to the song
 
+From the blend on, the song goes span by span: a span of the stems is final
+(and handed to ``separate``'s ``on_span``, e.g. to be played while the rest
+is separated) as soon as the segments over it are done, and it sums to that
+span of the song on its own. The stems are the same floats as a pass over
+the whole song would give.
+
 One HybridSeparator separates many files, one at a time; it keeps nothing of
 a song once ``separate`` returns.
 """
@@ -26,16 +32,19 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 
 from . import dsp
 from .audio import Audio, resample
-from .chunking import CancelToken, ChunkPlan, Progress, apply_chunked
+from .chunking import CancelToken, ChunkPlan, Progress, stream_chunked
 from .errors import StemdeskError
 from .hybrid_card import HybridCard
 from .memory import return_large_allocations_to_os
-from .separate import CUDA, gpu_name, open_session
+from .sample_queue import SampleQueue
+from .separate import CUDA, StemSpanHook, check_channels, collect_stems, gpu_name, open_session
+from .song_rate import SongRateStems
 
 
 #: The CUDA provider for a hybrid network (written, not measured: no GPU here).
@@ -157,9 +166,7 @@ class HybridSeparator:
         self.card = card
         # Workers share the cores given (all by default) between their runs.
         threads = max(1, (cores or os.cpu_count() or 1) // workers) if workers else (cores or 0)
-        # Without an arena: a segment's activations (attention maps of 2,688
-        # tokens, 230 MB each) come and go; an arena would keep their peak.
-        self.session = open_session(card, device, threads, arena=False, cuda_options=CUDA_OPTIONS)
+        self.session = open_session(card, device, threads, reuse_buffers=False, cuda_options=CUDA_OPTIONS)
         self.provider = self.session.get_providers()[0]
         on_gpu = self.provider == CUDA
         self.device_name = gpu_name() if on_gpu else "CPU"
@@ -167,6 +174,15 @@ class HybridSeparator:
         self._runs = threading.BoundedSemaphore(workers or (2 if on_gpu else 1))
         self.sum_to_mixture = sum_to_mixture
         self._window = dsp.hann_window(card.n_fft)
+        import onnxruntime as ort
+
+        # The song's last segment hands the arena's blocks back (~0.6 GB), so
+        # that an idle separator does not hold them; not every segment, since
+        # re-faulting them would cost a second of system time each.
+        self._release_memory = ort.RunOptions()
+        self._release_memory.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+        self._segments_left = 0
+        self._segments_lock = threading.Lock()
         self._check_graph()
 
     @property
@@ -196,19 +212,62 @@ class HybridSeparator:
         audio: Audio,
         progress: Progress | None = None,
         cancel: CancelToken | None = None,
+        on_span: StemSpanHook | None = None,
+        out: np.ndarray | None = None,
     ) -> dict[str, Audio]:
         """Split ``audio`` into the model's stems.
+
+        ``on_span(start, stems)`` is called each time a span of the stems is
+        final, in order and without gaps: ``stems`` is float32 ``(S, C, n)``,
+        the returned arrays' samples ``[start, start + n)``, already filled.
+        The first span is final once the first segment is done (with
+        ``shifts``, the first segment of every pass). ``out``: a float32
+        ``(S, C, N)`` array to fill and return views of (e.g. one that is
+        already being played), instead of a new one.
 
         Returns:
             ``{stem: Audio}`` in the card's stem order, each with the input's
             rate, channel count and length; the stems sum to ``audio`` (unless
-            ``sum_to_mixture`` is off).
+            ``sum_to_mixture`` is off), span by span.
         """
-        if audio.channels not in (1, 2):
-            raise StemdeskError(
-                f"Audio has {audio.channels} channels; stemdesk separates mono or stereo (downmix it to stereo first)."
-            )
+        check_channels(audio.channels)
+        return collect_stems(self._spans(audio, progress, cancel), self.card.stems, audio, on_span, out)
+
+    def stream(
+        self,
+        blocks: Iterable[np.ndarray],
+        rate: int,
+        expected_length: int | None = None,
+        progress: Progress | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """:meth:`Separator.stream` for a hybrid model: the song's stems span by span as they are final.
+
+        Unlike a mask model's, the whole song is read first, since the
+        normalisation needs its mean and std: memory holds the song (not its
+        stems). A preset that starts with this model still plays while it
+        separates; the spans are :meth:`separate`'s, whatever the block sizes.
+        ``expected_length`` is not needed (the song's length is known once read).
+        """
+        samples = np.concatenate([np.asarray(block, dtype=np.float32) for block in blocks], axis=1)
+        audio = Audio(samples, rate)
+        check_channels(audio.channels)
+        yield from self._spans(audio, progress, cancel)
+
+    def _spans(
+        self, audio: Audio, progress: Progress | None, cancel: CancelToken | None
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """``(start, stems)``: float32 ``(S, C, n)`` for samples ``[start, start + n)`` of ``audio``, final, in order.
+
+        The same arithmetic as one pass over the whole song, in the same
+        order: a span is scaled back, averaged to mono and resampled (soxr's
+        streaming resampler gives its one-shot samples however the input is
+        cut), and the rounding left over goes to the remainder stem, all on
+        that span alone.
+        """
         card = self.card
+        # The normalisation needs the whole song's mean and std: it is decoded
+        # in memory anyway, so it is taken to the card's rate in one go.
         mix = resample(audio, card.sample_rate).samples
         if mix.shape[0] < card.channels:
             mix = np.repeat(mix, card.channels, axis=0)
@@ -216,51 +275,71 @@ class HybridSeparator:
         mean = float(reference.mean())
         std = float(reference.std(ddof=1)) + 1e-8 if reference.size > 1 else 1.0
         normalised = (mix - np.float32(mean)) / np.float32(std)
-        stems = self._passes(normalised, progress, cancel)
-        stems *= np.float32(std)
-        stems += np.float32(mean / len(card.stems) if self.sum_to_mixture else mean)
-        if audio.channels < stems.shape[1]:
-            stems = stems.mean(axis=1, keepdims=True)
-        stems = self._to_rate(stems, audio)
+        del mix, reference
+        count = len(card.stems)
+        song_rate = SongRateStems(card.sample_rate, audio.rate, count, count, audio.channels, self._complete)
+        song_rate.push_mixture(audio.samples)
+        offset = np.float32(mean / count if self.sum_to_mixture else mean)
+        for _, span in self._passes(normalised, progress, cancel):
+            span *= np.float32(std)
+            span += offset
+            if audio.channels < span.shape[1]:
+                span = span.mean(axis=1, keepdims=True)
+            yield from song_rate.push(span)
+        yield from song_rate.finish()
+
+    def _complete(self, stems: np.ndarray, mixture: np.ndarray) -> None:
+        """The hybrid kind's :data:`~stemdesk.song_rate.Completion`: ``(S, C, n)`` stems of ``mixture`` ``(C, n)``."""
         if self.sum_to_mixture:
             # Resampling and rounding leave a little: the stems add up to the input exactly.
-            remainder = audio.samples - stems.sum(axis=0)
-            stems[card.stems.index(card.remainder_stem)] += remainder
-        return {name: Audio(stem, audio.rate) for name, stem in zip(card.stems, stems)}
+            stems[self.card.stems.index(self.card.remainder_stem)] += mixture - stems.sum(axis=0)
 
-    def _passes(self, mix: np.ndarray, progress: Progress | None, cancel: CancelToken | None) -> np.ndarray:
-        """float32 ``(2, N)`` normalised mixture -> ``(S, 2, N)``, averaged over the card's shifts.
+    def _passes(
+        self, mix: np.ndarray, progress: Progress | None, cancel: CancelToken | None
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """float32 ``(2, N)`` normalised mixture -> spans ``(start, (S, 2, n))``, averaged over the card's shifts.
 
         Pass ``k`` of ``shifts`` runs on the mixture delayed by ``(2k + 1) / (2 shifts)``
         of ``max_shift_seconds`` (Demucs draws the delays at random; evenly
-        spread ones make the stems a function of the song alone).
+        spread ones make the stems a function of the song alone). The passes
+        run side by side, a segment of each in turn, so that a span is out as
+        soon as every pass has it (:func:`_averaged`); progress counts the
+        segments of all passes. A pass's first segment runs alone: with two
+        in flight, each making its spectrogram and then waiting for the
+        network, the second got it first in 25 of 60 tries on this 2-core CPU,
+        and the song's first sound would wait a whole segment more.
         """
         card = self.card
         passes = max(1, card.shifts)
         max_shift = int(card.max_shift_seconds * card.sample_rate)
         delays = [0] if card.shifts == 0 else [(2 * k + 1) * max_shift // (2 * card.shifts) for k in range(passes)]
-        plans = [ChunkPlan(mix.shape[1] + delay, card.segment_samples, card.overlap_samples, "triangle") for delay in delays]
-        counts = [len(plan.starts) for plan in plans]
-        total_chunks = sum(counts)
-        total: np.ndarray | None = None
-        for index, delay in enumerate(delays):
-            def pass_progress(done: int, _count: int, before=sum(counts[:index])) -> None:
-                if progress:
-                    progress(before + done, total_chunks)
+        length = mix.shape[1]
+        counts = [len(ChunkPlan(length + delay, card.segment_samples, card.overlap_samples, "triangle").starts)
+                  for delay in delays]
+        self._segments_left = sum(counts)
+        done = [0] * passes
 
-            delayed = np.pad(mix, ((0, 0), (delay, 0))) if delay else mix
-            out = apply_chunked(
-                delayed, self._separate_segments, outputs=len(card.stems), chunk=card.segment_samples,
-                overlap=card.overlap_samples, progress=pass_progress, cancel=cancel, workers=self.workers,
-                transition="triangle", transition_power=card.transition_power,
-            )[:, :, delay:]
-            if total is None:
-                total = out
-            else:
-                total += out
-        if passes > 1:
-            total /= np.float32(passes)
-        return total
+        def pass_progress(index: int) -> Progress:
+            def report(finished: int, _count: int) -> None:
+                done[index] = finished
+                if progress:
+                    progress(sum(done), sum(counts))
+            return report
+
+        streams = [
+            stream_chunked(
+                [np.zeros((mix.shape[0], delay), dtype=np.float32), mix] if delay else [mix],
+                self._separate_segments, outputs=len(card.stems), chunk=card.segment_samples,
+                overlap=card.overlap_samples, progress=pass_progress(index), cancel=cancel, workers=self.workers,
+                length=length + delay, transition="triangle", transition_power=card.transition_power,
+                first_alone=True,
+            )
+            for index, delay in enumerate(delays)
+        ]
+        if passes == 1:
+            yield from streams[0]
+        else:
+            yield from _averaged(streams, delays)
 
     def _separate_segments(self, segments: np.ndarray) -> np.ndarray:
         """``(b, 2, L)`` normalised mixture segments -> ``(b, S, 2, L)``."""
@@ -271,24 +350,55 @@ class HybridSeparator:
         card = self.card
         spec = hybrid_spectrogram(segment, card.n_fft, card.hop_length, self._window)
         feeds = {card.input.waveform: segment[None], card.input.spectrogram: complex_as_channels(spec)[None]}
+        with self._segments_lock:
+            self._segments_left -= 1
+            last = self._segments_left <= 0
         with self._runs:
-            spectral, time = self.session.run([card.output.spectral, card.output.time], feeds)
+            spectral, time = self.session.run(
+                [card.output.spectral, card.output.time], feeds, self._release_memory if last else None
+            )
         stems = time[0]
         stems += hybrid_inverse(channels_as_complex(spectral[0]), card.n_fft, card.hop_length, self._window, segment.shape[-1])
         if self.sum_to_mixture:
             stems = project_residual(stems, segment, card.n_fft, card.hop_length, self._window)
         return stems
 
-    def _to_rate(self, stems: np.ndarray, audio: Audio) -> np.ndarray:
-        """``(S, C, N')`` at the card's rate -> ``(S, C, N)`` at ``audio``'s rate and length."""
-        if audio.rate == self.card.sample_rate:
-            return stems
-        out = np.zeros((stems.shape[0],) + audio.samples.shape, dtype=np.float32)
-        for index, stem in enumerate(stems):
-            back = resample(Audio(stem, self.card.sample_rate), audio.rate).samples
-            length = min(back.shape[1], audio.num_samples)
-            out[index, :, :length] = back[:, :length]
-        return out
+
+def _averaged(streams: list[Iterator[tuple[int, np.ndarray]]], delays: list[int]) -> Iterator[tuple[int, np.ndarray]]:
+    """The mean of the outputs of passes over one signal, span by span as soon as every pass has it.
+
+    Pass ``k``'s spans ``(start, (S, C, n))`` are of the signal delayed by
+    ``delays[k]`` samples; those first samples are cut. The pass that lags
+    is read next, so the passes advance side by side. A span is the passes'
+    sum in their order, divided by their count: the floats of averaging whole
+    passes.
+    """
+    queues = [SampleQueue() for _ in streams]
+    live = list(range(len(streams)))
+    emitted = 0
+    try:
+        while live:
+            lagging = min(live, key=lambda index: queues[index].end)
+            item = next(streams[lagging], None)
+            if item is None:
+                live.remove(lagging)
+                continue
+            start, span = item
+            cut = max(delays[lagging] - start, 0)
+            queues[lagging].push(span[..., cut:])
+            ready = min(queue.end for queue in queues)
+            if ready > emitted:
+                total = queues[0].take(emitted, ready).copy()
+                for queue in queues[1:]:
+                    total += queue.take(emitted, ready)
+                total /= np.float32(len(streams))
+                for queue in queues:
+                    queue.drop_before(ready)
+                yield emitted, total
+                emitted = ready
+    finally:
+        for stream in streams:
+            stream.close()
 
 
 def open_hybrid_separator(

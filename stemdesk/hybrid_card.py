@@ -54,7 +54,8 @@ class HybridCard(OnnxCard):
     blend with ``transition_power``-sharpened triangle weights (Demucs'
     ``apply_model``). ``shifts``: passes over the song, each offset by a
     different fraction of ``max_shift_seconds``, averaged (Demucs' ``shifts``;
-    each costs a whole pass). ``normalisation``: ``mono-mean-std`` scales the
+    each costs a whole pass; the passes run side by side, so the window plays
+    a song once the first segment of every pass is done). ``normalisation``: ``mono-mean-std`` scales the
     song by the mean and standard deviation of its channels' average before
     the network, and back after, as Demucs' ``separate`` does.
     ``remainder_stem``: the stem that takes the rounding the resampler leaves

@@ -85,7 +85,19 @@ class Postfilter(CardSchema):
 class OnnxCard(CardSchema):
     """What every card of one ONNX network has: where it was read from, its network beside it,
     its identity for the stem cache, and loading and checking. Its kinds (:class:`ModelCard`,
-    :class:`stemdesk.hybrid_card.HybridCard`) declare the fields ``id``, ``onnx`` and ``sha256``."""
+    :class:`stemdesk.hybrid_card.HybridCard`) declare the fields ``id``, ``onnx`` and ``sha256``.
+
+    ``cpu_weights``: ``"int8"`` runs the network on the CPU with the weights of
+    its matrix products (MatMul and Gemm with a constant operand: a
+    transformer's projections and feed-forward layers) quantised to int8, one
+    scale per tensor, the activations quantised per run (ONNX Runtime's dynamic
+    quantisation, done once when the CPU graph is first built and cached with
+    it, :mod:`stemdesk.optimized_models`). Kept for a model only where its SDR
+    stays within 0.2 dB of float32 (its MODELS.md entry says so). On a GPU the
+    network always runs in float32.
+    """
+
+    cpu_weights: Literal["float32", "int8"] = "float32"
 
     _card_path: Path | None = PrivateAttr(default=None)
 

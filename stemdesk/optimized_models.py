@@ -16,16 +16,24 @@ size: a graph is used only when its sidecar says it was built from this very mod
 by this ORT on this CPU, so a file copied, renamed or cut short is not run in the
 model's place. A file that does not match or does not load is deleted and rebuilt;
 a cache folder that cannot be written only means sessions open at the usual speed.
+
+A card asking for int8 weights on the CPU (``cpu_weights``) has its graph quantised
+first (ONNX Runtime's dynamic quantisation of MatMul and Gemm weights, a few seconds
+for htdemucs); the cached graph is then the optimised form of the quantised one, and
+its name and sidecar say so.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import platform
 import re
 import secrets
-from contextlib import suppress
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import platformdirs
@@ -41,12 +49,13 @@ class CachedGraph(CardSchema):
     source_sha256: Sha256
     ort_version: str
     cpu: str
+    cpu_weights: str = "float32"
     graph_bytes: int = Field(ge=1)
 
     @classmethod
     def expected(cls, card: ModelCard, ort_version: str, graph: Path) -> CachedGraph:
         return cls(model=card.id, source_sha256=card.sha256, ort_version=ort_version, cpu=cpu_signature(),
-                   graph_bytes=graph.stat().st_size)
+                   cpu_weights=card.cpu_weights, graph_bytes=graph.stat().st_size)
 
 
 def cache_folder() -> Path:
@@ -69,7 +78,8 @@ def cpu_signature() -> str:
 
 def optimized_path(card: ModelCard, ort_version: str) -> Path:
     """The cache file for ``card`` under this ORT version on this CPU."""
-    return cache_folder() / f"{card.id}-{card.sha256[:16]}-ort{ort_version}-{cpu_signature()}.onnx"
+    weights = "" if card.cpu_weights == "float32" else f"-{card.cpu_weights}"
+    return cache_folder() / f"{card.id}-{card.sha256[:16]}{weights}-ort{ort_version}-{cpu_signature()}.onnx"
 
 
 def sidecar_path(cached: Path) -> Path:
@@ -105,16 +115,17 @@ def open_cpu_session(card: ModelCard, make_options, ort):
         except Exception:  # a damaged file: rebuild it below
             _remove(cached)
     temp = _reserve_temp(cached)
-    if temp is None:
-        return ort.InferenceSession(str(card.onnx_path), sess_options=make_options(), providers=providers)
-    options = make_options()
-    options.optimized_model_filepath = str(temp)
-    try:
-        session = ort.InferenceSession(str(card.onnx_path), sess_options=options, providers=providers)
-    except Exception:
-        # Perhaps only the saving failed (disk full); the model's own errors recur here.
-        _remove(temp)
-        return ort.InferenceSession(str(card.onnx_path), sess_options=make_options(), providers=providers)
+    with _cpu_graph(card, cached.parent if temp else None) as source:
+        if temp is None:
+            return ort.InferenceSession(str(source), sess_options=make_options(), providers=providers)
+        options = make_options()
+        options.optimized_model_filepath = str(temp)
+        try:
+            session = ort.InferenceSession(str(source), sess_options=options, providers=providers)
+        except Exception:
+            # Perhaps only the saving failed (disk full); the model's own errors recur here.
+            _remove(temp)
+            return ort.InferenceSession(str(source), sess_options=make_options(), providers=providers)
     try:
         os.replace(temp, cached)
         _write_sidecar(cached, CachedGraph.expected(card, ort.__version__, cached))
@@ -124,6 +135,36 @@ def open_cpu_session(card: ModelCard, make_options, ort):
     else:
         _remove_stale(card, keep=cached)
     return session
+
+
+@contextmanager
+def _cpu_graph(card: ModelCard, folder: Path | None) -> Iterator[Path]:
+    """The graph to build the CPU session from: the card's, or its int8 form in a temporary file.
+
+    ``folder``: where to write that file (None: the system's temporary folder).
+    """
+    if card.cpu_weights == "float32":
+        yield card.onnx_path
+        return
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".quantising-") as work:
+        quantised = Path(work) / card.onnx_path.name
+        # Only products with a constant operand: attention's query-key and
+        # value products multiply two activations and stay in float32.
+        root = logging.getLogger()
+        root.addFilter(_quantiser_advice)
+        try:
+            quantize_dynamic(card.onnx_path, quantised, op_types_to_quantize=["MatMul", "Gemm"],
+                             weight_type=QuantType.QInt8, extra_options={"MatMulConstBOnly": True})
+        finally:
+            root.removeFilter(_quantiser_advice)
+        yield quantised
+
+
+def _quantiser_advice(record: logging.LogRecord) -> bool:
+    """Drop what ORT's quantiser logs to the root logger (advice on pre-processing, meant for its developers)."""
+    return "onnxruntime" not in Path(record.pathname).parts
 
 
 def _write_sidecar(cached: Path, recorded: CachedGraph) -> None:

@@ -34,7 +34,6 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
-import soxr
 
 from . import dsp
 from .audio import Audio
@@ -43,7 +42,7 @@ from .errors import StemdeskError
 from .memory import return_large_allocations_to_os
 from .models import ModelCard
 from .optimized_models import open_cpu_session
-from .sample_queue import SampleQueue
+from .song_rate import SongRateStems, StreamResampler
 from .wiener import wiener_filter
 
 DEVICES = ("auto", "cpu", "gpu")
@@ -52,14 +51,18 @@ CPU = "CPUExecutionProvider"
 
 
 def open_session(
-    card: ModelCard, device: str = "auto", threads: int = 0, arena: bool = True, cuda_options: dict | None = None
+    card: ModelCard, device: str = "auto", threads: int = 0, reuse_buffers: bool = True,
+    cuda_options: dict | None = None,
 ):
     """An ORT session on the card's model: CUDA when asked for and usable, else CPU.
 
     ``threads``: ORT's intra-op threads on the CPU (0: one per core).
-    ``arena``: False allocates each CPU tensor when needed and frees it after
-    its last use, with no threads spinning between runs (for a network whose
-    activations dwarf its weights, where an arena keeps the peak).
+    ``reuse_buffers``: False turns off ORT's planned reuse of one tensor's
+    buffer for a later one. The plan keeps a freed buffer alive until the
+    tensor meant to reuse it is written, which for a deep network with many
+    equal-sized activations holds most of them at once: htdemucs peaked at
+    2.5 GB with it and 0.9 GB without, at the same speed (the arena still
+    recycles the memory). Threads do not spin between runs either way.
     ``cuda_options``: the CUDA provider's options, when it is used.
 
     ``device="gpu"`` raises StemdeskError when CUDA is not what really runs;
@@ -92,10 +95,11 @@ def open_session(
     def make_options():
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
-        if arena:
-            options.add_session_config_entry("session.use_env_allocators", "1")
-        else:
-            options.enable_cpu_mem_arena = False
+        options.add_session_config_entry("session.use_env_allocators", "1")
+        options.enable_mem_reuse = reuse_buffers
+        if not reuse_buffers:
+            # A network this size runs for seconds: spinning threads between
+            # runs would only take the cores from the host's STFTs.
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         # The memory pattern plans one block for all of a run's activations on top.
         options.enable_mem_pattern = False
@@ -244,7 +248,7 @@ class Separator:
             ``{stem: Audio}`` in the card's stem order, each with the input's
             rate, channel count and length; the stems sum to ``audio``.
         """
-        _check_channels(audio.channels)
+        check_channels(audio.channels)
         spans = self.stream([audio.samples], audio.rate, audio.num_samples, progress, cancel)
         return collect_stems(spans, self.card.stems, audio, on_span, out)
 
@@ -279,15 +283,16 @@ class Separator:
         blocks = iter(blocks)
         first = np.asarray(next(blocks), dtype=np.float32)
         channels = first.shape[0]
-        _check_channels(channels)
-        mixture = SampleQueue()
-        to_net = _Resampler(rate, card.sample_rate, channels)
+        check_channels(channels)
+        others = len(card.stems) - 1
+        song_rate = SongRateStems(card.sample_rate, rate, len(card.stems), others, channels, _last_stem_is_the_rest)
+        to_net = StreamResampler(rate, card.sample_rate, channels)
         net_expected = round(expected_length * card.sample_rate / rate) if expected_length else None
 
         def net_blocks() -> Iterator[np.ndarray]:
             for block in itertools.chain([first], blocks):
                 block = np.asarray(block, dtype=np.float32)
-                mixture.push(block)
+                song_rate.push_mixture(block)
                 yield self._to_net_channels(to_net.push(block))
             yield self._to_net_channels(to_net.finish())
 
@@ -295,7 +300,7 @@ class Separator:
         computed = stream_chunked(
             net_blocks(),
             self._separate_chunks,
-            outputs=len(card.stems) - 1,
+            outputs=others,
             chunk=card.chunk_samples,
             overlap=self.overlap,
             batch=self.batch_size,
@@ -304,38 +309,11 @@ class Separator:
             workers=self.workers,
             expected_length=net_expected,
         )
-        others = len(card.stems) - 1
-        back = _Resampler(card.sample_rate, rate, others * channels)
-        pending = SampleQueue()  # computed stems at the song's rate, not yet handed out
-
-        def matched(final: bool) -> Iterator[tuple[int, np.ndarray]]:
-            start = pending.start
-            stop = mixture.end if final else min(pending.end, mixture.end)
-            if stop <= start:
-                return
-            stems = np.zeros((others + 1, channels, stop - start), dtype=np.float32)
-            # Past what came back (a resampler's rounding) the computed stems stay zero.
-            ready = pending.take(start, min(stop, pending.end))
-            stems[:others, :, : ready.shape[-1]] = ready.reshape(others, channels, -1)
-            # The last stem is the mixture minus the others. Its masks sum with
-            # theirs to one, so this is what masking would give; but the stems
-            # add up to the input exactly, whatever resampling and rounding did,
-            # and one stem fewer is inverted and held while chunks run.
-            last = mixture.take(start, stop).copy()
-            for stem in stems[:others]:
-                last -= stem
-            stems[others] = last
-            pending.drop_before(stop)
-            mixture.drop_before(stop)
-            yield start, stems
-
         for _, span in computed:
             if channels < span.shape[1]:
                 span = span.mean(axis=1, keepdims=True)
-            pending.push(back.push(span.reshape(others * channels, -1)))
-            yield from matched(final=False)
-        pending.push(back.finish())
-        yield from matched(final=True)
+            yield from song_rate.push(span)
+        yield from song_rate.finish()
 
     def _to_net_channels(self, block: np.ndarray) -> np.ndarray:
         """``(C, n)`` at the card's rate -> the net's channel count (mono duplicated)."""
@@ -408,33 +386,25 @@ def collect_stems(
     return {name: Audio(stem, audio.rate) for name, stem in zip(names, stems)}
 
 
-def _check_channels(channels: int) -> None:
+def _last_stem_is_the_rest(stems: np.ndarray, mixture: np.ndarray) -> None:
+    """The mask kind's :data:`~stemdesk.song_rate.Completion`: the last stem is the mixture minus the others.
+
+    Its masks sum with theirs to one, so this is what masking would give; but
+    the stems add up to the input exactly, whatever resampling and rounding
+    did, and one stem fewer is inverted and held while chunks run.
+    """
+    last = mixture.copy()
+    for stem in stems[:-1]:
+        last -= stem
+    stems[-1] = last
+
+
+def check_channels(channels: int) -> None:
+    """StemdeskError unless ``channels`` is 1 or 2 (every engine separates mono or stereo)."""
     if channels not in (1, 2):
         raise StemdeskError(
             f"Audio has {channels} channels; stemdesk separates mono or stereo (downmix it to stereo first)."
         )
-
-
-class _Resampler:
-    """soxr's streaming resampler for ``(C, n)`` blocks; passes them through at equal rates."""
-
-    def __init__(self, source: int, target: int, channels: int):
-        self._channels = channels
-        self._stream = None if source == target else soxr.ResampleStream(
-            source, target, channels, dtype="float32", quality="HQ"
-        )
-
-    def push(self, block: np.ndarray) -> np.ndarray:
-        if self._stream is None:
-            return block
-        return np.ascontiguousarray(self._stream.resample_chunk(np.ascontiguousarray(block.T)).T)
-
-    def finish(self) -> np.ndarray:
-        """What the filter still holds, once the input has ended."""
-        if self._stream is None:
-            return np.zeros((self._channels, 0), dtype=np.float32)
-        tail = self._stream.resample_chunk(np.zeros((0, self._channels), dtype=np.float32), last=True)
-        return np.ascontiguousarray(tail.T)
 
 
 def open_mask_separator(

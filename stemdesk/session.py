@@ -117,7 +117,7 @@ def open_song(
 
 
 def hands_out_spans(separator: object) -> bool:
-    """Whether ``separator.separate`` takes ``on_span`` and ``out`` (mask separators do)."""
+    """Whether ``separator.separate`` takes ``on_span`` and ``out`` (mask and hybrid separators and presets do)."""
     parameters = inspect.signature(separator.separate).parameters
     return "on_span" in parameters and "out" in parameters
 

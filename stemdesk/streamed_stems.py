@@ -49,7 +49,10 @@ class StreamingSeparator(Protocol):
 
 
 def can_stream(separator: object) -> bool:
-    """Whether ``separator`` separates block by block (mask models and their presets do)."""
+    """Whether ``separator`` separates block by block (mask and hybrid models and their presets do).
+
+    A hybrid model reads the whole song first (its normalisation needs it), then hands out its stems span by span.
+    """
     return callable(getattr(separator, "stream", None)) and getattr(separator, "streams", True)
 
 

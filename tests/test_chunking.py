@@ -171,3 +171,36 @@ def test_triangle_weights_sum_to_one_and_sharpen_with_power():
     assert plan.window_start(5) == 3750 - (1000 - 571) // 2  # the short last chunk is centred
     with pytest.raises(ValueError):
         ChunkPlan(length=10, chunk=4, overlap=1, transition="square")
+
+
+@pytest.mark.parametrize("transition, length", [("crossfade", 5500), ("triangle", 5500), ("triangle", 400)])
+def test_first_alone_runs_the_first_chunk_by_itself_and_changes_nothing_else(transition, length):
+    import threading
+    import time
+
+    signal = np.random.default_rng(7).standard_normal((2, length)).astype(np.float32)
+    events, lock = [], threading.Lock()
+
+    def logged(batch):
+        with lock:
+            events.append(("start", float(batch[0, 0, 0])))
+        time.sleep(0.1)  # long enough for a second chunk to start beside it, were it submitted
+        with lock:
+            events.append(("end", float(batch[0, 0, 0])))
+        return _squash_and_square(batch)
+
+    def spans(first_alone):
+        events.clear()
+        return list(stream_chunked([signal], logged, 2, chunk=1000, overlap=250, workers=2, length=length,
+                                   transition=transition, first_alone=first_alone))
+
+    together = spans(False)
+    assert [kind for kind, _ in events[:2]] == ["start", "start"] or length <= 750
+    alone = spans(True)
+    # Nothing else starts until the first chunk is done; then two are in flight again.
+    assert events[0][0] == "start" and events[1] == ("end", events[0][1])
+    if length > 2000:
+        assert [kind for kind, _ in events[2:4]] == ["start", "start"]
+    assert [start for start, _ in alone] == [start for start, _ in together]
+    for (_, a), (_, b) in zip(alone, together):
+        assert np.array_equal(a, b)

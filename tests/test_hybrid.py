@@ -23,7 +23,7 @@ def test_the_htdemucs_card_loads_and_describes_the_graph():
     card = HybridCard.load(HTDEMUCS_CARD)
     assert card.kind == "hybrid" and card.stems == ("drums", "bass", "other", "vocals")
     assert card.frames == 336 and card.segment_samples == 343980
-    assert card.overlap_samples == 343980 - 257985  # Demucs' stride, int(0.75 * segment)
+    assert card.overlap_samples == 343980 - 309582  # a stride of int(0.9 * segment), as apply_model(overlap=0.1)
     assert card.onnx_path == HTDEMUCS_CARD.parent / "htdemucs.onnx"
 
 

@@ -53,6 +53,8 @@ def run_app(song: Path | None) -> int:
     app = create_application()
     window = MainWindow(QSettings(APP_NAME, APP_NAME))
     window.show()
+    # The model opens while the musician looks for a song, not after the drop.
+    window.queue.prepare()
     _freeze_long_lived_objects()
     if song is not None:
         window.open_song(song)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -156,6 +157,9 @@ class SeparationQueue(QObject):
         # The separator of the last (model, device), made on the worker thread
         # (loading a model takes a second) and kept: only one job runs at a time.
         self._separators: dict[tuple[str, str], StemSeparator] = {}
+        # The separator being opened ahead of the first song (see prepare):
+        # (model, device), its future and the thread opening it.
+        self._prepared: tuple[tuple[str, str], Future, Worker] | None = None
         self._separating_since: float | None = None
         self._time_left = TimeLeft()
         self._stages: tuple[str, ...] = ()
@@ -221,9 +225,33 @@ class SeparationQueue(QObject):
         self.cancel()
 
     def wait(self, timeout_ms: int = 30_000) -> bool:
-        """Block until the running job's thread ends (for shutdown); True if it did."""
-        worker = self._worker
-        return worker is None or worker.wait(timeout_ms)
+        """Block until the running job's thread (and one opening a model ahead) ends (for shutdown); True if it did."""
+        threads = [self._worker, self._prepared[2] if self._prepared else None]
+        return all(thread is None or thread.wait(timeout_ms) for thread in threads)
+
+    def prepare(self) -> None:
+        """Open the separator of the model and device set now on a thread of its own, for the first song.
+
+        Opening a large model takes seconds (Demucs v4: 1.4 s on a 2-core CPU),
+        which would otherwise come between the musician's drop and the first
+        sound. A song dropped meanwhile is decoded while the model opens and
+        then takes this separator. A model that cannot be opened stays quiet
+        here: the song's own job tries again and says why.
+        """
+        wanted = (self.model_id, self._device)
+        if wanted in self._separators or (self._prepared and self._prepared[0] == wanted):
+            return
+        future: Future = Future()
+
+        def open_ahead(progress: Progress, cancel: CancelToken) -> None:
+            try:
+                future.set_result(self.repo.open(wanted[0], device=wanted[1]))
+            except Exception as error:  # handed to the job that takes it
+                future.set_exception(error)
+
+        worker = Worker(open_ahead, f"Opening {wanted[0]}", self)
+        self._prepared = (wanted, future, worker)
+        worker.start()
 
     def _start_next(self) -> None:
         if not self._waiting:
@@ -237,6 +265,9 @@ class SeparationQueue(QObject):
         # No job runs now, so the worker thread cannot be using a separator: drop
         # the one of another model or device before a new one is loaded.
         self._separators = {key: kept for key, kept in self._separators.items() if key == wanted}
+        if self._prepared and self._prepared[0] != wanted and self._prepared[2].isFinished():
+            self._prepared[2].deleteLater()
+            self._prepared = None
         worker = Worker(lambda progress, cancel: self._load(path, wanted, progress, cancel), f"Separating {path.name}")
         worker.progressed.connect(self._on_progress)
         worker.succeeded.connect(lambda loaded: self._report(self.song_ready, loaded))
@@ -257,11 +288,11 @@ class SeparationQueue(QObject):
         """
         with decode_warnings() as warnings:
             song = decode_song(path)
-        separator = self._separators.get(wanted)
+        separator = self._separators.get(wanted) or self._take_prepared(wanted)
         if separator is None:
             model_id, device = wanted
             separator = self.repo.open(model_id, device=device)
-            self._separators[wanted] = separator
+        self._separators[wanted] = separator
         if cancel.cancelled:
             raise Cancelled()
         # A chain of models names its steps (see stemdesk.separators.SeparatorCard); a single model has none.
@@ -276,6 +307,16 @@ class SeparationQueue(QObject):
             song.mixture.samples, {name: stem.samples for name, stem in song.stems.items()}, song.mixture.rate
         )
         return LoadedSong(song, picture, identity, tuple(warnings))
+
+    def _take_prepared(self, wanted: tuple[str, str]) -> StemSeparator | None:
+        """On the worker thread: the separator :meth:`prepare` opened for ``wanted``, once it is open; else None."""
+        prepared = self._prepared
+        if prepared is None or prepared[0] != wanted:
+            return None
+        try:
+            return prepared[1].result()
+        except Exception:  # opened again by the job, which reports the error
+            return None
 
     def _emit_growing(self, song: SongSession, identity: str, separator, growing: GrowingStems) -> None:
         """On the worker thread, at the first finished span: the song to play while separating."""

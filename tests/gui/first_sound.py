@@ -17,6 +17,8 @@ class FirstSeparatedSound:
     def __init__(self, mixer, growing, stem_index: int):
         self.mixer, self.growing, self.stem = mixer, growing, stem_index
         self.at: float | None = None
+        self.frontier_then: int | None = None  # how far separation had got at that block
+        self.cpu_at: float | None = None  # the process's CPU time (all threads) then
         self.blocks = 0
         self._render = mixer.render
         mixer.render = self._probe
@@ -29,6 +31,8 @@ class FirstSeparatedSound:
         if self.at is None and self.blocks > 1 and not fade_out and stop <= frontier and np.abs(out).max() > 1e-3:
             if np.array_equal(out.T, self.growing.buffer[self.stem][:, start:stop]):
                 self.at = time.perf_counter()
+                self.frontier_then = frontier
+                self.cpu_at = time.process_time()
 
 
 def play_as_soon_as_shown(window, stem: str = "vocals") -> list:

@@ -79,6 +79,26 @@ def test_raw_outputs_are_demucs_apply_model(tiny_hybrid, raw_separator):
         assert sdr(theirs[index], ours[stem].samples) > 60, stem
 
 
+def test_the_shipped_overlap_is_apply_models_too(tiny_hybrid):
+    """htdemucs' card overlaps segments by 0.1, not apply_model's default 0.25: the same plan and blend as apply_model(overlap=0.1)."""
+    from stemdesk.hybrid_card import HTDEMUCS_CARD, HybridCard
+
+    overlap = HybridCard.load(HTDEMUCS_CARD).overlap
+    assert overlap != 0.25
+    card = tiny_hybrid.card.model_copy(update={"overlap": overlap})
+    card._card_path = tiny_hybrid.card.card_path
+    audio = song(3.4)
+    ours = HybridSeparator(card, "cpu", sum_to_mixture=False).separate(audio)
+    wav = torch.from_numpy(audio.samples)
+    reference = wav.mean(0)
+    mean, std = reference.mean(), reference.std() + 1e-8
+    with torch.no_grad():
+        theirs = apply_model(tiny_hybrid.model, ((wav - mean) / std)[None], shifts=0, split=True, overlap=overlap)[0]
+    theirs = (theirs * std + mean).numpy()
+    for index, stem in enumerate(card.stems):
+        assert sdr(theirs[index], ours[stem].samples) > 60, stem
+
+
 def test_stems_sum_to_the_song_and_keep_its_shape(separator):
     audio = song(2.3)
     stems = separator.separate(audio)
@@ -194,3 +214,31 @@ def test_the_catalogue_opens_a_hybrid_card_as_a_stem_separator(tiny_hybrid_folde
     audio = song(0.5)
     stems = separator.separate(audio)
     assert np.abs(sum(s.samples for s in stems.values()) - audio.samples).max() < 1e-5
+
+
+def test_int8_weights_are_built_once_cached_apart_and_stay_close(tiny_hybrid, separator, capfd):
+    """``cpu_weights: int8``: the transformer's weight products run quantised, from a graph cached beside the float one."""
+    import onnx
+    import onnxruntime
+
+    from stemdesk.optimized_models import CachedGraph, optimized_path, sidecar_path
+
+    card = tiny_hybrid.card.model_copy(update={"cpu_weights": "int8"})
+    card._card_path = tiny_hybrid.card.card_path
+    assert card.identity != tiny_hybrid.card.identity  # the stem cache tells the two apart
+    quantised = HybridSeparator(card, "cpu")
+    cached = optimized_path(card, onnxruntime.__version__)
+    assert cached != optimized_path(tiny_hybrid.card, onnxruntime.__version__)
+    assert cached.is_file() and CachedGraph.model_validate_json(sidecar_path(cached).read_bytes()).cpu_weights == "int8"
+    ops = {node.op_type for node in onnx.load(cached).graph.node}
+    assert ops & {"DynamicQuantizeMatMul", "MatMulInteger"}
+    assert "please consider" not in capfd.readouterr().err.lower()  # the quantiser's advice is not shown to users
+    audio = song(2.3)
+    full = separator.separate(audio)
+    small = quantised.separate(audio)
+    assert np.abs(sum(s.samples for s in small.values()) - audio.samples).max() < 1e-5
+    for stem in card.stems:
+        assert 15 < sdr(full[stem].samples, small[stem].samples) < 200, stem
+    written = cached.stat().st_mtime_ns
+    HybridSeparator(card, "cpu")
+    assert cached.stat().st_mtime_ns == written  # opened from the cache, not quantised again
