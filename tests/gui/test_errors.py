@@ -67,8 +67,8 @@ def test_without_a_sound_output_the_song_still_opens_and_exports(cached_window, 
     window.transport.seek_seconds(3.0)
     assert window.transport_bar.clock.text().startswith("0:03.00")
     window.mixer_model.set_mute("vocals", True)
-    with qtbot.waitSignal(window.export_finished, timeout=30_000) as finished:
-        window.export(ExportRequest("mix", tmp_path, "WAV 32-bit float"))
+    with qtbot.waitSignal(window.exports.finished, timeout=30_000) as finished:
+        window.exports.export(ExportRequest("mix", tmp_path, "WAV 32-bit float"))
     assert finished.args[0][0].is_file()
 
     # Choosing the default output again brings the sound back for the open song.

@@ -26,8 +26,8 @@ def read(path):
 
 
 def export(window, qtbot, request):
-    with qtbot.waitSignal(window.export_finished, timeout=30_000) as finished:
-        assert window.export(request)
+    with qtbot.waitSignal(window.exports.finished, timeout=30_000) as finished:
+        assert window.exports.export(request)
     return finished.args[0]
 
 
@@ -74,19 +74,19 @@ def test_current_mix_export_follows_the_faders_mute_and_solo(demo_window, qtbot,
 
 
 def test_the_export_dialog_asks_for_what_it_shows(demo_window, qtbot, tmp_path):
-    dialog = demo_window.show_export_dialog()
+    dialog = demo_window.exports.show_dialog()
     assert dialog.isVisible() and not dialog.isModal()
     dialog.kind_rest.setChecked(True)
     dialog.rest_stem.setCurrentText("vocals")
     dialog.format.setCurrentText("FLAC 16-bit")
     dialog.folder.setText(str(tmp_path))
-    with qtbot.waitSignal(demo_window.export_finished, timeout=30_000) as finished:
+    with qtbot.waitSignal(demo_window.exports.finished, timeout=30_000) as finished:
         qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
     assert finished.args[0] == [tmp_path / "audio_example" / "audio_example - no_vocals.flac"]
     assert soundfile.info(finished.args[0][0]).subtype == "PCM_16"
 
     # The next export starts from this one's folder and choice, in this window and the next.
-    for dialog in (demo_window.show_export_dialog(), ExportDialog(
+    for dialog in (demo_window.exports.show_dialog(), ExportDialog(
             demo_window.mixer_model.stems, Preferences.load(demo_window.settings).export_format,
             Path(Preferences.load(demo_window.settings).export_folder),
             kind=Preferences.load(demo_window.settings).export_kind,
@@ -95,7 +95,7 @@ def test_the_export_dialog_asks_for_what_it_shows(demo_window, qtbot, tmp_path):
         assert dialog.format.currentText() == "FLAC 16-bit" and dialog.folder.text() == str(tmp_path)
         dialog.close()
 
-    dialog = demo_window.show_export_dialog()
+    dialog = demo_window.exports.show_dialog()
     dialog.kind_stems.setChecked(True)
     for box in dialog.stem_boxes.values():
         box.setChecked(False)
@@ -105,12 +105,12 @@ def test_the_export_dialog_asks_for_what_it_shows(demo_window, qtbot, tmp_path):
 def test_a_write_that_runs_out_of_space_shows_an_error_and_leaves_no_file(demo_window, qtbot, tmp_path,
                                                                           file_size_limit):
     file_size_limit(64 * 1024)
-    with qtbot.waitSignal(demo_window.export_failed, timeout=30_000) as failed:
-        demo_window.export(ExportRequest("stems", tmp_path, "WAV 16-bit", ("vocals", "accompaniment")))
+    with qtbot.waitSignal(demo_window.exports.failed, timeout=30_000) as failed:
+        demo_window.exports.export(ExportRequest("stems", tmp_path, "WAV 16-bit", ("vocals", "accompaniment")))
     assert "vocals.wav" in failed.args[0]
     assert demo_window.banner.level == "error" and "Export failed" in demo_window.banner.text
     assert not (tmp_path / "audio_example").exists(), "no half-written file under any name, no empty folder"
-    qtbot.waitUntil(lambda: not demo_window.export_progress.isVisible())
+    qtbot.waitUntil(lambda: not demo_window.exports.progress.isVisible())
     assert demo_window.transport.has_output and demo_window.song is not None, "the window keeps working"
 
 

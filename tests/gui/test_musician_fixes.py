@@ -41,7 +41,7 @@ def preset_window(qtbot, settings, tmp_path, filled_cache_root, null_sound_outpu
 
 
 def ticked(window):
-    return [action.data() for action in window.model_actions.actions() if action.isChecked()]
+    return [action.data() for action in window.model_menu.model_actions.actions() if action.isChecked()]
 
 
 def test_a_model_chosen_while_playing_takes_over_when_ready_keeping_the_practice_setup(preset_window, qtbot):
@@ -55,7 +55,7 @@ def test_a_model_chosen_while_playing_takes_over_when_ready_keeping_the_practice
     window.transport.play()
 
     with qtbot.waitSignal(window.song_shown, timeout=SEPARATION_TIMEOUT_MS) as shown:
-        window.choose_model("vocals-twice")
+        window.model_menu.choose("vocals-twice")
         # Until the new stems are ready, the tick stays with the stems one hears.
         assert ticked(window) == ["spleeter-2stems"]
     assert tuple(shown.args[0].session.stems) == ("vocals", "backing", "band") == window.mixer_model.stems
@@ -72,9 +72,9 @@ def test_a_model_chosen_while_playing_takes_over_when_ready_keeping_the_practice
 
     # Going back is instant (the cache) and choosing the model on screen again changes nothing.
     with qtbot.waitSignal(window.song_shown, timeout=SEPARATION_TIMEOUT_MS):
-        window.choose_model("spleeter-2stems")
+        window.model_menu.choose("spleeter-2stems")
     assert ticked(window) == ["spleeter-2stems"] and window.mixer_model.stems == ("vocals", "accompaniment")
-    window.choose_model("spleeter-2stems")
+    window.model_menu.choose("spleeter-2stems")
     assert not window.queue.busy and window.transport.is_playing
     window.transport.pause()
 

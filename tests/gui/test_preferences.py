@@ -44,7 +44,7 @@ def test_the_dialog_sets_device_buffer_export_defaults_and_cache_limit(cached_wi
     with qtbot.waitSignal(window.song_shown, timeout=SEPARATION_TIMEOUT_MS):
         window.open_song(demo_path)
     assert window.transport.has_output and window.transport.blocksize == 256
-    export = window.show_export_dialog()
+    export = window.exports.show_dialog()
     assert export.format.currentText() == "WAV 16-bit" and export.folder.text() == str(tmp_path / "exports")
 
 
