@@ -43,7 +43,7 @@ from .errors import StemdeskError
 from .hybrid_card import HybridCard
 from .memory import return_large_allocations_to_os
 from .sample_queue import SampleQueue
-from .separate import CUDA, StemSpanHook, check_channels, collect_stems, gpu_name, open_session
+from .separate import CUDA, LastRunRelease, StemSpanHook, check_channels, collect_stems, gpu_name, open_session
 from .song_rate import SongRateStems
 
 
@@ -174,15 +174,8 @@ class HybridSeparator:
         self._runs = threading.BoundedSemaphore(workers or (2 if on_gpu else 1))
         self.sum_to_mixture = sum_to_mixture
         self._window = dsp.hann_window(card.n_fft)
-        import onnxruntime as ort
-
-        # The song's last segment hands the arena's blocks back (~0.6 GB), so
-        # that an idle separator does not hold them; not every segment, since
-        # re-faulting them would cost a second of system time each.
-        self._release_memory = ort.RunOptions()
-        self._release_memory.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
-        self._segments_left = 0
-        self._segments_lock = threading.Lock()
+        # An idle separator would otherwise hold the arena's ~0.6 GB.
+        self._release = LastRunRelease()
         self._check_graph()
 
     @property
@@ -316,7 +309,7 @@ class HybridSeparator:
         length = mix.shape[1]
         counts = [len(ChunkPlan(length + delay, card.segment_samples, card.overlap_samples, "triangle").starts)
                   for delay in delays]
-        self._segments_left = sum(counts)
+        self._release.start(sum(counts))
         done = [0] * passes
 
         def pass_progress(index: int) -> Progress:
@@ -350,13 +343,9 @@ class HybridSeparator:
         card = self.card
         spec = hybrid_spectrogram(segment, card.n_fft, card.hop_length, self._window)
         feeds = {card.input.waveform: segment[None], card.input.spectrogram: complex_as_channels(spec)[None]}
-        with self._segments_lock:
-            self._segments_left -= 1
-            last = self._segments_left <= 0
+        run_options = self._release.options()
         with self._runs:
-            spectral, time = self.session.run(
-                [card.output.spectral, card.output.time], feeds, self._release_memory if last else None
-            )
+            spectral, time = self.session.run([card.output.spectral, card.output.time], feeds, run_options)
         stems = time[0]
         stems += hybrid_inverse(channels_as_complex(spectral[0]), card.n_fft, card.hop_length, self._window, segment.shape[-1])
         if self.sum_to_mixture:

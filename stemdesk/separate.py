@@ -142,6 +142,33 @@ def _register_cpu_arena(ort) -> None:
     _cpu_arena_registered = True
 
 
+class LastRunRelease:
+    """Run options that hand ORT's CPU arena blocks back on a song's last network run.
+
+    Not on every run: re-faulting those pages each time cost 2 s on a
+    3.6-minute song with a mask model, a second per segment with htdemucs.
+    :meth:`start` at the start of a song with its number of runs; then
+    :meth:`options` before each run (from any worker thread).
+    """
+
+    def __init__(self):
+        import onnxruntime as ort
+
+        self._release = ort.RunOptions()
+        self._release.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+        self._left = 0
+        self._lock = threading.Lock()
+
+    def start(self, runs: int) -> None:
+        self._left = runs
+
+    def options(self, items: int = 1):
+        """The ``RunOptions`` for a run of ``items`` chunks: the releasing ones if it ends the song, else None."""
+        with self._lock:
+            self._left -= items
+            return self._release if self._left <= 0 else None
+
+
 def gpu_name() -> str:
     """The first NVIDIA GPU's name as nvidia-smi reports it, or a generic label."""
     if shutil.which("nvidia-smi"):
@@ -212,15 +239,8 @@ class Separator:
         step = (chunk_hops - overlap_frames) // card.frame_multiple * card.frame_multiple
         self.overlap = (chunk_hops - max(step, card.frame_multiple)) * card.hop_length
         self._window = dsp.hann_window(card.n_fft)
-        import onnxruntime as ort
-
-        # The song's last network run hands the arena's blocks back: an idle
-        # Separator (the app keeps one) would otherwise hold ~100 MB. Not every
-        # run: re-faulting those pages each time cost 2 s on a 3.6-minute song.
-        self._release_memory = ort.RunOptions()
-        self._release_memory.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
-        self._chunks_left = 0
-        self._chunks_lock = threading.Lock()
+        # An idle Separator (the app keeps one) would otherwise hold ~100 MB.
+        self._release = LastRunRelease()
         self._input_order = _axis_order(("batch", "channels", "frames", "bins"), card.input.layout)
         self._output_order = _axis_order(card.output.layout, ("batch", "stems", "channels", "bins", "frames"))
 
@@ -296,7 +316,7 @@ class Separator:
                 yield self._to_net_channels(to_net.push(block))
             yield self._to_net_channels(to_net.finish())
 
-        self._chunks_left = len(ChunkPlan(net_expected or 1, card.chunk_samples, self.overlap).starts)
+        self._release.start(len(ChunkPlan(net_expected or 1, card.chunk_samples, self.overlap).starts))
         computed = stream_chunked(
             net_blocks(),
             self._separate_chunks,
@@ -329,13 +349,9 @@ class Separator:
         spec = spec.reshape(batch, channels, *spec.shape[1:])
         magnitude = np.abs(spec[:, :, : card.bins, :]).transpose(0, 1, 3, 2)
         net_input = np.ascontiguousarray(magnitude.transpose(self._input_order))
-        with self._chunks_lock:
-            self._chunks_left -= batch
-            last_run = self._chunks_left <= 0
+        run_options = self._release.options(batch)
         with self._runs:
-            (estimates,) = self.session.run(
-                [card.output.name], {card.input.name: net_input}, self._release_memory if last_run else None
-            )
+            (estimates,) = self.session.run([card.output.name], {card.input.name: net_input}, run_options)
         estimates = estimates.transpose(self._output_order)
         masks = dsp.normalise_masks(estimates.transpose(1, 0, 2, 3, 4), card.mask_power)
         # A generator: one stem at a time, since a full-band masked spectrogram
