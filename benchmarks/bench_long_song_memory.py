@@ -5,7 +5,8 @@ of writing its stems run in fresh processes, one after the other:
 
 - ``before``: ``stemdesk separate`` of an older commit (--before, default the
   commit before streaming), which decoded, separated and wrote whole arrays;
-- ``whole``:  this tree's whole-song path (``stem_files.separate_file``);
+- ``whole``:  this tree's whole-song way, the window's (``audio.decode``, the
+  separator's ``separate``, ``exports.export_stems`` with the song's gain);
 - ``streamed``: this tree's ``stemdesk separate`` (blocks in, spans out).
 
 Prints wall time and peak RSS (the child's ru_maxrss) per run, the ratios
@@ -34,9 +35,14 @@ BEFORE = "0dfed9d"  # main before streaming stems to disk
 
 WHOLE_PATH = """
 import sys
+from pathlib import Path
+from stemdesk.audio import decode
 from stemdesk.catalogue import Catalogue
-from stemdesk.stem_files import separate_file
-separate_file(Catalogue().open("spleeter-2stems", device="cpu"), sys.argv[1], sys.argv[2])
+from stemdesk.exports import export_stems
+from stemdesk.stem_files import song_folder, song_gain
+mixture = decode(sys.argv[1])
+stems = Catalogue().open("spleeter-2stems", device="cpu").separate(mixture)
+export_stems(stems, None, song_folder(Path(sys.argv[1]), Path(sys.argv[2])), gain=song_gain(stems, mixture, "FLOAT"))
 """
 
 

@@ -31,9 +31,8 @@ from .audio import SUPPORTED_SUFFIXES, atomic_path
 from .chunking import CancelToken, Cancelled, Progress
 from .errors import StemdeskError
 from .separators import ENGINE_REVISION
-from .audio_stream import open_stream
-from .stem_files import DONE_MARKER, choose_stems, folder_names, separate_file
-from .streamed_stems import can_stream, separate_file_streamed
+from .stem_files import DONE_MARKER, choose_stems, folder_names
+from .streamed_stems import separate_file_streamed
 
 _MARKER_FORMAT = 1
 
@@ -212,10 +211,10 @@ def separate_job(
         if is_done(job, identity, options):
             return SongResult(job.song, "skipped", "already done")
         stamp = _input_stamp(job.song)
-        write = separate_file_streamed if can_stream(separator) and _long(job.song) else separate_file
-        written = write(separator, job.song, job.out_dir, stems=list(options.stems) if options.stems else None,
-                        rest=options.rest, file_format=options.file_format, subtype=options.subtype,
-                        progress=progress, cancel=cancel, name=job.name)
+        written = separate_file_streamed(
+            separator, job.song, job.out_dir, stems=list(options.stems) if options.stems else None,
+            rest=options.rest, file_format=options.file_format, subtype=options.subtype,
+            progress=progress, cancel=cancel, name=job.name)
         _write_marker(job, identity, options, stamp, written.paths)
     except StemdeskError as error:
         status = "cancelled" if isinstance(error, Cancelled) else "failed"
@@ -224,26 +223,6 @@ def separate_job(
         return SongResult(job.song, "failed", f"{type(error).__name__}: {error}", seconds=time.monotonic() - started)
     return SongResult(job.song, "done", paths=tuple(written.paths), seconds=time.monotonic() - started,
                       note=written.gain_note())
-
-
-#: Songs longer than this are decoded, separated and written block by block.
-STREAM_ABOVE_SECONDS = 5 * 60
-
-
-def _long(song: Path) -> bool:
-    """Whether ``song``'s header says it is longer than STREAM_ABOVE_SECONDS.
-
-    Shorter songs (most songs) go through the whole-song path, whose decoder
-    carries the hostile-input checks (tests/hostile): the block decoder of
-    `audio_stream` does not have all of them yet (warnings for cut files,
-    the errors' wording), and a song of a few minutes fits in memory anyway.
-    """
-    try:
-        stream = open_stream(song)
-    except (StemdeskError, OSError, ValueError):
-        return False  # the whole-song path says what is wrong with it (a name that is not UTF-8 too)
-    stream.blocks.close()
-    return stream.expected_length is not None and stream.expected_length > STREAM_ABOVE_SECONDS * stream.rate
 
 
 def check_options(options: BatchOptions) -> str:

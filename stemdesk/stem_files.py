@@ -1,7 +1,9 @@
-"""Separate one file into stem files on disk: ``<out>/<song>/<stem>.<format>``.
+"""Stem files on disk, ``<out>/<song>/<stem>.<format>``: their names, their sets, their one gain.
 
-Stateless per file, so a batch runner (the CLI, or a job queue on many
-machines) can call :func:`separate_file` for each song independently.
+How a song's files are named and replaced as one set; the separation that
+writes them is :func:`stemdesk.streamed_stems.separate_file_streamed`,
+stateless per file, so a batch runner (the CLI, or a job queue on many
+machines) can call it for each song independently.
 
 The song's folder is named after its file without the suffix, with leading
 and trailing dots and spaces taken off (so ``..`` or ``.hidden`` can never
@@ -27,21 +29,16 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-import warnings
 from collections.abc import Sequence
 from contextlib import suppress
 from itertools import chain
 from pathlib import Path
 
-import numpy as np
-
-from .audio import Audio, decode, write_audio
-from .chunking import CancelToken, Progress
+from .audio import Audio
 from .errors import StemdeskError
-from .headroom import WrittenFiles, clip_free_gain, peak
-from .leftovers import dead_leftovers, owner_tag, remove_leftovers
+from .headroom import clip_free_gain
+from .leftovers import dead_leftovers, remove_leftovers
 from .separate import rest_of
-from .separators import StemSeparator
 
 FORMATS = ("wav", "flac")
 #: CLI bit depth name -> libsndfile subtype.
@@ -124,68 +121,6 @@ def check_output_folder(out_dir: str | os.PathLike) -> None:
         raise StemdeskError(f"Output folder {out_dir}: cannot write in {existing} ({reason}).")
 
 
-def separate_file(
-    separator: StemSeparator,
-    song: str | os.PathLike,
-    out_dir: str | os.PathLike,
-    stems: list[str] | None = None,
-    rest: bool = False,
-    file_format: str = "wav",
-    subtype: str | None = None,
-    progress: Progress | None = None,
-    cancel: CancelToken | None = None,
-    name: str | None = None,
-) -> WrittenFiles:
-    """Decode ``song``, separate it and write the chosen stems (and their rests).
-
-    Args:
-        out_dir: the output folder; the song's files go to its ``name``
-            subfolder (default :func:`folder_name` of ``song``), replacing
-            what an earlier run wrote there.
-        subtype: "PCM_16", "PCM_24" or (WAV only) "FLOAT"; default
-            ``DEFAULT_SUBTYPES[file_format]``.
-
-    Returns:
-        The written paths (stems first, then ``no_<stem>`` rests) and the
-        gain they were scaled by so that none clips (1.0 for float WAV).
-
-    Raises:
-        StemdeskError: a bad file, format or output folder; nothing is
-            written or changed then.
-    """
-    if file_format not in FORMATS:
-        raise StemdeskError(f"Unknown format {file_format!r}; use {' or '.join(FORMATS)}.")
-    subtype = subtype or DEFAULT_SUBTYPES[file_format]
-    chosen = choose_stems(separator.stems, stems)
-    song, out_dir = Path(song), Path(out_dir)
-    folder = out_dir / (name or folder_name(song))
-    _check_replaceable(folder)
-    if _is_inside(song, folder):
-        raise StemdeskError(f"Cannot write the stems of {song} to {folder}: the song itself is in that folder, "
-                            "which the new stems would replace; choose another output folder (-o).")
-    mixture = decode(song)
-    with warnings.catch_warnings():
-        # A song near float32's largest value overflows inside the separator; numpy's
-        # "invalid value" warnings would add lines to the one error below.
-        warnings.simplefilter("ignore", RuntimeWarning)
-        separated = separator.separate(mixture, progress=progress, cancel=cancel)
-    if not all(np.isfinite(stem.samples).all() for stem in separated.values()):
-        raise StemdeskError(f"cannot separate '{song}': its samples (peak {peak(mixture):.3g}) are too loud "
-                            "for the network's arithmetic; lower its level first.")
-    outputs: dict[str, Audio] = {f"{stem}.{file_format}": separated[stem] for stem in chosen}
-    if rest:
-        for stem in chosen:
-            outputs[f"{REST_PREFIX}{stem}.{file_format}"] = rest_of(separated, stem, mixture)
-    gain = song_gain(separated, mixture, subtype)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise StemdeskError(f"Cannot create output folder {out_dir}: {error.strerror or error}") from None
-    recover_output_folder(out_dir)
-    _write_set(folder, outputs, subtype, gain)
-    return WrittenFiles([folder / file_name for file_name in outputs], gain, subtype)
-
-
 def song_gain(stems: dict[str, Audio], mixture: Audio, subtype: str) -> float:
     """The one gain for every stem and rest file of a song so that none clips in ``subtype``.
 
@@ -210,13 +145,6 @@ def recover_output_folder(out_dir: str | os.PathLike) -> None:
     remove_leftovers(out_dir)
 
 
-def _is_inside(path: Path, folder: Path) -> bool:
-    try:
-        return Path(path).resolve().is_relative_to(folder.resolve())
-    except (OSError, RuntimeError):
-        return False
-
-
 def _check_replaceable(folder: Path) -> None:
     """StemdeskError if ``folder`` holds anything but an older set of stem files."""
     if not os.path.lexists(folder):
@@ -236,24 +164,6 @@ def _check_replaceable(folder: Path) -> None:
             f"Cannot replace the stems in {folder}: it also holds {shown}, which stemdesk did not write; "
             "move them or choose another output folder (-o)."
         )
-
-
-def _write_set(folder: Path, outputs: dict[str, Audio], subtype: str, gain: float) -> None:
-    """Write ``{file name: audio}`` into a staging folder, then swap it in for ``folder``."""
-    tag = owner_tag()
-    staging = folder.parent / f".stemdesk.{tag}.staging"
-    try:
-        staging.mkdir()
-    except OSError as error:
-        raise StemdeskError(f"Cannot write stems to {folder}: {error.strerror or error}") from None
-    try:
-        for file_name, audio in outputs.items():
-            write_audio(staging / file_name, audio, subtype, gain)
-        _swap_in(staging, folder, tag)
-    except OSError as error:
-        raise StemdeskError(f"Cannot write stems to {folder}: {error.strerror or error}") from None
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _swap_in(staging: Path, folder: Path, tag: str) -> None:

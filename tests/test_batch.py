@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from stemdesk.audio import Audio, resample
+from stemdesk.audio import Audio, decode, resample
 from stemdesk.batch import DONE_MARKER, BatchOptions, find_songs, run_batch
 from stemdesk.cli import main
-from stemdesk.stem_files import separate_file
+from stemdesk.exports import export_rest, export_stems
+from stemdesk.stem_files import REST_PREFIX, song_gain
 from stemdesk.streamed_stems import separate_file_streamed
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,6 +38,19 @@ def stem_files(folder: Path) -> dict[str, np.ndarray]:
             for path in sorted(folder.iterdir()) if not path.name.startswith(".")}
 
 
+def whole_song_files(separator, song: Path, folder: Path, rest: bool = False, subtype: str = "FLOAT") -> Path:
+    """The window's way to the same files: the song decoded whole, separated whole, exported with its one gain."""
+    mixture = decode(song)
+    stems = separator.separate(mixture)
+    gain = song_gain(stems, mixture, subtype)
+    folder.mkdir()
+    export_stems(stems, None, folder, subtype=subtype, gain=gain)
+    if rest:
+        for name in stems:
+            export_rest(stems, mixture, name, folder / f"{REST_PREFIX}{name}.wav", subtype, gain)
+    return folder
+
+
 def run_cli(*args, **popen) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "stemdesk.cli", "separate", *map(str, args)],
@@ -49,11 +63,10 @@ def run_cli(*args, **popen) -> subprocess.Popen:
 def test_streamed_stem_files_equal_the_whole_song_path(tmp_path, separator, demo_audio, subtype, rest):
     # 48 kHz so that both resamplers stream; 25 s so that several chunks and blocks pass.
     song = write_song(tmp_path / "song.wav", resample(demo_audio, 48000), 25.0)
-    whole = separate_file(separator, song, tmp_path / "whole", rest=rest, subtype=subtype).paths
+    whole = whole_song_files(separator, song, tmp_path / "whole", rest=rest, subtype=subtype)
     streamed = separate_file_streamed(separator, song, tmp_path / "streamed", rest=rest, subtype=subtype).paths
-    assert [path.name for path in streamed] == [path.name for path in whole]
-    expected, got = stem_files(whole[0].parent), stem_files(streamed[0].parent)
-    assert list(got) == list(expected)
+    expected, got = stem_files(whole), stem_files(streamed[0].parent)
+    assert sorted(path.name for path in streamed) == sorted(got) == sorted(expected)
     for name in expected:
         assert np.array_equal(got[name], expected[name]), name
     if subtype == "FLOAT":
@@ -206,14 +219,12 @@ def test_ray_runs_the_same_task_on_a_local_cluster(tmp_path, demo_audio):
 
 def test_a_preset_streams_too_with_the_same_stems(tmp_path, demo_audio):
     from stemdesk.catalogue import Catalogue
-    from stemdesk.streamed_stems import can_stream
 
-    band = Catalogue().open("band-lite", device="cpu")  # mask models only: they all stream
-    assert can_stream(band)
+    band = Catalogue().open("band-lite", device="cpu")
     song = write_song(tmp_path / "song.wav", resample(demo_audio, 48000), 16.0)
-    whole = separate_file(band, song, tmp_path / "whole", subtype="FLOAT").paths
-    streamed = separate_file_streamed(band, song, tmp_path / "streamed", subtype="FLOAT").paths
-    expected, got = stem_files(whole[0].parent), stem_files(streamed[0].parent)
+    whole = whole_song_files(band, song, tmp_path / "whole")
+    separate_file_streamed(band, song, tmp_path / "streamed", subtype="FLOAT")
+    expected, got = stem_files(whole), stem_files(tmp_path / "streamed" / "song")
     assert sorted(got) == sorted(expected) == sorted(f"{stem}.wav" for stem in band.stems)
     for name in expected:
         assert np.array_equal(got[name], expected[name]), name

@@ -12,7 +12,8 @@ from stemdesk.errors import StemdeskError
 from stemdesk.leftovers import owner_tag
 from stemdesk.models import ModelCard
 from stemdesk.separate import Separator
-from stemdesk.stem_files import folder_name, folder_names, recover_output_folder, separate_file
+from stemdesk.stem_files import folder_name, folder_names, recover_output_folder
+from stemdesk.streamed_stems import separate_file_streamed
 
 # libsndfile writes x * 32767 and reads n / 32768 back: a step per file near full scale, and
 # the rounding of each of the stems adds up in their sum.
@@ -86,7 +87,7 @@ def test_integer_stems_of_a_hot_song_share_one_gain_and_still_sum_to_it(tmp_path
 def test_a_song_within_full_scale_gets_no_gain_in_16_bit(tmp_path, demo_audio, separator):
     song = tmp_path / "quiet.wav"
     samples = hot_song(demo_audio, song, 0.5)
-    written = separate_file(separator, song, tmp_path / "out", subtype="PCM_16")
+    written = separate_file_streamed(separator, song, tmp_path / "out", subtype="PCM_16")
     assert written.gain == 1.0 and written.gain_note() is None
     np.testing.assert_allclose(sum_of(tmp_path / "out" / "quiet"), samples, rtol=0, atol=3 * PCM_16_STEP)
 
@@ -139,10 +140,10 @@ def test_a_song_named_dot_dot_stays_inside_the_output_folder(tmp_path, demo_audi
 def test_a_new_set_replaces_the_whole_older_one(tmp_path, demo_audio, separator):
     song = tmp_path / "song.wav"
     hot_song(demo_audio, song, 0.5, seconds=1)
-    separate_file(separator, song, tmp_path, rest=True)
+    separate_file_streamed(separator, song, tmp_path, rest=True)
     assert sorted(os.listdir(tmp_path / "song")) == [
         "accompaniment.wav", "no_accompaniment.wav", "no_vocals.wav", "vocals.wav"]
-    separate_file(separator, song, tmp_path, stems=["vocals"], file_format="flac")
+    separate_file_streamed(separator, song, tmp_path, stems=["vocals"], file_format="flac")
     # No stale rests or WAVs of the older run beside the new set.
     assert os.listdir(tmp_path / "song") == ["vocals.flac"]
     assert sorted(os.listdir(tmp_path)) == ["song", "song.wav"], "no staging or old folder left"
@@ -151,7 +152,7 @@ def test_a_new_set_replaces_the_whole_older_one(tmp_path, demo_audio, separator)
 def test_a_failure_while_swapping_sets_leaves_the_older_set_whole(tmp_path, demo_audio, separator, monkeypatch):
     song = tmp_path / "song.wav"
     hot_song(demo_audio, song, 0.5, seconds=1)
-    separate_file(separator, song, tmp_path)
+    separate_file_streamed(separator, song, tmp_path)
     before = {name: (tmp_path / "song" / name).read_bytes() for name in os.listdir(tmp_path / "song")}
     hot_song(demo_audio, song, 0.9, seconds=1)
 
@@ -166,7 +167,7 @@ def test_a_failure_while_swapping_sets_leaves_the_older_set_whole(tmp_path, demo
 
     monkeypatch.setattr(os, "replace", replace)
     with pytest.raises(StemdeskError, match="Input/output error"):
-        separate_file(separator, song, tmp_path)
+        separate_file_streamed(separator, song, tmp_path)
     monkeypatch.undo()
     after = {name: (tmp_path / "song" / name).read_bytes() for name in os.listdir(tmp_path / "song")}
     assert after == before
@@ -197,7 +198,7 @@ def test_a_file_refused_leaves_no_folder(tmp_path, separator):
     bad = tmp_path / "bad.wav"
     bad.write_text("not audio")
     with pytest.raises(StemdeskError):
-        separate_file(separator, bad, tmp_path / "out")
+        separate_file_streamed(separator, bad, tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 
@@ -207,7 +208,7 @@ def test_a_folder_holding_the_musicians_own_files_is_not_replaced(tmp_path, demo
     (tmp_path / "out" / "song").mkdir(parents=True)
     (tmp_path / "out" / "song" / "notes.txt").write_text("bar 12: the bridge")
     with pytest.raises(StemdeskError, match="notes.txt"):
-        separate_file(separator, song, tmp_path / "out")
+        separate_file_streamed(separator, song, tmp_path / "out")
     assert os.listdir(tmp_path / "out" / "song") == ["notes.txt"]
 
 
@@ -217,7 +218,7 @@ def test_a_song_inside_the_folder_its_stems_would_replace_is_refused(tmp_path, d
     song = tmp_path / "out" / "take" / "take.wav"
     hot_song(demo_audio, song, 0.5, seconds=1)
     with pytest.raises(StemdeskError, match="the song itself is in that folder"):
-        separate_file(separator, song, tmp_path / "out")
+        separate_file_streamed(separator, song, tmp_path / "out")
     assert os.listdir(tmp_path / "out" / "take") == ["take.wav"]
 
 
@@ -227,7 +228,7 @@ def test_a_file_squatting_the_song_folder_name_is_refused(tmp_path, demo_audio, 
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "song").write_text("a file, not a folder")
     with pytest.raises(StemdeskError, match="not a folder"):
-        separate_file(separator, song, tmp_path / "out")
+        separate_file_streamed(separator, song, tmp_path / "out")
     assert (tmp_path / "out" / "song").read_text() == "a file, not a folder"
 
 
@@ -246,7 +247,7 @@ def test_a_set_another_run_put_in_place_meanwhile_is_replaced_whole(tmp_path, de
         return real_replace(source, target)
 
     monkeypatch.setattr(os, "replace", replace)
-    written = separate_file(separator, song, tmp_path / "out")
+    written = separate_file_streamed(separator, song, tmp_path / "out")
     monkeypatch.undo()
     assert raced and sorted(os.listdir(tmp_path / "out" / "song")) == ["accompaniment.wav", "vocals.wav"]
     assert (tmp_path / "out" / "song" / "vocals.wav").read_bytes() != b"the other run's set"
