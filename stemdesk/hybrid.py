@@ -4,7 +4,8 @@ Data flow for one song (shapes for a stereo file, S stems, L samples a segment):
 
     Audio (C, N) at the file's rate
       -> resample to the card's rate, mono duplicated to 2 channels  (2, N')
-      -> normalised by the mean and std of its channels' average
+      -> normalised by the mean and std of its channels' average (block by block
+         as the segments need it: no normalised copy of the whole song)
       -> segments (1, 2, L) via chunking.stream_chunked, Demucs' triangle weights,
          each pass of `shifts` offset by a fraction of a second
       -> per segment: the hybrid STFT (reflect-padded, a quarter-window hop,
@@ -30,21 +31,22 @@ a song once ``separate`` returns.
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
 from . import dsp
-from .audio import Audio, resample
+from .audio import Audio
 from .chunking import CancelToken, ChunkPlan, Progress, stream_chunked
 from .errors import StemdeskError
 from .hybrid_card import HybridCard
 from .memory import return_large_allocations_to_os
 from .sample_queue import SampleQueue
 from .separate import CUDA, LastRunRelease, StemSpanHook, check_channels, collect_stems, gpu_name, open_session
-from .song_rate import SongRateStems
+from .song_rate import SongRateStems, StreamResampler
 
 
 #: The CUDA provider for a hybrid network (written, not measured: no GPU here).
@@ -224,7 +226,8 @@ class HybridSeparator:
             ``sum_to_mixture`` is off), span by span.
         """
         check_channels(audio.channels)
-        return collect_stems(self._spans(audio, progress, cancel), self.card.stems, audio, on_span, out)
+        return collect_stems(self._spans([audio.samples], audio.rate, progress, cancel), self.card.stems, audio,
+                             on_span, out)
 
     def stream(
         self,
@@ -237,46 +240,62 @@ class HybridSeparator:
         """:meth:`Separator.stream` for a hybrid model: the song's stems span by span as they are final.
 
         Unlike a mask model's, the whole song is read first, since the
-        normalisation needs its mean and std: memory holds the song (not its
-        stems). A preset that starts with this model still plays while it
-        separates; the spans are :meth:`separate`'s, whatever the block sizes.
-        ``expected_length`` is not needed (the song's length is known once read).
+        normalisation needs its mean and std: memory holds the song's blocks
+        once (and once more at the card's rate when the song's differs), not
+        its stems, nor a normalised copy. A preset that starts with
+        this model still plays while it separates; the spans are
+        :meth:`separate`'s, whatever the block sizes. ``expected_length`` is
+        not needed (the song's length is known once read).
         """
-        samples = np.concatenate([np.asarray(block, dtype=np.float32) for block in blocks], axis=1)
-        audio = Audio(samples, rate)
-        check_channels(audio.channels)
-        yield from self._spans(audio, progress, cancel)
+        song = [np.asarray(block, dtype=np.float32) for block in blocks]
+        check_channels(song[0].shape[0])
+        yield from self._spans(song, rate, progress, cancel)
 
     def _spans(
-        self, audio: Audio, progress: Progress | None, cancel: CancelToken | None
+        self, song: list[np.ndarray], rate: int, progress: Progress | None, cancel: CancelToken | None
     ) -> Iterator[tuple[int, np.ndarray]]:
-        """``(start, stems)``: float32 ``(S, C, n)`` for samples ``[start, start + n)`` of ``audio``, final, in order.
+        """``(start, stems)``: float32 ``(S, C, n)`` for samples ``[start, start + n)`` of the song, final, in order.
 
-        The same arithmetic as one pass over the whole song, in the same
-        order: a span is scaled back, averaged to mono and resampled (soxr's
-        streaming resampler gives its one-shot samples however the input is
-        cut), and the rounding left over goes to the remainder stem, all on
-        that span alone.
+        ``song``: the whole song at ``rate`` as float32 ``(C, n)`` blocks, in
+        order; they are read, never changed, and not copied at the card's
+        rate: the normalised mixture is made block by block as the segments
+        need it. The same arithmetic as one pass over the whole song, in the
+        same order: the song is taken to the card's rate by soxr's streaming
+        resampler (its one-shot samples, however the input is cut), and a
+        span of stems is scaled back, averaged to mono and resampled, and the
+        rounding left over goes to the remainder stem, all on that span alone.
         """
         card = self.card
-        # The normalisation needs the whole song's mean and std: it is decoded
-        # in memory anyway, so it is taken to the card's rate in one go.
-        mix = resample(audio, card.sample_rate).samples
-        if mix.shape[0] < card.channels:
-            mix = np.repeat(mix, card.channels, axis=0)
-        reference = mix.mean(axis=0)
+        channels = song[0].shape[0]
+        to_net = StreamResampler(rate, card.sample_rate, channels)
+        # At the card's rate these are the song's own blocks: no copy.
+        net = [to_net.push(block) for block in song] + [to_net.finish()]
+
+        def network_channels(block: np.ndarray) -> np.ndarray:
+            return np.repeat(block, card.channels, axis=0) if block.shape[0] < card.channels else block
+
+        # The mean of the channels, element by element, is the same per block as over the whole
+        # song; the mean and std are taken over all of it at once for the whole-song floats.
+        reference = np.concatenate([network_channels(block).mean(axis=0) for block in net])
         mean = float(reference.mean())
         std = float(reference.std(ddof=1)) + 1e-8 if reference.size > 1 else 1.0
-        normalised = (mix - np.float32(mean)) / np.float32(std)
-        del mix, reference
+        length = reference.size
+        del reference
         count = len(card.stems)
-        song_rate = SongRateStems(card.sample_rate, audio.rate, count, count, audio.channels, self._complete)
-        song_rate.push_mixture(audio.samples)
+        song_rate = SongRateStems(card.sample_rate, rate, count, count, channels, self._complete)
+        for block in song:
+            song_rate.push_mixture(block)
         offset = np.float32(mean / count if self.sum_to_mixture else mean)
-        for _, span in self._passes(normalised, progress, cancel):
+
+        def normalised() -> Iterator[np.ndarray]:
+            """float32 ``(2, n)`` blocks of the normalised mixture at the card's rate."""
+            for block in net:
+                yield (network_channels(block) - np.float32(mean)) / np.float32(std)
+
+        for _, span in self._passes(normalised, length, progress, cancel):
             span *= np.float32(std)
             span += offset
-            if audio.channels < span.shape[1]:
+            if channels < span.shape[1]:
                 span = span.mean(axis=1, keepdims=True)
             yield from song_rate.push(span)
         yield from song_rate.finish()
@@ -288,9 +307,11 @@ class HybridSeparator:
             stems[self.card.stems.index(self.card.remainder_stem)] += mixture - stems.sum(axis=0)
 
     def _passes(
-        self, mix: np.ndarray, progress: Progress | None, cancel: CancelToken | None
+        self, mix: Callable[[], Iterator[np.ndarray]], length: int, progress: Progress | None,
+        cancel: CancelToken | None,
     ) -> Iterator[tuple[int, np.ndarray]]:
-        """float32 ``(2, N)`` normalised mixture -> spans ``(start, (S, 2, n))``, averaged over the card's shifts.
+        """The normalised mixture (``mix()``: its float32 ``(2, n)`` blocks, ``length`` samples in all, afresh
+        for each pass) -> spans ``(start, (S, 2, n))``, averaged over the card's shifts.
 
         Pass ``k`` of ``shifts`` runs on the mixture delayed by ``(2k + 1) / (2 shifts)``
         of ``max_shift_seconds`` (Demucs draws the delays at random; evenly
@@ -306,7 +327,6 @@ class HybridSeparator:
         passes = max(1, card.shifts)
         max_shift = int(card.max_shift_seconds * card.sample_rate)
         delays = [0] if card.shifts == 0 else [(2 * k + 1) * max_shift // (2 * card.shifts) for k in range(passes)]
-        length = mix.shape[1]
         counts = [len(ChunkPlan(length + delay, card.segment_samples, card.overlap_samples, "triangle").starts)
                   for delay in delays]
         self._release.start(sum(counts))
@@ -321,7 +341,7 @@ class HybridSeparator:
 
         streams = [
             stream_chunked(
-                [np.zeros((mix.shape[0], delay), dtype=np.float32), mix] if delay else [mix],
+                itertools.chain([np.zeros((card.channels, delay), dtype=np.float32)], mix()) if delay else mix(),
                 self._separate_segments, outputs=len(card.stems), chunk=card.segment_samples,
                 overlap=card.overlap_samples, progress=pass_progress(index), cancel=cancel, workers=self.workers,
                 length=length + delay, transition="triangle", transition_power=card.transition_power,
