@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import StemdeskError
-from .models import DEFAULT_MODEL, model_dirs
+from .models import CARD_TEMPLATES, DEFAULT_MODEL, model_dirs
 from .separators import DEFAULT_KIND, KINDS, ModelKind, SeparatorCard, StemSeparator, kind_of
 from .validation import read_json
 
@@ -101,7 +101,7 @@ class Catalogue:
 
     def _load(self, model: str, allow_presets: bool = True) -> tuple[ModelKind, SeparatorCard]:
         path = self._locate(model)
-        raw = read_json(path, "Model card")
+        raw = as_this_stemdesk_describes(read_json(path, "Model card"))
         kind = kind_of(raw, path)
         if not allow_presets and kind is KINDS["preset"]:
             raise StemdeskError(f"{model!r} is a preset; a preset's step must name a model.")
@@ -140,3 +140,19 @@ class Catalogue:
             return CatalogueEntry(path.stem, path, kind_name, None,
                                   f"Model card {path}: id {card.id!r} differs from its file name.")
         return CatalogueEntry(card.id, path, kind_name, card, None)
+
+
+def as_this_stemdesk_describes(raw: object) -> object:
+    """An installed card of weights this stemdesk has a template for (same id and digest):
+    the template (:data:`CARD_TEMPLATES`), so that the card follows stemdesk's upgrades
+    (say, int8 weights or a smaller overlap for htdemucs) instead of what the stemdesk
+    that installed it wrote. Any other card as it is: one the user wrote for weights of
+    their own keeps its settings."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
+        return raw
+    template = CARD_TEMPLATES / f"{raw['id']}.json"
+    if not template.is_file():
+        return raw
+    current = read_json(template, "Model card")
+    same_weights = raw.get("sha256") == current.get("sha256") and raw.get("onnx") == current.get("onnx")
+    return current if same_weights else raw

@@ -16,11 +16,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from . import PROJECT_ROOT
-from .models import CardSchema, ModelId, OnnxCard, OnnxFileName, Sha256, StemNames, Text
+from .models import CARD_TEMPLATES, CardSchema, ModelId, OnnxCard, OnnxFileName, Sha256, StemNames, Text
 
 #: The card stemdesk installs beside ``htdemucs.onnx`` (the installer fills in nothing: the sha256 is fixed).
-HTDEMUCS_CARD = PROJECT_ROOT / "resources" / "cards" / "htdemucs.json"
+HTDEMUCS_CARD = CARD_TEMPLATES / "htdemucs.json"
 
 
 class HybridInputs(CardSchema):

@@ -36,10 +36,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from . import PROJECT_ROOT
 from .catalogue import Catalogue
 from .chunking import Cancelled, CancelToken, Progress
 from .errors import StemdeskError
+from .hybrid_card import HTDEMUCS_CARD
 from .models import SHIPPED_MODEL_DIR, user_model_dir
 
 _BLOCK = 1 << 20
@@ -80,7 +80,7 @@ def htdemucs_card() -> dict:
     The one place the installed card is made; the graph's digest is fixed, so
     the template needs nothing filled in.
     """
-    return json.loads((PROJECT_ROOT / "resources" / "cards" / "htdemucs.json").read_text(encoding="utf-8"))
+    return json.loads(HTDEMUCS_CARD.read_text(encoding="utf-8"))
 
 
 HTDEMUCS = Installable(

@@ -234,4 +234,6 @@ def user_model_dir() -> Path:
 
 
 SHIPPED_MODEL_DIR = PROJECT_ROOT / "models"
+#: Cards of the models stemdesk installs but does not ship (``stemdesk models install``), ``<id>.json``.
+CARD_TEMPLATES = PROJECT_ROOT / "resources" / "cards"
 DEFAULT_MODEL = "spleeter-2stems"

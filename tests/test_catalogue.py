@@ -124,3 +124,25 @@ def test_stemdesk_models_without_a_usable_model_fails(tmp_path, raw_card, monkey
     assert main(["models"]) == 1
     captured = capsys.readouterr()
     assert "broken:" in captured.out and "no usable models" in captured.err
+
+
+def test_an_installed_card_follows_this_stemdesks_template_for_the_same_weights(tmp_path):
+    """A card written by an older stemdesk (other overlap, float32 weights) is read as the
+    template this stemdesk ships for those weights; a card for other weights keeps its own."""
+    from stemdesk.models import CARD_TEMPLATES
+
+    template = json.loads((CARD_TEMPLATES / "htdemucs.json").read_text())
+    older = {**template, "overlap": 0.25, "cpu_weights": "float32", "version": "0.0.1"}
+    for folder in ("old", "own"):
+        # Reading a card only checks that its graph is there; nothing here runs it.
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "htdemucs.onnx").touch()
+    write_card(tmp_path / "old", "htdemucs", older)
+    card = Catalogue([tmp_path / "old"]).get("htdemucs")
+    assert (card.overlap, card.cpu_weights, card.version) == (template["overlap"], template["cpu_weights"],
+                                                              template["version"])
+    assert card.card_path == tmp_path / "old" / "htdemucs.json"
+    own = {**older, "sha256": "0" * 64}
+    write_card(tmp_path / "own", "htdemucs", own)
+    card = Catalogue([tmp_path / "own"]).get("htdemucs")
+    assert (card.overlap, card.cpu_weights, card.version) == (0.25, "float32", "0.0.1")

@@ -93,3 +93,27 @@ def test_a_missing_first_stage_or_one_without_the_stage_is_a_one_line_error(tmp_
     assert run(tmp_path, "--first-stage", "bleed.other") == 2
     assert "only applies with --stage other" in capsys.readouterr().err
     assert not (tmp_path / "out" / "r.md").exists()
+
+
+def test_the_ceilings_of_a_mask_are_reported_for_each_kind_and_stft(tmp_path, song, capsys):
+    from stemdesk.evaluation.ceilings import main as ceilings_main
+
+    common = ["--data", str(tmp_path / "data"), "--split", "test", "--targets", "guitar", "piano", "--seconds", "1"]
+    assert ceilings_main([*common, "--stage", "other", "--first-stage", "bleed.other", "--stft", "4096:1024", "1024:256"]) == 0
+    rows = {tuple(line.split()[:3]): float(line.split()[5]) for line in capsys.readouterr().out.splitlines()}
+    assert len(rows) == 2 * 3 * 2
+    for target in ("guitar", "piano"):
+        for stft in ("4096:1024", "1024:256"):
+            # The best real mask is at least as good as either ratio mask, which beat doing nothing by far.
+            assert rows[(target, "phase-sensitive", stft)] >= rows[(target, "ratio-p1", stft)] - 0.1
+            assert rows[(target, "ratio-p1", stft)] > 10
+
+
+def test_the_ceilings_command_says_what_is_wrong_in_one_line(tmp_path, song, capsys):
+    from stemdesk.evaluation.ceilings import main as ceilings_main
+
+    assert ceilings_main(["--data", str(tmp_path / "nowhere"), "--targets", "guitar"]) == 2
+    assert ceilings_main(["--data", str(tmp_path / "data"), "--targets", "guitar", "--stage", "other",
+                          "--first-stage", "missing.other"]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 2 and "missing.other" in errors[1]

@@ -86,14 +86,34 @@ def oracle_ratio_mask(references: np.ndarray, mixture: np.ndarray, card: ModelCa
     Returns:
         float32 ``(sources, channels, samples)``.
     """
-    window = dsp.hann_window(card.n_fft)
+    return ratio_masked(references, mixture, card.n_fft, card.hop_length, card.mask_power)
+
+
+def ratio_masked(references: np.ndarray, mixture: np.ndarray, n_fft: int, hop: int, power: float) -> np.ndarray:
+    """:func:`oracle_ratio_mask` on a given STFT and mask power; shapes as there."""
+    window = dsp.hann_window(n_fft)
     residual = mixture - references.sum(axis=0)
     sources = np.concatenate([references, residual[None]])
-    magnitudes = np.abs(np.stack([dsp.stft(source, card.n_fft, card.hop_length, window) for source in sources]))
-    masks = dsp.normalise_masks(magnitudes, card.mask_power)
-    mixture_spec = dsp.stft(mixture, card.n_fft, card.hop_length, window)
+    magnitudes = np.abs(np.stack([dsp.stft(source, n_fft, hop, window) for source in sources]))
+    masks = dsp.normalise_masks(magnitudes, power)
+    mixture_spec = dsp.stft(mixture, n_fft, hop, window)
     length = mixture.shape[-1]
     return np.stack([
-        dsp.istft(dsp.apply_mask(mixture_spec, mask), card.n_fft, card.hop_length, window, length)
-        for mask in masks[: len(references)]
+        dsp.istft(dsp.apply_mask(mixture_spec, mask), n_fft, hop, window, length) for mask in masks[: len(references)]
     ])
+
+
+def phase_sensitive_masked(references: np.ndarray, mixture: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
+    """Each reference as the best real mask in [0, 1] on this STFT would extract it:
+    ``Re(S_i / X)`` clipped to [0, 1] (the truncated phase-sensitive mask, what
+    ``--objective phase-sensitive`` teaches a network). Shapes as :func:`oracle_ratio_mask`.
+    """
+    window = dsp.hann_window(n_fft)
+    mixture_spec = dsp.stft(mixture, n_fft, hop, window)
+    power = np.maximum(np.abs(mixture_spec) ** 2, np.finfo(np.float32).tiny)
+    length = mixture.shape[-1]
+    estimates = []
+    for reference in references:
+        mask = np.clip(np.real(dsp.stft(reference, n_fft, hop, window) * np.conj(mixture_spec)) / power, 0.0, 1.0)
+        estimates.append(dsp.istft(mask * mixture_spec, n_fft, hop, window, length))
+    return np.stack(estimates).astype(np.float32)

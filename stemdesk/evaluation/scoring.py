@@ -53,13 +53,9 @@ def excerpt(samples: np.ndarray, length: int | None) -> np.ndarray:
     return samples[..., start : start + length]
 
 
-def score_track(separator: StemSeparator, track: Track, seconds: float | None = None) -> list[StemScore]:
-    """Scores of every model stem that can be compared on ``track``; empty when none can.
-
-    The song is read at the model's rate and cut to its middle ``seconds``
-    before separating, so the excerpt's length bounds the time spent.
-    """
-    rate = separator.card.sample_rate
+def song_excerpt(track: Track, rate: int, seconds: float | None) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The song's class stems and mixture at ``rate``, cut to their middle ``seconds``
+    (None: whole), float32 ``(channels, samples)`` each, all of one shape."""
     length = None if seconds is None else max(1, round(seconds * rate))
     stems = {name: audio.samples for name, audio in stems_audio(track, rate).items()}
     mixture = mixture_audio(track, rate).samples
@@ -69,6 +65,17 @@ def score_track(separator: StemSeparator, track: Track, seconds: float | None = 
     channels = max([mixture.shape[0], *(stem.shape[0] for stem in stems.values())])
     mixture = _to_shape(excerpt(mixture[:, :shared], length), channels)
     stems = {name: _to_shape(excerpt(stem[:, :shared], length), channels) for name, stem in stems.items()}
+    return stems, mixture
+
+
+def score_track(separator: StemSeparator, track: Track, seconds: float | None = None) -> list[StemScore]:
+    """Scores of every model stem that can be compared on ``track``; empty when none can.
+
+    The song is read at the model's rate and cut to its middle ``seconds``
+    before separating, so the excerpt's length bounds the time spent.
+    """
+    rate = separator.card.sample_rate
+    stems, mixture = song_excerpt(track, rate, seconds)
     references = model_references(separator.stems, stems, mixture, track.not_separated)
     if not references:
         log.info("%s: no stem of the model can be compared on this song", track.name)

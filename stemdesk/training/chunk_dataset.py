@@ -198,13 +198,17 @@ class MagnitudeSpectrogram(nn.Module):
         self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        return self.spectrum(waveform).abs()
+
+    def spectrum(self, waveform: torch.Tensor) -> torch.Tensor:
+        """The complex STFT whose magnitudes :meth:`forward` gives: complex64, same layout."""
         leading = waveform.shape[:-1]
         spectrum = torch.stft(
             waveform.reshape(-1, waveform.shape[-1]), self.n_fft, self.hop_length, window=self.window,
             center=True, pad_mode="constant", return_complex=True,
         )
-        magnitude = spectrum[:, : self.bins].abs().transpose(1, 2)
-        return magnitude.reshape(*leading, *magnitude.shape[1:])
+        spectrum = spectrum[:, : self.bins].transpose(1, 2)
+        return spectrum.reshape(*leading, *spectrum.shape[1:])
 
 
 class ChunkDataset(torch.utils.data.Dataset):

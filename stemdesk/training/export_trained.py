@@ -30,6 +30,7 @@ from torch import nn
 
 from stemdesk.errors import StemdeskError
 from stemdesk.training.architectures import architecture
+from stemdesk.training.objectives import FITTED
 from stemdesk.training.onnx_export import export_onnx
 
 #: Largest acceptable difference, relative to the output's peak, between the written
@@ -165,7 +166,7 @@ def _provenance(checkpoint: dict, config: dict, title: str, weights_dtype: str) 
         f"seed {config['seed']}): "
         f"{checkpoint['step']} steps of {config['batch']} random {chunk_seconds:.1f} s chunks mixed on the fly "
         f"from {last['train_tracks']} tracks of {last['data']}/{config['train_split']} "
-        f"(L1 on magnitudes, Adam lr {config['lr']}); {inputs}{validation}; "
+        f"(L1 on {FITTED[config.get('objective', 'magnitude')]}, Adam lr {config['lr']}); {inputs}{validation}; "
         f"trained on {', '.join(devices) or 'nothing yet'} for {seconds / 60:.1f} min in {len(sessions)} session(s); "
         f"exported by python -m stemdesk.training.export_trained; {storage}."
         + (f" {started_from} was: {its_story}" if its_story else "")

@@ -67,6 +67,7 @@ from stemdesk.training.chunk_dataset import (
     stem_set,
 )
 from stemdesk.training.export_trained import export_trained, read_checkpoint
+from stemdesk.training.objectives import OBJECTIVES, check_objective, training_pair
 from stemdesk.training.onnx_export import write_atomically
 
 CHECKPOINT = "checkpoint.pt"
@@ -112,9 +113,11 @@ class TrainingConfig:
     mixing: dict = field(default_factory=lambda: asdict(MixingOptions()))
     stage: str = "mix"
     first_stage: str | None = None
+    objective: str = "magnitude"
 
     def __post_init__(self) -> None:
         stem_set(self.target, self.stage)
+        check_objective(self.objective)
         arch = architecture(self.arch)
         self.model = arch.config(self.model)
         if self.segment_frames is None:
@@ -258,14 +261,16 @@ def training_step(
 
 def validation_loss(
     arch: Architecture, net: nn.Module, loader: torch.utils.data.DataLoader, spectrogram: MagnitudeSpectrogram,
-    precision: str = "fp32",
+    precision: str = "fp32", objective: str = "magnitude",
 ) -> float:
-    """Mean L1 of the final estimate over every chunk of ``loader``, in eval mode."""
+    """Mean L1 of the final estimate over every chunk of ``loader``, in eval mode, against
+    the ``objective``'s target (:mod:`stemdesk.training.objectives`)."""
     net.eval()
     total, count = 0.0, 0
+    device = spectrogram.window.device
     with torch.no_grad():
         for mixture, target in loader:
-            mixture, target = (spectrogram(x.to(spectrogram.window.device)) for x in (mixture, target))
+            mixture, target = training_pair(spectrogram, mixture.to(device), target.to(device), objective)
             with _autocast(mixture.device, precision):
                 estimate = arch.target_estimates(net, mixture)[-1]
             total += (estimate.float() - target).abs().mean().item() * mixture.shape[0]
@@ -432,8 +437,10 @@ class Trainer:
     def step(self, mixture: torch.Tensor, target: torch.Tensor) -> float:
         """One optimizer step on a batch of waveforms ``(batch, channels, samples)``; its loss."""
         with torch.no_grad():
-            mixture = self.spectrogram(mixture.to(self.device, non_blocking=True))
-            target = self.spectrogram(target.to(self.device, non_blocking=True))
+            mixture, target = training_pair(
+                self.spectrogram, mixture.to(self.device, non_blocking=True),
+                target.to(self.device, non_blocking=True), self.config.objective,
+            )
         loss = training_step(self.arch, self.net, self.optimizer, mixture, target, self.config.precision, self.scaler)
         self.step_count += 1
         self.history.step.append(self.step_count)
@@ -442,7 +449,9 @@ class Trainer:
 
     def validate(self) -> float:
         """The validation loss now, recorded in the history."""
-        loss = validation_loss(self.arch, self.net, self.valid_loader, self.spectrogram, self.config.precision)
+        loss = validation_loss(
+            self.arch, self.net, self.valid_loader, self.spectrogram, self.config.precision, self.config.objective
+        )
         self.history.valid_step.append(self.step_count)
         self.history.valid_loss.append(loss)
         return loss
@@ -568,6 +577,9 @@ def _parser(prog: str) -> argparse.ArgumentParser:
                           help="cached first-stage output to draw inputs from, e.g. htdemucs.other "
                                "(see python -m stemdesk.training.first_stage)")
     identity.add_argument("--arch", choices=sorted(ARCHITECTURES), default=argparse.SUPPRESS)
+    identity.add_argument("--objective", choices=OBJECTIVES, default=argparse.SUPPRESS,
+                          help="what the estimate learns: the target's magnitude (default) or its part in "
+                               "phase with the mixture (phase-sensitive: a higher ceiling for a mask)")
     identity.add_argument("--init", default=argparse.SUPPRESS,
                           help=f"weights to start from: {' or '.join(sorted(PRETRAINED))}, or an installed model's id "
                                "(e.g. guitar-unet: fine-tune it)")
