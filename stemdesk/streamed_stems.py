@@ -115,7 +115,9 @@ def separate_file_streamed(
                                     "for the network's arithmetic; lower its level first.")
             if staging is None:
                 # Only once the first span is made: a file refused early leaves nothing.
-                staging = _StagedSet(out_dir, folder, names, audio.rate, audio.channels, subtype)
+                # A signal meanwhile waits until `staging` is set, so the cleanup below sees its folder.
+                with signals_held():
+                    staging = _StagedSet(out_dir, folder, names, audio.rate, audio.channels, subtype)
             stop = start + span.shape[-1]
             song_span = mixture.take(start, stop)
             rests = [song_span - stem for stem in span]

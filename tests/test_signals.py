@@ -28,12 +28,13 @@ def start_separating(out: Path, *songs: Path) -> subprocess.Popen:
 
 
 def wait_until_writing(process: subprocess.Popen, out: Path) -> None:
-    """Return as soon as the first stem's temporary file exists in the staging folder."""
+    """Return as soon as the stems' files exist in the staging folder: from then on, until
+    the set is swapped in, the song's spans are appended to them as they are separated."""
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         assert process.poll() is None, process.communicate()
         for staging in out.glob(".stemdesk.*.staging"):
-            if any(staging.glob(".*.part")):
+            if any(staging.iterdir()):
                 return
         time.sleep(0.0005)
     pytest.fail("the stems were never written")
