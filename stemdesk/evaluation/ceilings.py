@@ -22,7 +22,6 @@ on stderr and exit with status 2.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -35,7 +34,7 @@ from stemdesk.errors import StemdeskError
 from .metrics import bss_eval
 from .references import SILENT_PEAK, phase_sensitive_masked, ratio_masked
 from .scoring import song_excerpt
-from .stages import OTHER_CLASSES, as_other_stage
+from .stages import songs_at_stage
 
 RATE = 44_100
 #: Each oracle mask by name: (references, mixture, n_fft, hop) -> estimates, shapes as ``ratio_masked``.
@@ -75,14 +74,8 @@ def ceilings(
 def main(argv: list[str] | None = None, prog: str = "python -m stemdesk.evaluation.ceilings") -> int:
     args = _parser(prog).parse_args(argv)
     try:
-        if importlib.util.find_spec("museval") is None:
-            raise StemdeskError("BSS Eval needs the museval package: pip install museval")
-        # The songs `stemdesk eval` scores with the same options: the first N, then those that qualify.
-        songs = load_dataset(args.data, args.split)[: args.tracks]
-        if args.stage == "other":
-            songs = [as_other_stage(song, args.first_stage) for song in songs if set(song.stems) & set(OTHER_CLASSES)]
-        elif args.first_stage is not None:
-            raise StemdeskError("--first-stage only applies with --stage other")
+        # The songs `stemdesk eval` scores with the same options.
+        songs = songs_at_stage(load_dataset(args.data, args.split)[: args.tracks], args.stage, args.first_stage)
         table = ceilings(songs, args.targets, args.stft, args.seconds or None,
                          lambda song: print(f"{song.name}", file=sys.stderr, flush=True))
     except StemdeskError as error:

@@ -28,7 +28,7 @@ from stemdesk.separate import DEVICES
 
 from .report import RunInfo, record_in_card, write_report
 from .scoring import medians, score_dataset
-from .stages import OTHER_CLASSES, as_other_stage
+from .stages import songs_at_stage
 
 DEFAULT_SECONDS = 10.0
 MODULE_PROG = "python -m stemdesk.evaluation"
@@ -87,12 +87,7 @@ def evaluate(
     if report.suffix.lower() != ".md":
         raise StemdeskError(f"the report '{report}' must be a .md file (its plot and numbers go beside it)")
     _require_packages()
-    songs = load_dataset(data, split)[:tracks]
-    if stage == "other":
-        # A song of drums, bass and vocals only gives Demucs' "other" nothing to hold.
-        songs = [as_other_stage(song, first_stage) for song in songs if set(song.stems) & set(OTHER_CLASSES)]
-    elif first_stage is not None:
-        raise StemdeskError("--first-stage only applies with --stage other")
+    songs = songs_at_stage(load_dataset(data, split)[:tracks], stage, first_stage)
     separator = Catalogue().open(model, device=device)
     card_path = getattr(separator.card, "card_path", None)
     if into_card and card_path is None:

@@ -24,6 +24,20 @@ from stemdesk.errors import StemdeskError
 OTHER_CLASSES = ("guitar", "piano", "other")
 
 
+def songs_at_stage(songs: list[Track], stage: str = "mix", first_stage: str | None = None) -> list[Track]:
+    """``songs`` as a model at ``stage`` meets them: as they are ("mix"), or ("other") those with
+    something Demucs' "other" would hold, each through :func:`as_other_stage`.
+
+    Raises StemdeskError for a ``first_stage`` with the "mix" stage, or a missing cached output.
+    """
+    if stage == "other":
+        # A song of drums, bass and vocals only gives Demucs' "other" nothing to hold.
+        return [as_other_stage(song, first_stage) for song in songs if set(song.stems) & set(OTHER_CLASSES)]
+    if first_stage is not None:
+        raise StemdeskError("--first-stage only applies with --stage other")
+    return songs
+
+
 def as_other_stage(track: Track, first_stage: str | None = None) -> Track:
     """``track`` with only the classes Demucs' "other" holds, and as its mixture the cached
     ``<first_stage>.wav`` beside its mixture file (or, with no first stage, their sum).
