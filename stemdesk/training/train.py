@@ -14,10 +14,13 @@ What a run keeps in RUN_DIR:
 * ``checkpoint.pt``: network, optimizer, step, RNG states, loss history, config and
   where each session trained; written every ``--checkpoint-every`` steps and at exit,
   atomically;
+* ``best.pt``: the checkpoint as it was at the lowest validation loss so far (early
+  stopping: past a point more steps fit the training timbres and lose on new ones);
 * ``loss.csv`` and ``loss.png``: training loss per step, validation loss on held-out
   songs every ``--valid-every`` steps;
-* ``<target>-<arch>.onnx`` and ``.json``: the exported model and its card, once the run
-  reaches ``--steps`` (``python -m stemdesk.training.export_trained`` exports any checkpoint).
+* ``<target>-<arch>.onnx`` and ``.json``: the model exported from ``best.pt`` and its card,
+  once the run reaches ``--steps`` (``python -m stemdesk.training.export_trained`` exports
+  any checkpoint).
 
 Step ``k`` trains on chunks ``k * batch`` to ``(k + 1) * batch - 1`` of the training
 set, each a pure function of the seed and its index, and the checkpoint carries the
@@ -71,6 +74,7 @@ from stemdesk.training.objectives import OBJECTIVES, check_objective, training_p
 from stemdesk.training.onnx_export import write_atomically
 
 CHECKPOINT = "checkpoint.pt"
+BEST_CHECKPOINT = "best.pt"
 PRECISIONS = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": None}
 
 
@@ -426,6 +430,10 @@ class Trainer:
     def checkpoint_path(self) -> Path:
         return self.run_dir / CHECKPOINT
 
+    @property
+    def best_path(self) -> Path:
+        return self.run_dir / BEST_CHECKPOINT
+
     def _initialise_weights(self) -> None:
         if self.config.init is not None:
             load_pretrained(self.net, self.config.arch, self.config.model, self.config.init)
@@ -448,12 +456,15 @@ class Trainer:
         return loss
 
     def validate(self) -> float:
-        """The validation loss now, recorded in the history."""
+        """The validation loss now, recorded in the history; a new lowest one writes ``best.pt``."""
         loss = validation_loss(
             self.arch, self.net, self.valid_loader, self.spectrogram, self.config.precision, self.config.objective
         )
+        lowest = min(self.history.valid_loss, default=float("inf"))
         self.history.valid_step.append(self.step_count)
         self.history.valid_loss.append(loss)
+        if loss < lowest:
+            _write_checkpoint(self.best_path, self.checkpoint())
         return loss
 
     def checkpoint(self) -> dict:
@@ -475,9 +486,7 @@ class Trainer:
     def save(self) -> dict:
         """Write the checkpoint (atomically), loss.csv and loss.png; return the checkpoint."""
         checkpoint = self.checkpoint()
-        buffer = io.BytesIO()
-        torch.save(checkpoint, buffer)
-        write_atomically(self.checkpoint_path, buffer.getvalue())
+        _write_checkpoint(self.checkpoint_path, checkpoint)
         self.history.write_csv(self.run_dir / "loss.csv")
         self.history.plot(self.run_dir / "loss.png", self.title)
         return checkpoint
@@ -512,11 +521,18 @@ class Trainer:
         # Only a finished run exports: the LSTM of Open-Unmix takes a minute or two to
         # export, time a session cut short by its budget would rather spend training.
         if options.export_dtype is not None and self.step_count >= options.steps and self.step_count > 0:
-            exported = export_trained(checkpoint, self.run_dir, options.export_dtype)
+            best = read_checkpoint(self.best_path) if self.best_path.exists() else checkpoint
+            exported = export_trained(best, self.run_dir, options.export_dtype)
         return TrainingOutcome(
             self.step_count, self.step_count - self.session["first_step"], time.monotonic() - self.started,
             self.history, stopped_early, exported,
         )
+
+
+def _write_checkpoint(path: Path, checkpoint: dict) -> None:
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)
+    write_atomically(path, buffer.getvalue())
 
 
 def _training_device(name: str) -> torch.device:

@@ -289,7 +289,38 @@ def test_run_writes_its_curve_and_exports_a_model_the_engine_accepts(uninterrupt
     card = ModelCard.load(uninterrupted_run / "guitar-unet.json")
     card.verify()
     assert card.stems == ("guitar", "rest") and card.mask_power == 1.0
-    assert "4 steps" in card.source and "3 tracks of" in card.source and "CPU" in card.source
+    # Exported from the lowest validation loss of the run (validated at steps 2 and 4).
+    best = read_checkpoint(uninterrupted_run / "best.pt")
+    lowest = min(zip(best["history"]["valid_loss"], best["history"]["valid_step"]))
+    assert best["step"] == lowest[1] in (2, 4)
+    assert f"{best['step']} steps" in card.source and "3 tracks of" in card.source and "CPU" in card.source
+
+
+def test_best_checkpoint_holds_the_weights_of_the_lowest_validation_loss(multitracks, tmp_path):
+    config = TrainingConfig(
+        target="guitar", arch="unet", model={"bins": 32, "filters": [4, 8]}, n_fft=256, hop_length=64,
+        chunk_frames=16, segment_frames=32, batch=2, valid_chunks=2, valid_every=2, checkpoint_every=2, lr=0.01,
+    )
+    trainer = Trainer.start(config, RunOptions(data=multitracks, run_dir=tmp_path, steps=3, export_dtype=None, progress=False))
+    batch = [torch.stack(items) for items in zip(*(trainer.train_data[i] for i in range(2)))]
+    trainer.step(*batch)
+    good = trainer.validate()
+    good_weights = {name: tensor.clone() for name, tensor in trainer.net.state_dict().items()}
+    assert read_checkpoint(tmp_path / "best.pt")["step"] == 1
+    # Weights spoilt by noise validate worse: best.pt keeps the step-1 weights.
+    trainer.step(*batch)
+    with torch.no_grad():
+        for parameter in trainer.net.parameters():
+            parameter.add_(torch.randn_like(parameter))
+    assert trainer.validate() > good
+    best = read_checkpoint(tmp_path / "best.pt")
+    assert best["step"] == 1 and best["history"]["valid_loss"] == [good]
+    for name, tensor in good_weights.items():
+        assert torch.equal(best["model"][name], tensor), name
+    # Back to the good weights: a loss only as low as the best is not a new best.
+    trainer.net.load_state_dict(good_weights)
+    assert trainer.validate() == good
+    assert read_checkpoint(tmp_path / "best.pt")["step"] == 1
 
 
 def test_same_seed_same_curve_and_another_seed_another(multitracks, uninterrupted_run, tmp_path):
