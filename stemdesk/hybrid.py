@@ -38,8 +38,8 @@ from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
-from . import dsp
-from .audio import Audio
+from . import DEMO_SONG, dsp
+from .audio import Audio, decode, resample
 from .chunking import CancelToken, ChunkPlan, Progress, stream_chunked
 from .errors import StemdeskError
 from .hybrid_card import HybridCard
@@ -122,6 +122,29 @@ def channels_as_complex(spec: np.ndarray) -> np.ndarray:
     return (pairs[..., 0, :, :] + 1j * pairs[..., 1, :, :]).astype(np.complex64)
 
 
+def network_inputs(card: HybridCard, segment: np.ndarray, window: np.ndarray) -> dict[str, np.ndarray]:
+    """float32 ``(2, L)`` normalised segment -> the graph's feeds: it and its spectrogram, each with a batch axis."""
+    spec = hybrid_spectrogram(segment, card.n_fft, card.hop_length, window)
+    return {card.input.waveform: segment[None], card.input.spectrogram: complex_as_channels(spec)[None]}
+
+
+def demo_calibration(card: HybridCard, segments: int = 2) -> Iterator[dict[str, np.ndarray]]:
+    """The graph's feeds for ``segments`` segments of the bundled demo song, from its start to its end,
+    normalised as :class:`HybridSeparator` normalises a song: what int8 convolutions are calibrated on."""
+    mix = resample(decode(DEMO_SONG), card.sample_rate).samples
+    if mix.shape[0] < card.channels:
+        mix = np.repeat(mix, card.channels, axis=0)
+    reference = mix.mean(axis=0)
+    mix = (mix - np.float32(reference.mean())) / np.float32(reference.std(ddof=1) + 1e-8)
+    length = card.segment_samples
+    window = dsp.hann_window(card.n_fft)
+    for start in np.linspace(0, max(0, mix.shape[1] - length), segments).astype(int):
+        segment = np.zeros((card.channels, length), dtype=np.float32)
+        part = mix[:, start : start + length]
+        segment[:, : part.shape[1]] = part
+        yield network_inputs(card, segment, window)
+
+
 def project_residual(stems: np.ndarray, mixture: np.ndarray, n_fft: int, hop: int, window: np.ndarray) -> np.ndarray:
     """Stems that sum to ``mixture``: what they miss split between them by their power.
 
@@ -168,7 +191,8 @@ class HybridSeparator:
         self.card = card
         # Workers share the cores given (all by default) between their runs.
         threads = max(1, (cores or os.cpu_count() or 1) // workers) if workers else (cores or 0)
-        self.session = open_session(card, device, threads, reuse_buffers=False, cuda_options=CUDA_OPTIONS)
+        self.session = open_session(card, device, threads, reuse_buffers=False, cuda_options=CUDA_OPTIONS,
+                                    calibration=lambda: demo_calibration(card))
         self.provider = self.session.get_providers()[0]
         on_gpu = self.provider == CUDA
         self.device_name = gpu_name() if on_gpu else "CPU"
@@ -361,8 +385,7 @@ class HybridSeparator:
     def _separate_segment(self, segment: np.ndarray) -> np.ndarray:
         """float32 ``(2, L)`` -> ``(S, 2, L)``."""
         card = self.card
-        spec = hybrid_spectrogram(segment, card.n_fft, card.hop_length, self._window)
-        feeds = {card.input.waveform: segment[None], card.input.spectrogram: complex_as_channels(spec)[None]}
+        feeds = network_inputs(card, segment, self._window)
         run_options = self._release.options()
         with self._runs:
             spectral, time = self.session.run([card.output.spectral, card.output.time], feeds, run_options)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -41,6 +42,18 @@ Text = Annotated[str, Field(min_length=1)]
 Sha256 = Annotated[str, BeforeValidator(lambda value: value.lower() if isinstance(value, str) else value),
                    Field(pattern=r"^[0-9a-f]{64}$")]
 OnnxFileName = Annotated[str, Field(pattern=r"^[^/\\]+\.onnx$")]
+
+
+def _compiles(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as error:
+        raise ValueError(f"not a regular expression ({error})") from None
+    return pattern
+
+
+#: A regular expression (Python's ``re``), checked when the card is read.
+Pattern = Annotated[str, Field(min_length=1), AfterValidator(_compiles)]
 
 
 def _unique_names(names: tuple[str, ...]) -> tuple[str, ...]:
@@ -95,9 +108,20 @@ class OnnxCard(CardSchema):
     it, :mod:`stemdesk.optimized_models`). Kept for a model only where its SDR
     stays within 0.2 dB of float32 (its MODELS.md entry says so). On a GPU the
     network always runs in float32.
+
+    ``cpu_int8_convolutions``: a regular expression over the graph's ``Conv``
+    node names; on the CPU the convolutions it finds (``re.search``) run in
+    int8: per-channel int8 weights and uint8 activations, each activation's
+    range the minimum and maximum it takes on a few segments of the bundled
+    demo song run through the model as the engine feeds it (ONNX Runtime's
+    static quantisation, QDQ form, which its CPU provider fuses into
+    ``QLinearConv``). Calibrated once when the CPU graph is first built, and
+    cached with it; only the model kinds that can make such inputs accept it.
+    The same 0.2 dB rule applies.
     """
 
     cpu_weights: Literal["float32", "int8"] = "float32"
+    cpu_int8_convolutions: Pattern | None = None
 
     _card_path: Path | None = PrivateAttr(default=None)
 

@@ -20,7 +20,10 @@ a cache folder that cannot be written only means sessions open at the usual spee
 A card asking for int8 weights on the CPU (``cpu_weights``) has its graph quantised
 first (ONNX Runtime's dynamic quantisation of MatMul and Gemm weights, a few seconds
 for htdemucs); the cached graph is then the optimised form of the quantised one, and
-its name and sidecar say so.
+its name and sidecar say so. A card naming convolutions to run in int8
+(``cpu_int8_convolutions``) has them quantised statically after that, their
+activation ranges calibrated on inputs its model kind supplies (a few runs
+of the demo song: about a minute for htdemucs, once).
 """
 
 from __future__ import annotations
@@ -32,14 +35,19 @@ import platform
 import re
 import secrets
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import platformdirs
 from pydantic import Field, ValidationError
 
+from .errors import StemdeskError
 from .models import CardSchema, ModelCard, Sha256
+
+#: The inputs of a few typical runs of a model (input name -> array), made afresh per call:
+#: what the ranges of its int8 convolutions' activations are calibrated on.
+Calibration = Callable[[], Iterable[dict]]
 
 
 class CachedGraph(CardSchema):
@@ -50,12 +58,13 @@ class CachedGraph(CardSchema):
     ort_version: str
     cpu: str
     cpu_weights: str = "float32"
+    cpu_int8_convolutions: str | None = None
     graph_bytes: int = Field(ge=1)
 
     @classmethod
     def expected(cls, card: ModelCard, ort_version: str, graph: Path) -> CachedGraph:
         return cls(model=card.id, source_sha256=card.sha256, ort_version=ort_version, cpu=cpu_signature(),
-                   cpu_weights=card.cpu_weights, graph_bytes=graph.stat().st_size)
+                   cpu_weights=card.cpu_weights, cpu_int8_convolutions=card.cpu_int8_convolutions, graph_bytes=graph.stat().st_size)
 
 
 def cache_folder() -> Path:
@@ -79,6 +88,8 @@ def cpu_signature() -> str:
 def optimized_path(card: ModelCard, ort_version: str) -> Path:
     """The cache file for ``card`` under this ORT version on this CPU."""
     weights = "" if card.cpu_weights == "float32" else f"-{card.cpu_weights}"
+    if card.cpu_int8_convolutions:
+        weights += "-conv" + hashlib.sha256(card.cpu_int8_convolutions.encode()).hexdigest()[:8]
     return cache_folder() / f"{card.id}-{card.sha256[:16]}{weights}-ort{ort_version}-{cpu_signature()}.onnx"
 
 
@@ -96,13 +107,16 @@ def _belongs_to(cached: Path, card: ModelCard, ort_version: str) -> bool:
         return False
 
 
-def open_cpu_session(card: ModelCard, make_options, ort):
+def open_cpu_session(card: ModelCard, make_options, ort, calibration: Calibration | None = None):
     """An ORT CPU session on ``card``'s model, from its optimised form when one is cached.
 
     ``make_options()`` returns fresh ``SessionOptions`` (threads, allocators); ``ort`` is
-    the imported onnxruntime module. Errors from the model itself propagate as ORT
-    raises them (the caller words them).
+    the imported onnxruntime module. ``calibration``: the model kind's typical inputs,
+    needed (only) to build the graph of a card with int8 convolutions. Errors from the
+    model itself propagate as ORT raises them (the caller words them).
     """
+    if card.cpu_int8_convolutions and calibration is None:
+        raise StemdeskError(f"Model {card.id!r}: int8 convolutions (cpu_int8_convolutions) are not supported for its kind.")
     providers = ["CPUExecutionProvider"]
     cached = optimized_path(card, ort.__version__)
     if cached.is_file() and not _belongs_to(cached, card, ort.__version__):
@@ -115,7 +129,7 @@ def open_cpu_session(card: ModelCard, make_options, ort):
         except Exception:  # a damaged file: rebuild it below
             _remove(cached)
     temp = _reserve_temp(cached)
-    with _cpu_graph(card, cached.parent if temp else None) as source:
+    with _cpu_graph(card, cached.parent if temp else None, calibration) as source:
         if temp is None:
             return ort.InferenceSession(str(source), sess_options=make_options(), providers=providers)
         options = make_options()
@@ -138,28 +152,70 @@ def open_cpu_session(card: ModelCard, make_options, ort):
 
 
 @contextmanager
-def _cpu_graph(card: ModelCard, folder: Path | None) -> Iterator[Path]:
-    """The graph to build the CPU session from: the card's, or its int8 form in a temporary file.
+def _cpu_graph(card: ModelCard, folder: Path | None, calibration: Calibration | None) -> Iterator[Path]:
+    """The graph to build the CPU session from: the card's, or its quantised form in a temporary file.
 
     ``folder``: where to write that file (None: the system's temporary folder).
     """
-    if card.cpu_weights == "float32":
+    if card.cpu_weights == "float32" and not card.cpu_int8_convolutions:
         yield card.onnx_path
         return
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".quantising-") as work, _quiet_quantiser():
+        source = card.onnx_path
+        if card.cpu_weights == "int8":
+            source = _quantise_products(source, Path(work) / f"products-{source.name}")
+        if card.cpu_int8_convolutions:
+            source = _quantise_convolutions(card, source, Path(work) / f"convolutions-{source.name}", calibration)
+        yield source
+
+
+def _quantise_products(source: Path, target: Path) -> Path:
+    """Dynamic int8 quantisation of ``source``'s MatMul and Gemm weights, written to ``target``."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    with tempfile.TemporaryDirectory(dir=folder, prefix=".quantising-") as work:
-        quantised = Path(work) / card.onnx_path.name
-        # Only products with a constant operand: attention's query-key and
-        # value products multiply two activations and stay in float32.
-        root = logging.getLogger()
-        root.addFilter(_quantiser_advice)
-        try:
-            quantize_dynamic(card.onnx_path, quantised, op_types_to_quantize=["MatMul", "Gemm"],
-                             weight_type=QuantType.QInt8, extra_options={"MatMulConstBOnly": True})
-        finally:
-            root.removeFilter(_quantiser_advice)
-        yield quantised
+    # Only products with a constant operand: attention's query-key and
+    # value products multiply two activations and stay in float32.
+    quantize_dynamic(source, target, op_types_to_quantize=["MatMul", "Gemm"], weight_type=QuantType.QInt8,
+                     extra_options={"MatMulConstBOnly": True})
+    return target
+
+
+def _quantise_convolutions(card: ModelCard, source: Path, target: Path, calibration: Calibration) -> Path:
+    """Static int8 quantisation of the convolutions of ``source`` that the card names, written to ``target``."""
+    import onnx
+    from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+    pattern = re.compile(card.cpu_int8_convolutions)
+    graph = onnx.load(source, load_external_data=False).graph
+    chosen = [node.name for node in graph.node if node.op_type == "Conv" and pattern.search(node.name)]
+    if not chosen:
+        raise StemdeskError(f"Model {card.id!r}: no convolution of its graph matches cpu_int8_convolutions.")
+
+    class Runs(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.feeds = iter(calibration())
+
+        def get_next(self) -> dict | None:
+            return next(self.feeds, None)
+
+    # The setting measured on htdemucs (models/MODELS.md): one weight scale per output
+    # channel, asymmetric uint8 activations (ORT's fast u8s8 kernels), min-max ranges.
+    quantize_static(source, target, Runs(), quant_format=QuantFormat.QDQ, op_types_to_quantize=["Conv"],
+                    nodes_to_quantize=chosen, per_channel=True, activation_type=QuantType.QUInt8,
+                    weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax,
+                    extra_options={"ActivationSymmetric": False})
+    return target
+
+
+@contextmanager
+def _quiet_quantiser() -> Iterator[None]:
+    """Hide what ORT's quantiser logs to the root logger while it runs."""
+    root = logging.getLogger()
+    root.addFilter(_quantiser_advice)
+    try:
+        yield
+    finally:
+        root.removeFilter(_quantiser_advice)
 
 
 def _quantiser_advice(record: logging.LogRecord) -> bool:

@@ -41,7 +41,7 @@ from .chunking import CancelToken, ChunkPlan, Progress, stream_chunked
 from .errors import StemdeskError
 from .memory import return_large_allocations_to_os
 from .models import ModelCard
-from .optimized_models import open_cpu_session
+from .optimized_models import Calibration, open_cpu_session
 from .song_rate import SongRateStems, StreamResampler
 from .wiener import wiener_filter
 
@@ -52,7 +52,7 @@ CPU = "CPUExecutionProvider"
 
 def open_session(
     card: ModelCard, device: str = "auto", threads: int = 0, reuse_buffers: bool = True,
-    cuda_options: dict | None = None,
+    cuda_options: dict | None = None, calibration: Calibration | None = None,
 ):
     """An ORT session on the card's model: CUDA when asked for and usable, else CPU.
 
@@ -64,6 +64,8 @@ def open_session(
     2.5 GB with it and 0.9 GB without, at the same speed (the arena still
     recycles the memory). Threads do not spin between runs either way.
     ``cuda_options``: the CUDA provider's options, when it is used.
+    ``calibration``: typical inputs, for a card with int8 convolutions on the CPU
+    (:func:`stemdesk.optimized_models.open_cpu_session`).
 
     ``device="gpu"`` raises StemdeskError when CUDA is not what really runs;
     ``"auto"`` falls back to the CPU quietly.
@@ -109,7 +111,9 @@ def open_session(
         if wants_cuda:
             session = ort.InferenceSession(str(card.onnx_path), sess_options=make_options(), providers=providers)
         else:
-            session = open_cpu_session(card, make_options, ort)
+            session = open_cpu_session(card, make_options, ort, calibration)
+    except StemdeskError:
+        raise
     except Exception as error:  # ORT raises its own untyped errors for bad files
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise StemdeskError(f"Model {card.id!r} cannot be loaded from {card.onnx_path}: {first_line}") from None

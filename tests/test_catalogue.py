@@ -54,6 +54,7 @@ def write_card(folder, name, raw):
     ("postfilter", {"type": "wiener", "iterations": -1}, "postfilter.iterations: Input should be greater"),
     ("postfilter", {"type": "median"}, "postfilter.type: Input should be 'wiener'"),
     ("frame_multiple", 0, "frame_multiple: Input should be greater than or equal to 1"),
+    ("cpu_int8_convolutions", "^/decoder.(", "cpu_int8_convolutions: not a regular expression"),
     ("hop_lenght", 1024, "hop_lenght: Extra inputs are not permitted"),
     ("kind", "kazoo", "kind 'kazoo' is unknown"),
 ])

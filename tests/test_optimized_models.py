@@ -127,3 +127,14 @@ def test_auto_without_an_nvidia_driver_goes_straight_to_the_cached_cpu_graph(def
     session = open_session(default_card, "auto")
     assert session.get_providers() == ["CPUExecutionProvider"]
     assert optimized_path(default_card, onnxruntime.__version__).is_file()
+
+
+def test_a_mask_model_asking_for_int8_convolutions_is_refused_in_one_line(default_card, fresh_cache):
+    """Only a model kind that can make calibration inputs (hybrid) supplies them; a mask card cannot use the field."""
+    from stemdesk.errors import StemdeskError
+
+    card = default_card.model_copy(update={"cpu_int8_convolutions": "Conv"})
+    card._card_path = default_card.card_path
+    with pytest.raises(StemdeskError, match="int8 convolutions .* not supported for its kind") as raised:
+        open_session(card, "cpu")
+    assert "\n" not in str(raised.value) and not any(fresh_cache.iterdir())

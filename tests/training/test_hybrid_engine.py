@@ -242,3 +242,50 @@ def test_int8_weights_are_built_once_cached_apart_and_stay_close(tiny_hybrid, se
     written = cached.stat().st_mtime_ns
     HybridSeparator(card, "cpu")
     assert cached.stat().st_mtime_ns == written  # opened from the cache, not quantised again
+
+
+def test_int8_convolutions_are_calibrated_on_the_demo_fused_cached_apart_and_stay_close(tiny_hybrid, separator):
+    """``cpu_int8_convolutions``: the convolutions named run as ORT's QLinearConv, from a graph cached once."""
+    import re
+
+    import onnx
+    import onnxruntime
+
+    from stemdesk.optimized_models import CachedGraph, optimized_path, sidecar_path
+
+    pattern = r"^/t?decoder\.[012]/rewrite/"
+    card = tiny_hybrid.card.model_copy(update={"cpu_weights": "int8", "cpu_int8_convolutions": pattern})
+    card._card_path = tiny_hybrid.card.card_path
+    products_only = tiny_hybrid.card.model_copy(update={"cpu_weights": "int8"})
+    assert card.identity != products_only.identity  # the stem cache tells them apart
+    quantised = HybridSeparator(card, "cpu")
+    cached = optimized_path(card, onnxruntime.__version__)
+    assert cached != optimized_path(products_only, onnxruntime.__version__)
+    assert CachedGraph.model_validate_json(sidecar_path(cached).read_bytes()).cpu_int8_convolutions == pattern
+    convolutions = [node.name for node in onnx.load(tiny_hybrid.card.onnx_path).graph.node if node.op_type == "Conv"]
+    chosen = [name for name in convolutions if re.search(pattern, name)]
+    assert len(chosen) == 6
+    ops = [node.op_type for node in onnx.load(cached).graph.node]
+    # ORT's CPU provider runs them in int8 (the QDQ pairs fused); the other convolutions stay float32.
+    assert ops.count("QLinearConv") == len(chosen)
+    assert ops.count("Conv") == len(convolutions) - len(chosen)
+    assert "DynamicQuantizeMatMul" in ops
+    audio = song(2.3)
+    full = separator.separate(audio)
+    small = quantised.separate(audio)
+    assert np.abs(sum(s.samples for s in small.values()) - audio.samples).max() < 1e-5
+    for stem in card.stems:
+        assert 15 < sdr(full[stem].samples, small[stem].samples) < 200, stem
+    written = cached.stat().st_mtime_ns
+    HybridSeparator(card, "cpu")
+    assert cached.stat().st_mtime_ns == written  # opened from the cache, not calibrated again
+
+
+def test_int8_convolutions_that_match_nothing_are_refused_in_one_line(tiny_hybrid):
+    from stemdesk.errors import StemdeskError
+
+    card = tiny_hybrid.card.model_copy(update={"cpu_int8_convolutions": "^/no-such-layer/"})
+    card._card_path = tiny_hybrid.card.card_path
+    with pytest.raises(StemdeskError, match="no convolution of its graph matches cpu_int8_convolutions") as raised:
+        HybridSeparator(card, "cpu")
+    assert "\n" not in str(raised.value)
