@@ -116,8 +116,9 @@ class OnnxCard(CardSchema):
     demo song run through the model as the engine feeds it (ONNX Runtime's
     static quantisation, QDQ form, which its CPU provider fuses into
     ``QLinearConv``). Calibrated once when the CPU graph is first built, and
-    cached with it; only the model kinds that can make such inputs accept it.
-    The same 0.2 dB rule applies.
+    cached with it; x86 CPUs with VNNI only (elsewhere they stay float32), and
+    only the model kinds that can make such inputs accept it. The same 0.2 dB
+    rule applies.
     """
 
     cpu_weights: Literal["float32", "int8"] = "float32"

@@ -23,7 +23,9 @@ for htdemucs); the cached graph is then the optimised form of the quantised one,
 its name and sidecar say so. A card naming convolutions to run in int8
 (``cpu_int8_convolutions``) has them quantised statically after that, their
 activation ranges calibrated on inputs its model kind supplies (a few runs
-of the demo song: about a minute for htdemucs, once).
+of the demo song: about a minute for htdemucs, once), on x86 CPUs with VNNI
+only: without it ORT's uint8-by-int8 kernels add pairs of products in 16 bits,
+which can saturate, and that path was never measured.
 """
 
 from __future__ import annotations
@@ -64,12 +66,26 @@ class CachedGraph(CardSchema):
     @classmethod
     def expected(cls, card: ModelCard, ort_version: str, graph: Path) -> CachedGraph:
         return cls(model=card.id, source_sha256=card.sha256, ort_version=ort_version, cpu=cpu_signature(),
-                   cpu_weights=card.cpu_weights, cpu_int8_convolutions=card.cpu_int8_convolutions, graph_bytes=graph.stat().st_size)
+                   cpu_weights=card.cpu_weights, cpu_int8_convolutions=int8_convolutions(card), graph_bytes=graph.stat().st_size)
 
 
 def cache_folder() -> Path:
     """Where optimised models are kept: the user's cache folder (``$XDG_CACHE_HOME`` on Linux)."""
     return platformdirs.user_cache_path("stemdesk") / "optimized-models"
+
+
+def int8_convolutions(card: ModelCard) -> str | None:
+    """The card's ``cpu_int8_convolutions`` where this CPU runs them as measured (x86 with VNNI), else None."""
+    return card.cpu_int8_convolutions if card.cpu_int8_convolutions and cpu_has_vnni() else None
+
+
+def cpu_has_vnni() -> bool:
+    """Whether the CPU has x86's 8-bit dot-product instructions (AVX-512 VNNI or AVX-VNNI), per ``/proc/cpuinfo``."""
+    with suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return bool({"avx512_vnni", "avx_vnni"} & set(line.split()))
+    return False
 
 
 def cpu_signature() -> str:
@@ -88,7 +104,7 @@ def cpu_signature() -> str:
 def optimized_path(card: ModelCard, ort_version: str) -> Path:
     """The cache file for ``card`` under this ORT version on this CPU."""
     weights = "" if card.cpu_weights == "float32" else f"-{card.cpu_weights}"
-    if card.cpu_int8_convolutions:
+    if int8_convolutions(card):
         weights += "-conv" + hashlib.sha256(card.cpu_int8_convolutions.encode()).hexdigest()[:8]
     return cache_folder() / f"{card.id}-{card.sha256[:16]}{weights}-ort{ort_version}-{cpu_signature()}.onnx"
 
@@ -157,14 +173,14 @@ def _cpu_graph(card: ModelCard, folder: Path | None, calibration: Calibration | 
 
     ``folder``: where to write that file (None: the system's temporary folder).
     """
-    if card.cpu_weights == "float32" and not card.cpu_int8_convolutions:
+    if card.cpu_weights == "float32" and not int8_convolutions(card):
         yield card.onnx_path
         return
     with tempfile.TemporaryDirectory(dir=folder, prefix=".quantising-") as work, _quiet_quantiser():
         source = card.onnx_path
         if card.cpu_weights == "int8":
             source = _quantise_products(source, Path(work) / f"products-{source.name}")
-        if card.cpu_int8_convolutions:
+        if int8_convolutions(card):
             source = _quantise_convolutions(card, source, Path(work) / f"convolutions-{source.name}", calibration)
         yield source
 
