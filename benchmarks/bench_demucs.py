@@ -6,8 +6,8 @@ contender separates it into four WAV stems in a fresh process, in turn, for
 
 - stemdesk: ``batch.separate_job``, the per-song task ``stemdesk separate``
   runs (the song decoded, separated and written block by block), with the
-  card's settings (overlap 0.25, shifts 0, int8 weights for the transformer's
-  products), ONNX Runtime on the CPU; stemdesk-fp32: the same with every
+  card's settings (as this stemdesk's template describes them: overlap, shifts,
+  int8 weights and convolutions), ONNX Runtime on the CPU; stemdesk-fp32: the same with every
   weight in float32;
 - PyTorch: ``benchmarks/demucs_pipeline.py`` (demucs 4.1.0's ``apply_model``,
   shifts 1, overlap 0.25, --threads threads) on the weights read back from the ONNX;
@@ -49,8 +49,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from installed_htdemucs import card_variant, htdemucs_card  # noqa: E402
 
-from stemdesk.hybrid import HybridSeparator  # noqa: E402
-from stemdesk.hybrid_card import HybridCard  # noqa: E402
+from stemdesk.catalogue import Catalogue  # noqa: E402
 from stemdesk.stem_files import folder_name  # noqa: E402
 
 from stemdesk.cli import DEMO_SONG  # noqa: E402
@@ -130,13 +129,15 @@ def main() -> None:
             from demucs_pipeline import pretrained
 
             pretrained(card.onnx_path)
+        # Through the catalogue, as the contenders open them: an installed card is read
+        # as this stemdesk's template describes it (its int8 settings, say).
         for path in (card.card_path, fp32):
-            HybridSeparator(HybridCard.load(path), "cpu")
+            Catalogue().open(str(path), "cpu")
         if "stemdesk-before" in chosen:
             # Its own code builds its CPU graph (the same cache, unless that code keys it otherwise).
-            warm = "import sys; from stemdesk.hybrid import HybridSeparator; from stemdesk.hybrid_card import HybridCard; "
-            subprocess.run([python, "-c", warm + "HybridSeparator(HybridCard.load(sys.argv[1]), 'cpu')",
-                            str(card.card_path)], env={**os.environ, "PYTHONPATH": str(before)}, check=True)
+            warm = "import sys; from stemdesk.catalogue import Catalogue; Catalogue().open(sys.argv[1], 'cpu')"
+            subprocess.run([python, "-c", warm, str(card.card_path)], env={**os.environ, "PYTHONPATH": str(before)},
+                           check=True)
         revision = ""
         if "stemdesk-before" in chosen:
             described = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", args.before],
