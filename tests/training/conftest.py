@@ -57,7 +57,7 @@ def tiny_hybrid(tmp_path_factory) -> TinyHybrid:
         sha256=hashlib.sha256(onnx_path.read_bytes()).hexdigest(),
         # Compared with demucs' PyTorch code to 60 dB: float32 and apply_model's
         # default overlap, like it (int8 and the card's overlap have tests of their own).
-        cpu_weights="float32", overlap=0.25,
+        cpu_weights="float32", cpu_int8_convolutions=None, overlap=0.25,
     )
     card_path = folder / "tiny-hybrid.json"
     card_path.write_text(json.dumps(card))
