@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -118,6 +119,7 @@ def main() -> None:
             "stemdesk-before": ([python, str(before / "benchmarks" / "bench_demucs.py"), "--stemdesk-run", str(song),
                                  str(folder / "sdb"), str(card.card_path)], None),
         }
+        outputs = {"stemdesk": "sd", "stemdesk-fp32": "sd32", "pytorch": "pt", "demucs-js": "js", "stemdesk-before": "sdb"}
         chosen = [name for name in args.only.split(",") if name in contenders]
         if "stemdesk-before" in chosen:
             before.mkdir()
@@ -148,6 +150,8 @@ def main() -> None:
         for round_ in range(args.repeats):
             for name in chosen:
                 command, cwd = contenders[name]
+                # A fresh output folder each round: stemdesk skips a song whose stems are there.
+                shutil.rmtree(folder / outputs[name], ignore_errors=True)
                 wall, cpu, rss = timed_run(command, cwd, before if name == "stemdesk-before" else ROOT)
                 results[name].append((wall, cpu, rss))
                 print(f"round {round_ + 1} {name:15s} wall {wall:7.1f} s  cpu {cpu:7.1f} s  peak RSS {rss:7.0f} MB", flush=True)
