@@ -9,6 +9,17 @@ from __future__ import annotations
 
 #: stemdesk's stem classes. "other" is everything that is none of the rest.
 CLASSES = ("vocals", "drums", "bass", "guitar", "piano", "other")
+#: Classes split into finer stems where a dataset has them (stemdesk's renderer writes the
+#: lead guitar and every other guitar part apart); a class's substems sum to its stem.
+SUBSTEMS = {"guitar": ("guitar-lead", "guitar-rhythm")}
+
+
+def class_of_stem(stem: str) -> str | None:
+    """The class that holds ``stem``: the class itself, a substem's class, or None for a name
+    that is neither (a model's "rest" or "accompaniment")."""
+    if stem in CLASSES:
+        return stem
+    return next((name for name, substems in SUBSTEMS.items() if stem in substems), None)
 
 #: General MIDI program families (program // 8, programs 0-127) -> class.
 _GM_FAMILIES = (
