@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from stemdesk.audio import Audio, decode, write_audio
+from stemdesk.audio import Audio, write_audio
 from stemdesk.datasets import load_dataset, mixture_audio, stems_audio
 from stemdesk.evaluation import bss_eval, global_sdr, main, model_references
 from stemdesk.evaluation.ceilings import main as ceilings_main
