@@ -13,14 +13,6 @@ CLASSES = ("vocals", "drums", "bass", "guitar", "piano", "other")
 #: lead guitar and every other guitar part apart); a class's substems sum to its stem.
 SUBSTEMS = {"guitar": ("guitar-lead", "guitar-rhythm")}
 
-
-def class_of_stem(stem: str) -> str | None:
-    """The class that holds ``stem``: the class itself, a substem's class, or None for a name
-    that is neither (a model's "rest" or "accompaniment")."""
-    if stem in CLASSES:
-        return stem
-    return next((name for name, substems in SUBSTEMS.items() if stem in substems), None)
-
 #: General MIDI program families (program // 8, programs 0-127) -> class.
 _GM_FAMILIES = (
     "piano",   # 0-7 acoustic/electric pianos, harpsichord, clavinet
@@ -49,3 +41,11 @@ def class_of_gm_program(program: int, is_drum: bool = False) -> str:
     if not 0 <= program <= 127:
         raise ValueError(f"General MIDI programs are 0-127, got {program}")
     return _GM_FAMILIES[program // 8]
+
+
+def class_of_stem(stem: str) -> str | None:
+    """The class that holds ``stem``: the class itself, a substem's class, or None for a name
+    that is neither (a model's "rest" or "accompaniment")."""
+    if stem in CLASSES:
+        return stem
+    return next((name for name, substems in SUBSTEMS.items() if stem in substems), None)

@@ -51,7 +51,8 @@ def data(tmp_path):
     """test/: "lead" with a lead over a loud rhythm guitar, "rhythm only" without a lead."""
     root = tmp_path / "data"
     band = {"drums": tone(3000, 0.2), "bass": tone(82, 0.3), "piano": tone(262, 0.1)}
-    lead = write_song(root / "test" / "lead", {**band, "guitar-lead": tone(1000, 0.12), "guitar-rhythm": tone(660, 0.25)})
+    guitars = {"guitar-lead": tone(1000, 0.12), "guitar-rhythm": tone(660, 0.25)}
+    lead = write_song(root / "test" / "lead", {**band, **guitars})
     write_song(root / "test" / "rhythm only", {**band, "guitar-rhythm": tone(660, 0.25)})
     return root, lead
 
@@ -156,7 +157,8 @@ def test_substem_references_leave_the_rest_of_their_class_to_the_rest():
 
 def test_the_ceilings_of_the_lead_are_measured_on_the_songs_with_a_lead(tmp_path, data, capsys):
     root, song = data
-    common = ["--data", str(root), "--split", "test", "--seconds", "1", "--stage", "other", "--first-stage", "bleed.other"]
+    common = ["--data", str(root), "--split", "test", "--seconds", "1",
+              "--stage", "other", "--first-stage", "bleed.other"]
     assert ceilings_main([*common, "--targets", "guitar-lead", "guitar"]) == 0
     rows = {tuple(line.split()[:2]): line.split() for line in capsys.readouterr().out.splitlines()}
     assert rows[("guitar-lead", "identity")][-2] == "(1" and rows[("guitar", "identity")][-2] == "(2"
