@@ -89,7 +89,8 @@ def markdown(scores: list[StemScore], medians: dict, info: RunInfo, plot_name: s
         lines += ["", f"## {stem}", "", *_stem_table(scores, stem, medians[stem])]
     left_out = [song for song in info.songs if song not in scored]
     if left_out:
-        lines += ["", "Songs with no stem to compare (target silent or not separated in the dataset): "
+        lines += ["", "Songs with no stem to compare (target silent, not separated in the dataset, or a substem "
+                  "the song has no file of): "
                   + ", ".join(left_out) + "."]
     return "\n".join(lines) + "\n"
 
