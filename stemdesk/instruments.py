@@ -9,6 +9,9 @@ from __future__ import annotations
 
 #: stemdesk's stem classes. "other" is everything that is none of the rest.
 CLASSES = ("vocals", "drums", "bass", "guitar", "piano", "other")
+#: Classes split into finer stems where a dataset has them (stemdesk's renderer writes the
+#: lead guitar and every other guitar part apart); a class's substems sum to its stem.
+SUBSTEMS = {"guitar": ("guitar-lead", "guitar-rhythm")}
 
 #: General MIDI program families (program // 8, programs 0-127) -> class.
 _GM_FAMILIES = (
@@ -38,3 +41,11 @@ def class_of_gm_program(program: int, is_drum: bool = False) -> str:
     if not 0 <= program <= 127:
         raise ValueError(f"General MIDI programs are 0-127, got {program}")
     return _GM_FAMILIES[program // 8]
+
+
+def class_of_stem(stem: str) -> str | None:
+    """The class that holds ``stem``: the class itself, a substem's class, or None for a name
+    that is neither (a model's "rest" or "accompaniment")."""
+    if stem in CLASSES:
+        return stem
+    return next((name for name, substems in SUBSTEMS.items() if stem in substems), None)

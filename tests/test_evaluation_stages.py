@@ -100,13 +100,16 @@ def test_the_ceilings_of_a_mask_are_reported_for_each_kind_and_stft(tmp_path, so
 
     common = ["--data", str(tmp_path / "data"), "--split", "test", "--targets", "guitar", "piano", "--seconds", "1"]
     assert ceilings_main([*common, "--stage", "other", "--first-stage", "bleed.other", "--stft", "4096:1024", "1024:256"]) == 0
-    rows = {tuple(line.split()[:3]): float(line.split()[5]) for line in capsys.readouterr().out.splitlines()}
-    assert len(rows) == 2 * 3 * 2
+    lines = [line.split() for line in capsys.readouterr().out.splitlines()]
+    identity = {words[0]: float(words[4]) for words in lines if words[1] == "identity"}
+    rows = {tuple(words[:3]): float(words[5]) for words in lines if words[1] != "identity"}
+    assert len(rows) == 2 * 3 * 2 and set(identity) == {"guitar", "piano"}
     for target in ("guitar", "piano"):
         for stft in ("4096:1024", "1024:256"):
             # The best real mask is at least as good as either ratio mask, which beat doing nothing by far.
             assert rows[(target, "phase-sensitive", stft)] >= rows[(target, "ratio-p1", stft)] - 0.1
             assert rows[(target, "ratio-p1", stft)] > 10
+            assert rows[(target, "ratio-p1", stft)] > identity[target] + 10
 
 
 def test_the_ceilings_command_says_what_is_wrong_in_one_line(tmp_path, song, capsys):

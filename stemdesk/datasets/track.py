@@ -45,12 +45,18 @@ class Track:
             guitars and pianos: a model for them cannot be trained or scored
             on this track); plus what the format offers, such as
             ``"instruments"`` (class -> the dataset's own instrument names).
+        substems: finer stems inside a class (:data:`stemdesk.instruments.SUBSTEMS`)
+            where the dataset has them, name -> sources, as ``stems``: a rendered
+            song with a lead guitar has "guitar-lead" (and "guitar-rhythm" when other
+            guitar parts play), whose sum is its "guitar". A substem missing here is
+            not known to be silent: its class's stem may hold it, unsplit.
     """
 
     name: str
     stems: dict[str, list[AudioSource]]
     mixture: AudioSource | None = None
     metadata: dict = field(default_factory=dict)
+    substems: dict[str, list[AudioSource]] = field(default_factory=dict)
 
     @property
     def not_separated(self) -> tuple[str, ...]:
@@ -63,8 +69,9 @@ def load_source(source: AudioSource, rate: int = DEFAULT_RATE) -> Audio:
     return resample(audio, rate)
 
 
-def stems_audio(track: Track, rate: int = DEFAULT_RATE) -> dict[str, Audio]:
-    """Each class's stem: the sum of its sources, resampled to ``rate``.
+def stems_audio(track: Track, rate: int = DEFAULT_RATE, substems: bool = False) -> dict[str, Audio]:
+    """Each class's stem: the sum of its sources, resampled to ``rate``; with ``substems``
+    also each of ``track.substems`` (which overlap their class's stem: never sum them all).
 
     All stems get one shape ``(channels, samples)``: the most channels of any
     source (mono sources are spread over all channels, as a mono track panned
@@ -74,7 +81,7 @@ def stems_audio(track: Track, rate: int = DEFAULT_RATE) -> dict[str, Audio]:
     sums: dict[str, np.ndarray] = {}
     # Source by source: a MedleyDB song can have 20 stem files, and holding
     # them all decoded at once would take gigabytes.
-    for name, sources in track.stems.items():
+    for name, sources in {**track.stems, **(track.substems if substems else {})}.items():
         total = np.zeros((1, 0), dtype=np.float32)
         for source in sources:
             total = _add_padded(total, load_source(source, rate).samples, f"{track.name!r}, {name}")

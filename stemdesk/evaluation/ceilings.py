@@ -4,14 +4,17 @@
         [--stage other [--first-stage htdemucs.other]] [--tracks N] [--seconds 8]
         [--stft 4096:1024 8192:2048]
 
-Before training a mask model, its ceiling: for each target and STFT (``n_fft:hop``),
-the median over songs of the BSS Eval SDR of
+Before training a mask model, its ceiling: for each target (a class, or a substem such
+as ``guitar-lead``, on the songs that have it) and STFT (``n_fft:hop``), the median over
+songs of the BSS Eval SDR of
 
 * ``ratio-p1``: the power-1 ratio mask ``|S| / (|S| + |R|)``, the oracle that
   ``stemdesk eval`` reports beside a card with ``mask_power`` 1;
 * ``ratio-p2``: the power-2 ratio mask ``|S|^2 / (|S|^2 + |R|^2)``;
 * ``phase-sensitive``: ``Re(S / X)`` clipped to [0, 1], the best real mask, which
-  ``--objective phase-sensitive`` teaches a network.
+  ``--objective phase-sensitive`` teaches a network;
+
+and, the floor beneath them, of the ``identity`` (the input itself taken as the target).
 
 ``--stage other`` computes them on what Demucs' "other" holds, and with
 ``--first-stage`` on the first stage's cached output (as ``stemdesk eval`` does):
@@ -52,9 +55,17 @@ def ceilings(
     seconds: float | None = 8.0,
     progress: Callable[[Track], None] | None = None,
 ) -> dict[str, dict[str, list[float]]]:
-    """``{target: {"<mask> <n_fft>:<hop>": [SDR of each song where the target sounds]}}``."""
+    """``{target: {"identity" or "<mask> <n_fft>:<hop>": [SDR of each song where the target sounds]}}``.
+
+    Raises StemdeskError for a target that no song has (a typo, a class a dataset does not
+    separate, a substem its render lacks), before any song is read.
+    """
+    missing = [target for target in targets if not any(target in {*song.stems, *song.substems} for song in songs)]
+    if missing:
+        raise StemdeskError(f"none of the {len(songs)} songs has a {' or '.join(missing)} stem")
     scores: dict[str, dict[str, list[float]]] = {
-        target: {f"{mask} {n_fft}:{hop}": [] for n_fft, hop in stfts for mask in MASKS} for target in targets
+        target: {"identity": [], **{f"{mask} {n_fft}:{hop}": [] for n_fft, hop in stfts for mask in MASKS}}
+        for target in targets
     }
     for song in songs:
         stems, mixture = song_excerpt(song, RATE, seconds)
@@ -62,6 +73,7 @@ def ceilings(
             if target not in stems or float(np.max(np.abs(stems[target]))) < SILENT_PEAK:
                 continue
             truth = stems[target][None]
+            scores[target]["identity"].append(float(bss_eval(truth, mixture[None], RATE).sdr[0]))
             for n_fft, hop in stfts:
                 for mask, extract in MASKS.items():
                     estimate = extract(truth, mixture, n_fft, hop)
@@ -84,7 +96,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m stemdesk.evaluati
     for target, by_mask in table.items():
         for name, values in by_mask.items():
             median = f"{np.median(values):6.2f} dB" if values else "     -   "
-            print(f"{target:8s} {name:24s} median SDR {median} ({len(values)} songs)")
+            print(f"{target:11s} {name:26s} median SDR {median} ({len(values)} songs)")
     return 0
 
 
@@ -102,7 +114,7 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n")[0])
     parser.add_argument("--data", required=True, type=Path, help="dataset folder")
     parser.add_argument("--split", help="only songs in this split folder (e.g. test)")
-    parser.add_argument("--targets", nargs="+", required=True, help="stems to extract, e.g. guitar piano")
+    parser.add_argument("--targets", nargs="+", required=True, help="stems to extract, e.g. guitar piano guitar-lead")
     parser.add_argument("--stage", choices=("mix", "other"), default="mix")
     parser.add_argument("--first-stage", help="with --stage other: the cached first stage, e.g. htdemucs.other")
     parser.add_argument("--tracks", type=int, help="only the first N songs")

@@ -100,7 +100,8 @@ def evaluate(
     started = time.monotonic()
     scores = score_dataset(separator, songs, seconds, progress)
     if not scores:
-        raise StemdeskError(f"none of the {len(songs)} songs has a stem that model {model!r} separates")
+        raise StemdeskError(f"none of the {len(songs)} songs has a stem that model {model!r} separates "
+                            f"({', '.join(separator.stems)}) to compare with")
     summary = medians(scores)
     info = RunInfo(
         command=command, card=separator.card, data=Path(data), split=split, songs=[song.name for song in songs],

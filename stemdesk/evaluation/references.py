@@ -1,7 +1,8 @@
 """What each model stem is compared with, and the two reference estimates.
 
 A model stem named like a stemdesk class is compared with that class's
-stem; a model "other" with everything the model does not separate; the one
+stem, one named like a substem (the lead guitar) with that substem, where the
+song has it; a model "other" with everything the model does not separate; the one
 other-named stem of a single-target model (Spleeter's "accompaniment", a
 trained model's "rest") with the mixture minus the target. Two estimates
 frame a model's score: the identity (the mixture itself, what doing nothing
@@ -17,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from stemdesk import dsp
-from stemdesk.instruments import CLASSES
+from stemdesk.instruments import CLASSES, class_of_stem
 from stemdesk.models import ModelCard
 
 # Quieter than the least significant bit of 16-bit audio: such a reference
@@ -35,29 +36,29 @@ def model_references(
 
     Args:
         model_stems: the card's stem names.
-        stems: the song's class stems, each ``(channels, samples)``; a class
-            not here is silence, unless ``not_separated`` lists it.
+        stems: the song's class stems and the substems it has, each
+            ``(channels, samples)``; a class not here is silence, unless
+            ``not_separated`` lists it; a substem not here is not scored.
         mixture: ``(channels, samples)``, same shape as each stem.
         not_separated: classes the song mixes into its "other" stem.
 
     Returns:
         model stem -> reference, in the card's order. Left out: stems whose
         class is not separated in this song (or, for "other", when it hides a
-        class the model separates), stems whose reference is silent, and the
-        rest of a single target that is left out.
+        class the model separates), substems the song does not have, stems
+        whose reference is silent, and the rest of a single target that is left out.
     """
-    targets = [stem for stem in model_stems if stem in CLASSES]
+    targets = [stem for stem in model_stems if class_of_stem(stem) is not None]
     hidden = set(not_separated)
     found: dict[str, np.ndarray] = {}
     for stem in targets:
         if stem == "other":
-            rest = [stems[name] for name in stems if name not in targets or name == "other"]
-            reference = None if hidden & set(targets) or not rest else np.sum(rest, axis=0)
+            reference = None if hidden & {class_of_stem(target) for target in targets} else _unseparated(stems, targets)
         else:
-            reference = None if stem in hidden else stems.get(stem)
+            reference = None if class_of_stem(stem) in hidden else stems.get(stem)
         if _audible(reference):
             found[stem] = reference
-    complements = [stem for stem in model_stems if stem not in CLASSES]
+    complements = [stem for stem in model_stems if class_of_stem(stem) is None]
     # The rest of a single target. With the target silent, BSS Eval would
     # leave out every window anyway, and the identity would be perfect.
     if len(targets) == 1 and len(complements) == 1 and targets[0] in found:
@@ -65,6 +66,19 @@ def model_references(
         if _audible(rest):
             found[complements[0]] = rest
     return {stem: found[stem] for stem in model_stems if stem in found}
+
+
+def _unseparated(stems: dict[str, np.ndarray], targets: list[str]) -> np.ndarray | None:
+    """What a model "other" holds: the classes no other target is, less the substems taken
+    out of them (the rhythm guitar is "other" to a lead-guitar model); None for nothing."""
+    left = [name for name in stems if name in CLASSES and (name not in targets or name == "other")]
+    if not left:
+        return None
+    rest = np.sum([stems[name] for name in left], axis=0)
+    for name in targets:
+        if name in stems and name not in CLASSES and class_of_stem(name) in left:
+            rest = rest - stems[name]
+    return rest
 
 
 def _audible(reference: np.ndarray | None) -> bool:

@@ -71,8 +71,9 @@ def markdown(scores: list[StemScore], medians: dict, info: RunInfo, plot_name: s
         f"**oracle**: the ratio mask |S_i|^{card.mask_power:g} / Σ_j |S_j|^{card.mask_power:g} from the true "
         f"stems on the model's STFT (n_fft {card.n_fft}, hop {card.hop_length}, all bins), applied to the "
         "mixture: the best a mask-estimating model with this STFT can do. **gap**: oracle − model.",
-        "- A model stem named like a class is compared with that class's stem; the other stem of a "
-        "single-target model with the mixture minus the target. Stems silent in a song are not scored.",
+        "- A model stem named like a class is compared with that class's stem, one named like a substem "
+        "(guitar-lead) with that substem's own file; the other stem of a single-target model with the "
+        "mixture minus the target. Stems silent in a song, or that it has no file of, are not scored.",
         "",
         f"![SDR per song: identity, model and oracle]({plot_name})",
         "",
@@ -88,7 +89,8 @@ def markdown(scores: list[StemScore], medians: dict, info: RunInfo, plot_name: s
         lines += ["", f"## {stem}", "", *_stem_table(scores, stem, medians[stem])]
     left_out = [song for song in info.songs if song not in scored]
     if left_out:
-        lines += ["", "Songs with no stem to compare (target silent or not separated in the dataset): "
+        lines += ["", "Songs with no stem to compare (target silent, not separated in the dataset, or a substem "
+                  "the song has no file of): "
                   + ", ".join(left_out) + "."]
     return "\n".join(lines) + "\n"
 

@@ -54,10 +54,11 @@ def excerpt(samples: np.ndarray, length: int | None) -> np.ndarray:
 
 
 def song_excerpt(track: Track, rate: int, seconds: float | None) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """The song's class stems and mixture at ``rate``, cut to their middle ``seconds``
-    (None: whole), float32 ``(channels, samples)`` each, all of one shape."""
+    """The song's stems and mixture at ``rate``, cut to their middle ``seconds`` (None:
+    whole), float32 ``(channels, samples)`` each, all of one shape. The stems are its
+    classes' and its substems (the lead guitar inside "guitar"), which overlap them."""
     length = None if seconds is None else max(1, round(seconds * rate))
-    stems = {name: audio.samples for name, audio in stems_audio(track, rate).items()}
+    stems = {name: audio.samples for name, audio in stems_audio(track, rate, substems=True).items()}
     mixture = mixture_audio(track, rate).samples
     # Channel counts and lengths of a dataset's files may disagree slightly
     # (a mono stem, an encoder's padding): compare on what they share.

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from stemdesk.datasets import Track
 from stemdesk.errors import StemdeskError
+from stemdesk.instruments import class_of_stem
 
 #: The classes Demucs' "other" holds: every one but vocals, drums and bass.
 OTHER_CLASSES = ("guitar", "piano", "other")
@@ -39,19 +40,21 @@ def songs_at_stage(songs: list[Track], stage: str = "mix", first_stage: str | No
 
 
 def as_other_stage(track: Track, first_stage: str | None = None) -> Track:
-    """``track`` with only the classes Demucs' "other" holds, and as its mixture the cached
-    ``<first_stage>.wav`` beside its mixture file (or, with no first stage, their sum).
+    """``track`` with only the classes Demucs' "other" holds (and their substems), and as its
+    mixture the cached ``<first_stage>.wav`` beside its mixture file (or, with no first stage,
+    their sum).
 
     Raises StemdeskError when the cached output is missing.
     """
     stems = {name: sources for name, sources in track.stems.items() if name in OTHER_CLASSES}
+    substems = {name: sources for name, sources in track.substems.items() if class_of_stem(name) in OTHER_CLASSES}
     not_separated = tuple(name for name in track.not_separated if name in OTHER_CLASSES)
     metadata = {**track.metadata, "not_separated": not_separated}
     if first_stage is None:
-        return replace(track, stems=stems, mixture=None, metadata=metadata)
+        return replace(track, stems=stems, substems=substems, mixture=None, metadata=metadata)
     if not isinstance(track.mixture, Path):
         raise StemdeskError(f"track {track.name!r} has no mixture file beside which a first stage could be cached")
     cached = track.mixture.parent / f"{first_stage}.wav"
     if not cached.is_file():
         raise StemdeskError(f"no {cached}: run python -m stemdesk.training.first_stage on this split first")
-    return replace(track, stems=stems, mixture=cached, metadata=metadata)
+    return replace(track, stems=stems, substems=substems, mixture=cached, metadata=metadata)

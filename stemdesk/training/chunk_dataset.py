@@ -34,13 +34,11 @@ import torch
 from torch import nn
 
 from stemdesk.errors import StemdeskError
-from stemdesk.instruments import CLASSES
+from stemdesk.instruments import CLASSES, SUBSTEMS
 
 
 #: The stems each input stage is made of: the whole song, or what Demucs' "other" holds.
 STAGES = {"mix": CLASSES, "other": ("guitar", "piano", "other")}
-#: Stems split into finer ones, which a target can be: the rendered lead and rhythm guitars.
-SUBSTEMS = {"guitar": ("guitar-lead", "guitar-rhythm")}
 #: What a model can be trained to extract.
 TARGETS = (*CLASSES, "guitar-lead")
 

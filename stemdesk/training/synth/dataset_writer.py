@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from stemdesk.audio import Audio, atomic_path, write_audio
+from stemdesk.instruments import SUBSTEMS
 from stemdesk.training.synth.arrangement import compose
 from stemdesk.training.synth.effects import augment_part
 from stemdesk.training.synth.mixdown import (
-    SUBSTEMS,
     class_stems,
     fit_to_pcm16,
     level_part,

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from stemdesk.instruments import CLASSES
+from stemdesk.instruments import CLASSES, SUBSTEMS
 from stemdesk.training.synth.silence import active_frames
 
 #: Where each class usually sits in a mix, in dB relative to the drums.
@@ -42,11 +42,6 @@ def level_part(audio: np.ndarray, rate: int, stem_class: str, offset_db: float) 
         return audio
     target = 10 ** ((_REFERENCE_DB + CLASS_LEVEL_DB[stem_class] + offset_db) / 20)
     return (audio * np.float32(target / rms)).astype(np.float32)
-
-
-#: Classes written as the sum of finer stems, which go beside them when a song has the
-#: first: a lead guitar's own stem, so that "the part I play" can be a target.
-SUBSTEMS = {"guitar": ("guitar-lead", "guitar-rhythm")}
 
 
 def sum_by_stem(parts: list[tuple[str, np.ndarray]]) -> dict[str, np.ndarray]:
