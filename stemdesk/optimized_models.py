@@ -22,10 +22,10 @@ first (ONNX Runtime's dynamic quantisation of MatMul and Gemm weights, a few sec
 for htdemucs); the cached graph is then the optimised form of the quantised one, and
 its name and sidecar say so. A card naming convolutions to run in int8
 (``cpu_int8_convolutions``) has them quantised statically after that, their
-activation ranges calibrated on inputs its model kind supplies (a few runs
-of the demo song: about a minute for htdemucs, once), on x86 CPUs with VNNI
-only: without it ORT's uint8-by-int8 kernels add pairs of products in 16 bits,
-which can saturate, and that path was never measured.
+activation ranges calibrated on inputs its model kind supplies (a few runs of
+the demo song: for htdemucs about two minutes on a loaded 2-core CPU, once),
+on x86 CPUs with VNNI only: without it ORT's uint8-by-int8 kernels add pairs
+of products in 16 bits, which can saturate, and that path was never measured.
 """
 
 from __future__ import annotations
