@@ -33,11 +33,15 @@ def htdemucs_card() -> HybridCard | None:
 
 
 def card_variant(card: HybridCard, folder: Path, **fields) -> HybridCard:
-    """A copy of ``card`` in the new folder ``folder`` with ``fields`` changed (its network linked, not copied)."""
+    """A copy of ``card`` in the new folder ``folder`` with ``fields`` changed (its network linked, not copied).
+
+    The copy has an id of its own (``<id>+variant``): the catalogue reads a card with the id
+    and weights of a template stemdesk ships as that template, which would undo the change.
+    """
     folder.mkdir()
     (folder / card.onnx).symlink_to(card.onnx_path.resolve())
     raw = json.loads(card.card_path.read_text())
-    raw.update(fields)
+    raw.update(fields, id=f"{card.id}+variant")
     path = folder / card.card_path.name
     path.write_text(json.dumps(raw))
     return HybridCard.load(path)
