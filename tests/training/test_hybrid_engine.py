@@ -216,6 +216,20 @@ def test_the_catalogue_opens_a_hybrid_card_as_a_stem_separator(tiny_hybrid_folde
     assert np.abs(sum(s.samples for s in stems.values()) - audio.samples).max() < 1e-5
 
 
+def assert_close_to_float32_and_reopened_from_cache(separator, quantised, card, cached) -> None:
+    """The quantised separator's stems sum to the song and stay 15 dB or more from float32's;
+    opening ``card`` again reads ``cached``, not quantising or calibrating once more."""
+    audio = song(2.3)
+    full = separator.separate(audio)
+    small = quantised.separate(audio)
+    assert np.abs(sum(s.samples for s in small.values()) - audio.samples).max() < 1e-5
+    for stem in card.stems:
+        assert 15 < sdr(full[stem].samples, small[stem].samples) < 200, stem
+    written = cached.stat().st_mtime_ns
+    HybridSeparator(card, "cpu")
+    assert cached.stat().st_mtime_ns == written
+
+
 def test_int8_weights_are_built_once_cached_apart_and_stay_close(tiny_hybrid, separator, capfd):
     """``cpu_weights: int8``: the transformer's weight products run quantised, from a graph cached beside the float one."""
     import onnx
@@ -233,15 +247,7 @@ def test_int8_weights_are_built_once_cached_apart_and_stay_close(tiny_hybrid, se
     ops = {node.op_type for node in onnx.load(cached).graph.node}
     assert ops & {"DynamicQuantizeMatMul", "MatMulInteger"}
     assert "please consider" not in capfd.readouterr().err.lower()  # the quantiser's advice is not shown to users
-    audio = song(2.3)
-    full = separator.separate(audio)
-    small = quantised.separate(audio)
-    assert np.abs(sum(s.samples for s in small.values()) - audio.samples).max() < 1e-5
-    for stem in card.stems:
-        assert 15 < sdr(full[stem].samples, small[stem].samples) < 200, stem
-    written = cached.stat().st_mtime_ns
-    HybridSeparator(card, "cpu")
-    assert cached.stat().st_mtime_ns == written  # opened from the cache, not quantised again
+    assert_close_to_float32_and_reopened_from_cache(separator, quantised, card, cached)
 
 
 def test_int8_convolutions_are_calibrated_on_the_demo_fused_cached_apart_and_stay_close(tiny_hybrid, separator):
@@ -272,15 +278,7 @@ def test_int8_convolutions_are_calibrated_on_the_demo_fused_cached_apart_and_sta
     assert ops.count("QLinearConv") == len(chosen)
     assert ops.count("Conv") == len(convolutions) - len(chosen)
     assert "DynamicQuantizeMatMul" in ops
-    audio = song(2.3)
-    full = separator.separate(audio)
-    small = quantised.separate(audio)
-    assert np.abs(sum(s.samples for s in small.values()) - audio.samples).max() < 1e-5
-    for stem in card.stems:
-        assert 15 < sdr(full[stem].samples, small[stem].samples) < 200, stem
-    written = cached.stat().st_mtime_ns
-    HybridSeparator(card, "cpu")
-    assert cached.stat().st_mtime_ns == written  # opened from the cache, not calibrated again
+    assert_close_to_float32_and_reopened_from_cache(separator, quantised, card, cached)
 
 
 def test_int8_convolutions_that_match_nothing_are_refused_in_one_line(tiny_hybrid):
