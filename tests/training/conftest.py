@@ -56,9 +56,10 @@ def tiny_hybrid(tmp_path_factory) -> TinyHybrid:
         input={"waveform": "input", "spectrogram": "spec"},
         output={"spectral": "spectral", "time": "time"},
         sha256=hashlib.sha256(onnx_path.read_bytes()).hexdigest(),
-        # Compared with demucs' PyTorch code to 60 dB: float32 and apply_model's
-        # default overlap, like it (int8 and the card's overlap have tests of their own).
-        cpu_weights="float32", cpu_int8_convolutions=None, overlap=0.25,
+        # Compared with demucs' PyTorch code to 60 dB: float32, the exported attention and
+        # apply_model's default overlap, like it (int8, the fused attention and the card's
+        # overlap have tests of their own).
+        cpu_weights="float32", cpu_int8_convolutions=None, cpu_fused_attention=False, overlap=0.25,
     )
     card_path = folder / "tiny-hybrid.json"
     card_path.write_text(json.dumps(card))
