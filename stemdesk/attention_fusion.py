@@ -15,8 +15,8 @@ layouts with Transposes and Reshapes (small: one row per position), and hands it
 output back in the layout ``out`` had. Results agree with the original graph to
 float rounding (htdemucs: above 115 dB).
 
-Its inputs must be typed by ONNX's shape inference no further, so it is the last
-rewrite of a graph (ORT's quantisers cannot type what follows a contrib op).
+ONNX's shape inference cannot type what follows the contrib op, and ORT's
+quantisers need those types: so this is the last rewrite of a graph.
 """
 
 from __future__ import annotations
