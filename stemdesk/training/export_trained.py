@@ -266,3 +266,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m stemdesk.training
     print(f"wrote {onnx_path} ({onnx_path.stat().st_size / 1e6:.1f} MB) and {card_path} in {seconds:.0f} s")
     print(f"max |ORT - float32 torch| relative to the output's peak: {difference:.2e}")
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
