@@ -23,7 +23,8 @@ for htdemucs); the cached graph is then the optimised form of the quantised one,
 its name and sidecar say so. A card naming convolutions to run in int8
 (``cpu_int8_convolutions``) has them quantised statically after that, their
 activation ranges calibrated on inputs its model kind supplies (a few runs of
-the demo song: for htdemucs about two minutes on a loaded 2-core CPU, once),
+the demo song: for htdemucs about 20 s on a loaded 2-core CPU, once, peaking
+at 1.2 GB, since only the named convolutions' tensors are calibrated),
 on x86 CPUs with VNNI only: without it ORT's uint8-by-int8 kernels add pairs
 of products in 16 bits, which can saturate, and that path was never measured.
 A card asking for fused attention (``cpu_fused_attention``) has its attention
@@ -224,7 +225,8 @@ def _quantise_convolutions(card: ModelCard, source: Path, target: Path, calibrat
     del graph
     # quantize_static reads the ranges calibrated here as its calibration cache, running no calibration itself.
     ranges = target.with_name(f"ranges-{target.stem}.json")
-    save_tensors_data(calibrated_ranges(source, chosen, calibration, target.with_name(f"calibrating-{target.name}")), ranges)
+    augmented = target.with_name(f"calibrating-{target.name}")
+    save_tensors_data(calibrated_ranges(source, chosen, calibration, augmented), ranges)
     # The setting measured on htdemucs (models/MODELS.md): one weight scale per output
     # channel, asymmetric uint8 activations (ORT's fast u8s8 kernels), min-max ranges.
     quantize_static(source, target, None, quant_format=QuantFormat.QDQ, op_types_to_quantize=["Conv"],
@@ -237,11 +239,13 @@ def _quantise_convolutions(card: ModelCard, source: Path, target: Path, calibrat
 def calibrated_ranges(source: Path, convolutions: set[str], calibration: Calibration, augmented: Path):
     """ORT's min-max calibration (``TensorsData``) of the inputs and outputs of the nodes ``convolutions`` of ``source``.
 
-    What ``quantize_static`` would calibrate for them, at a fraction of its memory: left
-    to itself it calibrates every convolution of the graph (184 tensors in htdemucs,
-    against the six chosen ones' 12), and its session plans buffer reuse, which with
-    that many extra outputs held htdemucs' calibration at 5.4 GB. ``augmented``: where
-    the calibrated graph (``source`` with the ranges as outputs) is written.
+    The ranges ``quantize_static`` calibrates for them (the same min-max over the same
+    runs), at a fraction of its memory: left to itself it calibrates the tensors of
+    every convolution of the graph (184 in htdemucs, against the six chosen ones' 12)
+    in a session planning buffer reuse. htdemucs' calibration peaked at 5.4 GB that
+    way, 3.8 GB with only the chosen tensors, 1.3 GB with them and no buffer reuse
+    (models/MODELS.md). ``augmented``: where the graph with the ranges as extra outputs
+    is written.
     """
     import onnxruntime as ort
     from onnxruntime.quantization import CalibrationDataReader, MinMaxCalibrater
@@ -256,11 +260,12 @@ def calibrated_ranges(source: Path, convolutions: set[str], calibration: Calibra
     class ChosenConvolutions(MinMaxCalibrater):
         def select_tensors_to_calibrate(self, model):
             tensors, value_infos = super().select_tensors_to_calibrate(model)
-            theirs = {name for node in model.graph.node if node.name in convolutions for name in (*node.input, *node.output)}
+            theirs = {name for node in model.graph.node if node.name in convolutions
+                      for name in (*node.input, *node.output)}
             return tensors & theirs, value_infos
 
         def create_inference_session(self) -> None:
-            # As ORT's own calibration session, but without buffer reuse (see hybrid's open_session).
+            # ORT's own calibration session, less its buffer reuse (as separate.open_session(reuse_buffers=False)).
             options = ort.SessionOptions()
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
             options.enable_mem_reuse = False
