@@ -38,6 +38,9 @@ card = htdemucs_card()
 if card is None:
     raise SystemExit("htdemucs is not installed; set STEMDESK_HTDEMUCS_ONNX to an htdemucs.onnx")
 HybridSeparator(card, "cpu")
+import stemdesk
+if Path(stemdesk.__file__).parents[1] != Path(sys.argv[1]):
+    raise SystemExit("ran another tree's stemdesk: " + stemdesk.__file__)
 if not list(cache_folder().glob(card.id + "-*.onnx")):
     raise SystemExit("no CPU graph was cached")
 """
@@ -48,7 +51,8 @@ def timed_open(tree: Path) -> tuple[float, float, float]:
     with tempfile.TemporaryDirectory(prefix="first-open-cache-") as cache:
         env = {**os.environ, "PYTHONPATH": str(tree), "XDG_CACHE_HOME": cache}
         start = time.perf_counter()
-        process = subprocess.Popen([sys.executable, "-c", OPEN, str(tree)], env=env,
+        # Run from ``tree``: ``python -c`` puts the working folder first on the path, before PYTHONPATH.
+        process = subprocess.Popen([sys.executable, "-c", OPEN, str(tree)], env=env, cwd=tree,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - start
