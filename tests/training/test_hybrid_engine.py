@@ -281,6 +281,66 @@ def test_int8_convolutions_are_calibrated_on_the_demo_fused_cached_apart_and_sta
     assert_close_to_float32_and_reopened_from_cache(separator, quantised, card, cached)
 
 
+def test_int8_convolutions_are_quantised_as_quantize_static_calibrating_every_convolution(tiny_hybrid, tmp_path):
+    """Calibrating only the chosen convolutions' tensors gives the graph ORT's own calibration of every one gives."""
+    import re
+
+    import onnx
+    from onnx import numpy_helper
+    from onnxruntime.quantization import (
+        CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, create_calibrator, quantize_static)
+
+    from stemdesk.hybrid import demo_calibration
+    from stemdesk.optimized_models import _quantise_convolutions, calibrated_ranges
+
+    card = tiny_hybrid.card.model_copy(update={"cpu_int8_convolutions": r"^/t?decoder\.[012]/rewrite/"})
+    source = tiny_hybrid.card.onnx_path
+    graph = onnx.load(source).graph
+    chosen = {node.name for node in graph.node
+              if node.op_type == "Conv" and re.search(card.cpu_int8_convolutions, node.name)}
+    assert len(chosen) == 6
+
+    class Runs(CalibrationDataReader):
+        def __init__(self):
+            self.feeds = demo_calibration(card)
+
+        def get_next(self):
+            return next(self.feeds, None)
+
+    # ORT's own path: quantize_static calibrating every convolution of the graph.
+    theirs = tmp_path / "theirs.onnx"
+    quantize_static(source, theirs, Runs(), quant_format=QuantFormat.QDQ, op_types_to_quantize=["Conv"],
+                    nodes_to_quantize=sorted(chosen), per_channel=True, activation_type=QuantType.QUInt8,
+                    weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax,
+                    extra_options={"ActivationSymmetric": False})
+    ours = _quantise_convolutions(card, source, tmp_path / "ours.onnx", lambda: demo_calibration(card))
+
+    def initialisers(path):
+        return {init.name: numpy_helper.to_array(init) for init in onnx.load(path).graph.initializer}
+
+    expected, got = initialisers(theirs), initialisers(ours)
+    scales = [name for name in expected if name.endswith(("_scale", "_zero_point"))]
+    assert len(scales) >= 4 * len(chosen)  # each convolution's input, weight, output: scales and zero points
+    assert expected.keys() == got.keys()
+    for name in expected:
+        np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
+    def nodes(path):
+        return [(node.op_type, list(node.input), list(node.output)) for node in onnx.load(path).graph.node]
+
+    assert nodes(ours) == nodes(theirs)
+
+    # The ranges are those of the chosen convolutions' tensors only, and ORT's for them.
+    everything = create_calibrator(source, ["Conv"], augmented_model_path=str(tmp_path / "every.onnx"))
+    everything.collect_data(Runs())
+    every_range = everything.compute_data()
+    ranges = calibrated_ranges(source, chosen, lambda: demo_calibration(card), tmp_path / "chosen.onnx")
+    tensors = {name for node in graph.node if node.name in chosen for name in (*node.input, *node.output)}
+    assert set(ranges.keys()) < set(every_range.keys()) and set(ranges.keys()) <= tensors
+    assert len(ranges.keys()) == 2 * len(chosen)
+    for name in ranges.keys():
+        np.testing.assert_array_equal(ranges[name].range_value, every_range[name].range_value, err_msg=name)
+
+
 def test_int8_convolutions_that_match_nothing_are_refused_in_one_line(tiny_hybrid):
     from stemdesk.errors import StemdeskError
     from stemdesk.optimized_models import cpu_has_vnni
