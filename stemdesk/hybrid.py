@@ -38,6 +38,7 @@ import os
 import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
+from typing import NamedTuple
 
 import numpy as np
 
@@ -174,6 +175,46 @@ def project_residual(stems: np.ndarray, mixture: np.ndarray, n_fft: int, hop: in
     return stems + corrections.reshape(count, channels, length)
 
 
+class SongStatistics(NamedTuple):
+    """What the normalisation needs of a whole song, and what it finds on the way."""
+
+    channels: int  # the song's own
+    length: int  # samples at the card's rate
+    mean: float  # of the channels' average at the card's rate
+    std: float  # likewise, ddof=1, plus 1e-8 (1.0 for a song of one sample)
+
+
+def song_statistics(
+    blocks: Iterable[np.ndarray], rate: int, card: HybridCard, cancel: CancelToken | None = None
+) -> SongStatistics:
+    """One reading of a song (float32 ``(C, n)`` blocks at ``rate``, none kept) -> its :class:`SongStatistics`.
+
+    The song goes to the card's rate by soxr's streaming resampler, as for the
+    segments; the mean and std are :class:`RunningMoments`'s, the same floats
+    however the song is cut. ``cancel`` is checked between blocks.
+    """
+    moments = RunningMoments()
+    blocks = iter(blocks)
+    first = next(blocks, None)
+    if first is None:
+        raise ValueError("a streamed song needs at least one block")
+    channels = np.asarray(first).shape[0]
+    check_channels(channels)
+    to_net = StreamResampler(rate, card.sample_rate, channels)
+    for block in _at_card_rate(itertools.chain([first], blocks), to_net):
+        if cancel is not None and cancel.cancelled:
+            raise Cancelled()
+        # The channels' mean, element by element, is the same per block as over the whole song.
+        moments.push(network_channels(block, card.channels).mean(axis=0))
+    length, mean, std = moments.totals()
+    return SongStatistics(channels, length, mean, std + 1e-8 if length > 1 else 1.0)
+
+
+def network_channels(block: np.ndarray, channels: int) -> np.ndarray:
+    """``(C, n)`` -> ``(channels, n)``: a mono block duplicated for a stereo network."""
+    return np.repeat(block, channels, axis=0) if block.shape[0] < channels else block
+
+
 class HybridSeparator:
     """Separates audio with a hybrid waveform model (satisfies the StemSeparator protocol).
 
@@ -306,7 +347,7 @@ class HybridSeparator:
         remainder stem, all on that span alone.
         """
         card = self.card
-        channels, length, mean, std = self._statistics(first_reading, rate, cancel)
+        channels, length, mean, std = song_statistics(first_reading, rate, card, cancel)
         count = len(card.stems)
         song_rate = SongRateStems(card.sample_rate, rate, count, count, channels, self._complete)
         offset = np.float32(mean / count if self.sum_to_mixture else mean)
@@ -319,7 +360,7 @@ class HybridSeparator:
                 read += block.shape[1]
                 if read > length:
                     break
-                yield (self._network_channels(block) - np.float32(mean)) / np.float32(std)
+                yield (network_channels(block, card.channels) - np.float32(mean)) / np.float32(std)
             if read != length:
                 raise StemdeskError(f"The song changed while it was being separated: its second reading has "
                                     f"{'more' if read > length else 'fewer'} samples than its first.")
@@ -335,31 +376,6 @@ class HybridSeparator:
         for _ in readings[0]:
             pass
         yield from song_rate.finish()
-
-    def _statistics(
-        self, blocks: Iterable[np.ndarray], rate: int, cancel: CancelToken | None
-    ) -> tuple[int, int, float, float]:
-        """The song's channels, its length at the card's rate, and the mean and std (``ddof=1``) of its channels'
-        average there, from one reading of ``blocks`` (float32 ``(C, n)`` at ``rate``) that keeps none."""
-        moments = RunningMoments()
-        blocks = iter(blocks)
-        first = next(blocks, None)
-        if first is None:
-            raise ValueError("a streamed song needs at least one block")
-        channels = np.asarray(first).shape[0]
-        check_channels(channels)
-        to_net = StreamResampler(rate, self.card.sample_rate, channels)
-        for block in _at_card_rate(itertools.chain([first], blocks), to_net):
-            if cancel is not None and cancel.cancelled:
-                raise Cancelled()
-            # The channels' mean, element by element, is the same per block as over the whole song.
-            moments.push(self._network_channels(block).mean(axis=0))
-        length, mean, std = moments.totals()
-        return channels, length, mean, (std + 1e-8 if length > 1 else 1.0)
-
-    def _network_channels(self, block: np.ndarray) -> np.ndarray:
-        """``(C, n)`` at the card's rate -> the network's channels (mono duplicated)."""
-        return np.repeat(block, self.card.channels, axis=0) if block.shape[0] < self.card.channels else block
 
     def _complete(self, stems: np.ndarray, mixture: np.ndarray) -> None:
         """The hybrid kind's :data:`~stemdesk.song_rate.Completion`: ``(S, C, n)`` stems of ``mixture`` ``(C, n)``."""

@@ -13,16 +13,16 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from stemdesk.audio import decode
+from stemdesk.audio import decode, resample
 from stemdesk.chunking import CancelToken, Cancelled
 from stemdesk.errors import StemdeskError
-from stemdesk.hybrid import HybridSeparator
+from stemdesk.hybrid import HybridSeparator, song_statistics
 from stemdesk.streamed_stems import separate_file_streamed
 
 pytest.importorskip("demucs")
 
 from tests.training.test_hybrid_engine import song  # noqa: E402
-from tests.training.test_hybrid_spans import with_shifts  # noqa: E402
+from tests.training.test_hybrid_spans import hybrid_then_mask_preset, with_shifts  # noqa: E402, F401
 
 BLOCK = 65536
 
@@ -60,6 +60,22 @@ class Readings:
     @property
     def nbytes(self) -> int:
         return 2 * self.length * 4
+
+
+@pytest.mark.parametrize(("rate", "channels"), [(44100, 2), (48000, 2), (22050, 1)])
+def test_the_statistics_of_a_reading_are_the_one_shot_ones_at_the_cards_rate(tiny_hybrid, rate, channels):
+    card = tiny_hybrid.card
+    audio = song(7.3, rate=rate, channels=channels)
+    cuts = [0, 1, 3000, 70_000, 70_001, audio.num_samples]
+    statistics = song_statistics((audio.samples[:, a:b] for a, b in zip(cuts, cuts[1:])), rate, card)
+    at_card_rate = resample(audio, card.sample_rate).samples
+    reference = np.repeat(at_card_rate, 2 // channels, axis=0).mean(axis=0)
+    assert statistics.channels == channels and statistics.length == reference.size
+    assert statistics.mean == pytest.approx(reference.mean(dtype=np.float64), rel=1e-12)
+    assert statistics.std - 1e-8 == pytest.approx(reference.std(ddof=1, dtype=np.float64), rel=1e-12)
+    # The one-shot float32 ones the engine took before, to float32's precision.
+    assert np.float32(statistics.mean) == pytest.approx(reference.mean(), rel=1e-5)
+    assert np.float32(statistics.std) == pytest.approx(reference.std(ddof=1), rel=1e-6)
 
 
 @pytest.mark.parametrize(("rate", "channels", "shifts"), [(44100, 2, 0), (48000, 2, 0), (22050, 1, 2)])
@@ -172,3 +188,19 @@ def test_a_file_changed_between_the_readings_is_refused_and_leaves_nothing(tiny_
         separate_file_streamed(separator, path, out, progress=change_the_file)
     assert "\n" not in str(error.value)
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_a_preset_hands_the_second_reading_to_its_hybrid_first_step(hybrid_then_mask_preset, tmp_path):
+    from stemdesk.catalogue import Catalogue
+
+    separator = Catalogue([hybrid_then_mask_preset]).open("hybrid-band", device="cpu")
+    readings = Readings(3.0)
+    spans = list(separator.stream(readings(), 44100, reread=readings))
+    assert readings.started == 2  # the hybrid step's statistics, then the song once through the chain
+    path = tmp_path / "song.wav"
+    write_song(path, 3.0)
+    separate_file_streamed(separator, path, tmp_path / "out", subtype="FLOAT")
+    whole = separator.separate(decode(path))
+    for name in separator.stems:
+        np.testing.assert_array_equal(read(tmp_path / "out" / "song" / f"{name}.wav"), whole[name].samples)
+    assert sum(span.shape[-1] for _, span in spans) == readings.length
