@@ -8,7 +8,8 @@ frames, bins)`` holding ``[target, rest]``. Mask networks output ``[m, 1 - m]`` 
 ``mask_power`` 1, so the engine applies exactly ``m`` to the target; magnitude
 networks (Open-Unmix) output ``[estimate, relu(|X| - estimate)]`` with ``mask_power``
 2 and a Wiener post-filter in the card. The command then checks the written file
-under ONNX Runtime against float32 torch.
+under ONNX Runtime against float32 torch before it
+replaces anything in the output folder.
 
 The checkpoint is read with ``torch.load(weights_only=True)``: plain tensors, numbers
 and strings only. Its keys (written by stemdesk.training.train): ``config`` (JSON
@@ -19,8 +20,10 @@ training session ran, on what data) and ``history`` (losses per step).
 
 import argparse
 import json
+import os
 import pickle
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -216,6 +219,36 @@ def onnx_difference(onnx_path: Path, module: nn.Module, magnitude: torch.Tensor)
     return float(np.abs(got - expected).max() / max(float(np.abs(expected).max()), 1e-12))
 
 
+def export_checked(
+    checkpoint_path: Path, out_dir: Path, weights_dtype: str = "float16", version: str = "1.0.0"
+) -> tuple[Path, Path, float]:
+    """Export into ``out_dir`` only if the file ORT runs is within :data:`TOLERANCE` of float32 torch.
+
+    The files are written and checked in a staging folder inside ``out_dir``, then moved into
+    place, so a failed check leaves a model already there (a shipped one, say) untouched.
+    Returns the two paths and the difference; raises :class:`StemdeskError` if it is too large.
+    """
+    checkpoint = read_checkpoint(checkpoint_path)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".export-") as staging:
+        staged_onnx, staged_card = export_trained(checkpoint, Path(staging), weights_dtype, version)
+        card = json.loads(staged_card.read_text())
+        magnitude = example_magnitudes(2, card["channels"], card["segment_frames"], card["bins"])
+        difference = onnx_difference(staged_onnx, trained_network(checkpoint), magnitude)
+        if difference > TOLERANCE[weights_dtype]:
+            raise StemdeskError(
+                f"the {weights_dtype} export is {difference:.2e} from float32 torch (relative to the output's peak; "
+                f"at most {TOLERANCE[weights_dtype]:.0e} is accepted): nothing written"
+                + ("; try --weights-dtype float32" if weights_dtype != "float32" else "")
+            )
+        # The graph first: a card never names a file that is not there yet.
+        onnx_path, card_path = out_dir / staged_onnx.name, out_dir / staged_card.name
+        os.replace(staged_onnx, onnx_path)
+        os.replace(staged_card, card_path)
+    return onnx_path, card_path, difference
+
+
 def main(argv: list[str] | None = None, prog: str = "python -m stemdesk.training.export_trained") -> int:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n")[0])
     parser.add_argument("--checkpoint", type=Path, required=True, help="a training run's checkpoint.pt")
@@ -225,21 +258,13 @@ def main(argv: list[str] | None = None, prog: str = "python -m stemdesk.training
     args = parser.parse_args(argv)
     try:
         start = time.perf_counter()
-        onnx_path, card_path = export_checkpoint(args.checkpoint, args.out, args.weights_dtype, args.version)
-        seconds = time.perf_counter() - start
-        checkpoint = read_checkpoint(args.checkpoint)
+        onnx_path, card_path, difference = export_checked(args.checkpoint, args.out, args.weights_dtype, args.version)
     except StemdeskError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    module = trained_network(checkpoint)
-    card = json.loads(card_path.read_text())
-    magnitude = example_magnitudes(2, card["channels"], card["segment_frames"], card["bins"])
-    difference = onnx_difference(onnx_path, module, magnitude)
+    seconds = time.perf_counter() - start
     print(f"wrote {onnx_path} ({onnx_path.stat().st_size / 1e6:.1f} MB) and {card_path} in {seconds:.0f} s")
     print(f"max |ORT - float32 torch| relative to the output's peak: {difference:.2e}")
-    if difference > TOLERANCE[args.weights_dtype]:
-        print(f"error: difference above {TOLERANCE[args.weights_dtype]:.0e}", file=sys.stderr)
-        return 1
     return 0
 
 

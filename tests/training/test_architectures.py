@@ -23,9 +23,11 @@ from stemdesk.training.architectures import (
     load_pretrained,
 )
 from stemdesk.training.export_trained import (
+    TOLERANCE,
     TwoStemOutput,
     example_magnitudes,
     export_checkpoint,
+    main as export_main,
     read_checkpoint,
     trained_network,
 )
@@ -186,6 +188,28 @@ def test_engine_runs_each_exported_architecture(exported):
     # A mask network's [m, 1 - m] reaches the stems unchanged (mask_power 1): the
     # guitar stem is the mixture filtered by m, not an even split of it.
     assert not np.allclose(stems["guitar"].samples, stems["rest"].samples, atol=1e-3)
+
+
+def test_an_export_that_fails_its_check_leaves_the_model_already_there(exported, tmp_path, monkeypatch, capsys):
+    arch, _, onnx_path, card_path = exported
+    checkpoint = onnx_path.parent / "checkpoint.pt"
+    out = tmp_path / "models"
+    out.mkdir()
+    shipped = {name: f"the shipped {name}".encode() for name in (onnx_path.name, card_path.name)}
+    for name, data in shipped.items():
+        (out / name).write_bytes(data)
+    # float16 weights are never bit-exact: with no difference allowed the check must fail.
+    monkeypatch.setitem(TOLERANCE, "float16", 0.0)
+    assert export_main(["--checkpoint", str(checkpoint), "--out", str(out)]) == 1
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: the float16 export is") and error.endswith("try --weights-dtype float32")
+    assert "\n" not in error
+    assert {path.name: path.read_bytes() for path in out.iterdir()} == shipped  # nor a staging folder left
+    # Within the tolerance the new files replace the old ones, and nothing else is left.
+    assert export_main(["--checkpoint", str(checkpoint), "--out", str(out), "--weights-dtype", "float32"]) == 0
+    assert sorted(path.name for path in out.iterdir()) == sorted(shipped)
+    assert (out / onnx_path.name).read_bytes() == onnx_path.read_bytes()
+    assert json.loads((out / card_path.name).read_text())["id"] == f"guitar-{arch}"
 
 
 def test_two_stem_output_rejects_an_unknown_kind():
