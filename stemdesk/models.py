@@ -119,10 +119,18 @@ class OnnxCard(CardSchema):
     cached with it; x86 CPUs with VNNI only (elsewhere they stay float32), and
     only the model kinds that can make such inputs accept it. The same 0.2 dB
     rule applies.
+
+    ``cpu_fused_attention``: true runs the network's attention (PyTorch's exported
+    ``nn.MultiheadAttention`` products) on the CPU through ONNX Runtime's fused
+    ``MultiHeadAttention`` kernel, which never holds the whole attention map
+    (:mod:`stemdesk.attention_fusion`): rewritten once when the CPU graph is
+    first built, after any quantisation, and cached with it. The outputs change
+    by float rounding only; a graph with no such attention is refused.
     """
 
     cpu_weights: Literal["float32", "int8"] = "float32"
     cpu_int8_convolutions: Pattern | None = None
+    cpu_fused_attention: bool = False
 
     _card_path: Path | None = PrivateAttr(default=None)
 

@@ -26,6 +26,9 @@ activation ranges calibrated on inputs its model kind supplies (a few runs of
 the demo song: for htdemucs about two minutes on a loaded 2-core CPU, once),
 on x86 CPUs with VNNI only: without it ORT's uint8-by-int8 kernels add pairs
 of products in 16 bits, which can saturate, and that path was never measured.
+A card asking for fused attention (``cpu_fused_attention``) has its attention
+rewritten last (:mod:`stemdesk.attention_fusion`: ORT's quantisers cannot type
+the graph after its fused op).
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ import re
 import secrets
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 
 import platformdirs
@@ -61,12 +64,14 @@ class CachedGraph(CardSchema):
     cpu: str
     cpu_weights: str = "float32"
     cpu_int8_convolutions: str | None = None
+    cpu_fused_attention: bool = False
     graph_bytes: int = Field(ge=1)
 
     @classmethod
     def expected(cls, card: ModelCard, ort_version: str, graph: Path) -> CachedGraph:
         return cls(model=card.id, source_sha256=card.sha256, ort_version=ort_version, cpu=cpu_signature(),
-                   cpu_weights=card.cpu_weights, cpu_int8_convolutions=int8_convolutions(card), graph_bytes=graph.stat().st_size)
+                   cpu_weights=card.cpu_weights, cpu_int8_convolutions=int8_convolutions(card),
+                   cpu_fused_attention=card.cpu_fused_attention, graph_bytes=graph.stat().st_size)
 
 
 def cache_folder() -> Path:
@@ -106,6 +111,8 @@ def optimized_path(card: ModelCard, ort_version: str) -> Path:
     weights = "" if card.cpu_weights == "float32" else f"-{card.cpu_weights}"
     if int8_convolutions(card):
         weights += "-conv" + hashlib.sha256(card.cpu_int8_convolutions.encode()).hexdigest()[:8]
+    if card.cpu_fused_attention:
+        weights += "-mha"
     return cache_folder() / f"{card.id}-{card.sha256[:16]}{weights}-ort{ort_version}-{cpu_signature()}.onnx"
 
 
@@ -145,7 +152,13 @@ def open_cpu_session(card: ModelCard, make_options, ort, calibration: Calibratio
         except Exception:  # a damaged file: rebuild it below
             _remove(cached)
     temp = _reserve_temp(cached)
-    with _cpu_graph(card, cached.parent if temp else None, calibration) as source:
+    with ExitStack() as building:
+        try:
+            source = building.enter_context(_cpu_graph(card, cached.parent if temp else None, calibration))
+        except StemdeskError:  # a card that does not fit its graph: nothing is left in the cache
+            if temp:
+                _remove(temp)
+            raise
         if temp is None:
             return ort.InferenceSession(str(source), sess_options=make_options(), providers=providers)
         options = make_options()
@@ -169,11 +182,11 @@ def open_cpu_session(card: ModelCard, make_options, ort, calibration: Calibratio
 
 @contextmanager
 def _cpu_graph(card: ModelCard, folder: Path | None, calibration: Calibration | None) -> Iterator[Path]:
-    """The graph to build the CPU session from: the card's, or its quantised form in a temporary file.
+    """The graph to build the CPU session from: the card's, or its quantised or fused form in a temporary file.
 
     ``folder``: where to write that file (None: the system's temporary folder).
     """
-    if card.cpu_weights == "float32" and not int8_convolutions(card):
+    if card.cpu_weights == "float32" and not int8_convolutions(card) and not card.cpu_fused_attention:
         yield card.onnx_path
         return
     with tempfile.TemporaryDirectory(dir=folder, prefix=".quantising-") as work, _quiet_quantiser():
@@ -182,6 +195,8 @@ def _cpu_graph(card: ModelCard, folder: Path | None, calibration: Calibration | 
             source = _quantise_products(source, Path(work) / f"products-{source.name}")
         if int8_convolutions(card):
             source = _quantise_convolutions(card, source, Path(work) / f"convolutions-{source.name}", calibration)
+        if card.cpu_fused_attention:
+            source = _fuse_attention(card, source, Path(work) / f"attention-{source.name}")
         yield source
 
 
@@ -220,6 +235,15 @@ def _quantise_convolutions(card: ModelCard, source: Path, target: Path, calibrat
                     nodes_to_quantize=chosen, per_channel=True, activation_type=QuantType.QUInt8,
                     weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax,
                     extra_options={"ActivationSymmetric": False})
+    return target
+
+
+def _fuse_attention(card: ModelCard, source: Path, target: Path) -> Path:
+    """``source`` with its attention as ORT's fused kernel, written to ``target``."""
+    from .attention_fusion import fuse_attention
+
+    if not fuse_attention(source, target):
+        raise StemdeskError(f"Model {card.id!r}: its graph has no attention that cpu_fused_attention can fuse.")
     return target
 
 

@@ -138,3 +138,13 @@ def test_a_mask_model_asking_for_int8_convolutions_is_refused_in_one_line(defaul
     with pytest.raises(StemdeskError, match="int8 convolutions .* not supported for its kind") as raised:
         open_session(card, "cpu")
     assert "\n" not in str(raised.value) and not any(fresh_cache.iterdir())
+
+
+def test_a_model_without_attention_asking_to_fuse_it_is_refused_in_one_line(default_card, fresh_cache):
+    from stemdesk.errors import StemdeskError
+
+    card = default_card.model_copy(update={"cpu_fused_attention": True})
+    card._card_path = default_card.card_path
+    with pytest.raises(StemdeskError, match="no attention that cpu_fused_attention can fuse") as raised:
+        open_session(card, "cpu")
+    assert "\n" not in str(raised.value) and not any(fresh_cache.iterdir())

@@ -19,17 +19,18 @@ class TinyHybrid:
     card: HybridCard
 
 
-def tiny_htdemucs(seed: int = 0):
+def tiny_htdemucs(seed: int = 0, t_layers: int = 1):
     """HTDemucs with htdemucs' structure (4 stems, depth 4, cross transformer) but 0.3 M parameters, 1 s segments.
 
-    Random weights, perturbed so that no two tensors are equal.
+    Random weights, perturbed so that no two tensors are equal. ``t_layers``: the
+    cross transformer's layers per branch (self attention, then cross attention, in turn).
     """
     import torch
 
     from stemdesk.training.htdemucs import htdemucs
 
     torch.manual_seed(seed)
-    model = htdemucs(channels=8, bottom_channels=16, t_layers=1, t_heads=2, segment=1.0)
+    model = htdemucs(channels=8, bottom_channels=16, t_layers=t_layers, t_heads=2, segment=1.0)
     # Like trained weights, every tensor distinct: a fresh model's GroupNorm terms
     # are all ones, which the exporter would store once for all of them.
     with torch.no_grad():
@@ -55,9 +56,10 @@ def tiny_hybrid(tmp_path_factory) -> TinyHybrid:
         input={"waveform": "input", "spectrogram": "spec"},
         output={"spectral": "spectral", "time": "time"},
         sha256=hashlib.sha256(onnx_path.read_bytes()).hexdigest(),
-        # Compared with demucs' PyTorch code to 60 dB: float32 and apply_model's
-        # default overlap, like it (int8 and the card's overlap have tests of their own).
-        cpu_weights="float32", cpu_int8_convolutions=None, overlap=0.25,
+        # Compared with demucs' PyTorch code to 60 dB: float32, the exported attention and
+        # apply_model's default overlap, like it (int8, the fused attention and the card's
+        # overlap have tests of their own).
+        cpu_weights="float32", cpu_int8_convolutions=None, cpu_fused_attention=False, overlap=0.25,
     )
     card_path = folder / "tiny-hybrid.json"
     card_path.write_text(json.dumps(card))

@@ -293,3 +293,51 @@ def test_int8_convolutions_that_match_nothing_are_refused_in_one_line(tiny_hybri
     with pytest.raises(StemdeskError, match="no convolution of its graph matches cpu_int8_convolutions") as raised:
         HybridSeparator(card, "cpu")
     assert "\n" not in str(raised.value)
+
+
+def test_fused_attention_is_built_once_cached_apart_and_computes_what_float32_does(tiny_hybrid, separator):
+    """``cpu_fused_attention``: the attention runs as ORT's MultiHeadAttention, the stems those of the plain graph."""
+    import onnx
+    import onnxruntime
+
+    from stemdesk.optimized_models import CachedGraph, optimized_path, sidecar_path
+
+    card = tiny_hybrid.card.model_copy(update={"cpu_fused_attention": True})
+    card._card_path = tiny_hybrid.card.card_path
+    assert card.identity != tiny_hybrid.card.identity  # the stem cache tells the two apart
+    fused = HybridSeparator(card, "cpu")
+    cached = optimized_path(card, onnxruntime.__version__)
+    assert cached != optimized_path(tiny_hybrid.card, onnxruntime.__version__)
+    assert CachedGraph.model_validate_json(sidecar_path(cached).read_bytes()).cpu_fused_attention
+    ops = [node.op_type for node in onnx.load(cached).graph.node]
+    softmaxes = [node for node in onnx.load(tiny_hybrid.card.onnx_path).graph.node if node.op_type == "Softmax"]
+    assert ops.count("MultiHeadAttention") == len(softmaxes) == 2 and "Softmax" not in ops
+    audio = song(2.3)
+    full = separator.separate(audio)
+    stems = fused.separate(audio)
+    for stem in card.stems:
+        assert sdr(full[stem].samples, stems[stem].samples) > 90, stem  # float rounding only
+    written = cached.stat().st_mtime_ns
+    HybridSeparator(card, "cpu")
+    assert cached.stat().st_mtime_ns == written
+
+
+def test_fused_attention_comes_after_the_int8_weights_and_convolutions(tiny_hybrid, separator):
+    """The shipped CPU settings together: int8 products and convolutions, then the fused attention."""
+    import onnx
+    import onnxruntime
+
+    from stemdesk.optimized_models import cpu_has_vnni, optimized_path
+
+    pattern = r"^/t?decoder\.[012]/rewrite/"
+    card = tiny_hybrid.card.model_copy(update={"cpu_weights": "int8", "cpu_int8_convolutions": pattern,
+                                               "cpu_fused_attention": True})
+    card._card_path = tiny_hybrid.card.card_path
+    quantised = HybridSeparator(card, "cpu")
+    cached = optimized_path(card, onnxruntime.__version__)
+    unfused = card.model_copy(update={"cpu_fused_attention": False})
+    assert cached != optimized_path(unfused, onnxruntime.__version__)
+    ops = [node.op_type for node in onnx.load(cached).graph.node]
+    assert ops.count("MultiHeadAttention") == 2 and "DynamicQuantizeMatMul" in ops
+    assert ops.count("QLinearConv") == (6 if cpu_has_vnni() else 0)
+    assert_close_to_float32_and_reopened_from_cache(separator, quantised, card, cached)
