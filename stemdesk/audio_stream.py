@@ -7,16 +7,17 @@ refuses is refused here with the same line. It reads the file twice: first
 to its end without keeping anything (libsndfile only finds out at the end
 whether it read a file whole, and whether FFmpeg should read it instead;
 that pass also finds NaN samples, the exact length and the peak), then block
-by block for the consumer. The first pass costs a fraction of a second for a
-4-minute song; an hour of stereo at 44.1 kHz would be 1.3 GB as one array,
-a block is half a megabyte.
+by block for the consumer, as often as it asks (a separator that needs the
+whole song's statistics first reads it once more). The first pass costs a
+fraction of a second for a 4-minute song; an hour of stereo at 44.1 kHz
+would be 1.3 GB as one array, a block is half a megabyte.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -27,11 +28,9 @@ from .errors import StemdeskError
 
 @dataclass(frozen=True)
 class AudioStream:
-    """An opened song: its format and an iterator of its blocks.
+    """An opened song: its format, and its blocks read afresh on request (:meth:`blocks`).
 
-    ``blocks`` yields C-contiguous float32 ``(channels, n)`` arrays in order,
-    ``length`` samples in all, and can be iterated once. ``peak`` is the
-    largest absolute sample.
+    ``peak`` is the largest absolute sample.
     """
 
     path: Path
@@ -39,7 +38,20 @@ class AudioStream:
     channels: int
     length: int
     peak: float
-    blocks: Iterator[np.ndarray]
+    _scanned: Reader = field(repr=False)
+    _stamp: tuple[int, ...] = field(repr=False)  # the file as it was when opened
+
+    def blocks(self) -> Iterator[np.ndarray]:
+        """A new reading of the file from its start: C-contiguous float32 ``(channels, n)`` arrays in order,
+        ``length`` samples in all, none kept.
+
+        Raises:
+            StemdeskError: the file changed since it was opened (its size,
+                time or inode; or it ends early), in one line.
+        """
+        if _stamp(self.path) != self._stamp:
+            raise _changed(self.path)
+        return _blocks(self.path, reopen(self._scanned, self.path), self.length)
 
 
 @dataclass
@@ -72,11 +84,24 @@ def open_stream(path: str | os.PathLike) -> AudioStream:
     """
     source = Path(path)
     check_readable_file(source)
+    stamp = _stamp(source)
     scanned, scan = read_any(source, _scanned)
     check_decoded(source, scanned, scan.finite)
     warn_problem(source, scanned)
-    return AudioStream(source, scanned.rate, scanned.channels, scanned.length, scan.peak,
-                       _blocks(source, reopen(scanned, source), scanned.length))
+    return AudioStream(source, scanned.rate, scanned.channels, scanned.length, scan.peak, scanned, stamp)
+
+
+def _stamp(source: Path) -> tuple[int, ...]:
+    """What changes when the file is written to or replaced: its device, inode, size and time."""
+    try:
+        status = source.stat()
+    except OSError:
+        raise _changed(source) from None
+    return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns
+
+
+def _changed(source: Path) -> StemdeskError:
+    return StemdeskError(f"cannot read '{source}': it changed while it was being read")
 
 
 def _blocks(source: Path, reader: Reader, length: int) -> Iterator[np.ndarray]:
@@ -89,4 +114,4 @@ def _blocks(source: Path, reader: Reader, length: int) -> Iterator[np.ndarray]:
             break
     if reader.length < length:
         # Only if the file changed between the two passes.
-        raise StemdeskError(f"cannot read '{source}': it changed while it was being read")
+        raise _changed(source)

@@ -4,8 +4,10 @@ Data flow for one song (shapes for a stereo file, S stems, L samples a segment):
 
     Audio (C, N) at the file's rate
       -> resample to the card's rate, mono duplicated to 2 channels  (2, N')
-      -> normalised by the mean and std of its channels' average (block by block
-         as the segments need it: no normalised copy of the whole song)
+      -> normalised by the mean and std of its channels' average: a first reading
+         of the song (decoded again when it comes from a file) takes them, a
+         second one is normalised block by block as the segments need it, so
+         nothing song-long is held
       -> segments (1, 2, L) via chunking.stream_chunked, Demucs' triangle weights,
          each pass of `shifts` offset by a fraction of a second
       -> per segment: the hybrid STFT (reflect-padded, a quarter-window hop,
@@ -34,18 +36,21 @@ from __future__ import annotations
 import itertools
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections import deque
+from collections.abc import Iterable, Iterator
+from typing import NamedTuple
 
 import numpy as np
 
 from . import DEMO_SONG, dsp
 from .audio import Audio, decode, resample
-from .chunking import CancelToken, ChunkPlan, Progress, stream_chunked
+from .chunking import CancelToken, Cancelled, ChunkPlan, Progress, stream_chunked
 from .errors import StemdeskError
 from .hybrid_card import HybridCard
 from .memory import return_large_allocations_to_os
 from .sample_queue import SampleQueue
-from .separate import CUDA, LastRunRelease, StemSpanHook, check_channels, collect_stems, gpu_name, open_session
+from .separate import (CUDA, LastRunRelease, Reread, StemSpanHook, check_channels, collect_stems, gpu_name,
+                       open_session)
 from .song_rate import SongRateStems, StreamResampler
 
 
@@ -170,6 +175,46 @@ def project_residual(stems: np.ndarray, mixture: np.ndarray, n_fft: int, hop: in
     return stems + corrections.reshape(count, channels, length)
 
 
+class SongStatistics(NamedTuple):
+    """What the normalisation needs of a whole song, and what it finds on the way."""
+
+    channels: int  # the song's own
+    length: int  # samples at the card's rate
+    mean: float  # of the channels' average at the card's rate
+    std: float  # likewise, ddof=1, plus 1e-8 (1.0 for a song of one sample)
+
+
+def song_statistics(
+    blocks: Iterable[np.ndarray], rate: int, card: HybridCard, cancel: CancelToken | None = None
+) -> SongStatistics:
+    """One reading of a song (float32 ``(C, n)`` blocks at ``rate``, none kept) -> its :class:`SongStatistics`.
+
+    The song goes to the card's rate by soxr's streaming resampler, as for the
+    segments; the mean and std are :class:`RunningMoments`'s, the same floats
+    however the song is cut. ``cancel`` is checked between blocks.
+    """
+    moments = RunningMoments()
+    blocks = iter(blocks)
+    first = next(blocks, None)
+    if first is None:
+        raise ValueError("a streamed song needs at least one block")
+    channels = np.asarray(first).shape[0]
+    check_channels(channels)
+    to_net = StreamResampler(rate, card.sample_rate, channels)
+    for block in _at_card_rate(itertools.chain([first], blocks), to_net):
+        if cancel is not None and cancel.cancelled:
+            raise Cancelled()
+        # The channels' mean, element by element, is the same per block as over the whole song.
+        moments.push(network_channels(block, card.channels).mean(axis=0))
+    length, mean, std = moments.totals()
+    return SongStatistics(channels, length, mean, std + 1e-8 if length > 1 else 1.0)
+
+
+def network_channels(block: np.ndarray, channels: int) -> np.ndarray:
+    """``(C, n)`` -> ``(channels, n)``: a mono block duplicated for a stereo network."""
+    return np.repeat(block, channels, axis=0) if block.shape[0] < channels else block
+
+
 class HybridSeparator:
     """Separates audio with a hybrid waveform model (satisfies the StemSeparator protocol).
 
@@ -250,8 +295,8 @@ class HybridSeparator:
             ``sum_to_mixture`` is off), span by span.
         """
         check_channels(audio.channels)
-        return collect_stems(self._spans([audio.samples], audio.rate, progress, cancel), self.card.stems, audio,
-                             on_span, out)
+        return collect_stems(self.stream([audio.samples], audio.rate, progress=progress, cancel=cancel),
+                             self.card.stems, audio, on_span, out)
 
     def stream(
         self,
@@ -260,68 +305,76 @@ class HybridSeparator:
         expected_length: int | None = None,
         progress: Progress | None = None,
         cancel: CancelToken | None = None,
+        reread: Reread | None = None,
     ) -> Iterator[tuple[int, np.ndarray]]:
         """:meth:`Separator.stream` for a hybrid model: the song's stems span by span as they are final.
 
-        Unlike a mask model's, the whole song is read first, since the
-        normalisation needs its mean and std: memory holds the song's blocks
-        once (and once more at the card's rate when the song's differs), not
-        its stems, nor a normalised copy. A preset that starts with
-        this model still plays while it separates; the spans are
-        :meth:`separate`'s, whatever the block sizes. ``expected_length`` is
-        not needed (the song's length is known once read).
+        The normalisation needs the song's mean and std before its first
+        segment, so the song is read twice: ``reread()`` (a fresh reading of
+        the same song from its start, e.g. the file decoded again) for the
+        statistics, then ``blocks`` for the segments, each block let go once
+        the segments over it are done: memory does not grow with the song.
+        Without ``reread`` (``blocks`` cannot be read again: a preset's later
+        step) the blocks are held for both readings (references: float32
+        blocks are not copied). A preset that starts with this model still
+        plays while it separates; the spans are :meth:`separate`'s, whatever
+        the block sizes. ``expected_length`` is not needed (the first reading
+        finds the length).
+
+        Raises:
+            StemdeskError: the second reading is not as long as the first
+                (the song changed in between).
         """
-        song = [np.asarray(block, dtype=np.float32) for block in blocks]
-        check_channels(song[0].shape[0])
-        yield from self._spans(song, rate, progress, cancel)
+        if reread is None:
+            held = [np.asarray(block, dtype=np.float32) for block in blocks]
+            blocks, reread = held, lambda: held
+        yield from self._spans(blocks, reread(), rate, progress, cancel)
 
     def _spans(
-        self, song: list[np.ndarray], rate: int, progress: Progress | None, cancel: CancelToken | None
+        self, blocks: Iterable[np.ndarray], first_reading: Iterable[np.ndarray], rate: int,
+        progress: Progress | None, cancel: CancelToken | None,
     ) -> Iterator[tuple[int, np.ndarray]]:
         """``(start, stems)``: float32 ``(S, C, n)`` for samples ``[start, start + n)`` of the song, final, in order.
 
-        ``song``: the whole song at ``rate`` as float32 ``(C, n)`` blocks, in
-        order; they are read, never changed, and not copied at the card's
-        rate: the normalised mixture is made block by block as the segments
-        need it. The same arithmetic as one pass over the whole song, in the
-        same order: the song is taken to the card's rate by soxr's streaming
-        resampler (its one-shot samples, however the input is cut), and a
-        span of stems is scaled back, averaged to mono and resampled, and the
-        rounding left over goes to the remainder stem, all on that span alone.
+        ``first_reading`` and ``blocks``: the whole song at ``rate`` as float32
+        ``(C, n)`` blocks, in order, read in turn (the first for the
+        statistics); they are never changed. The same arithmetic as one pass
+        over the whole song, in the same order: the song is taken to the
+        card's rate by soxr's streaming resampler (its one-shot samples,
+        however the input is cut), its statistics do not depend on the cuts
+        (:class:`RunningMoments`), and a span of stems is scaled back,
+        averaged to mono and resampled, and the rounding left over goes to the
+        remainder stem, all on that span alone.
         """
         card = self.card
-        channels = song[0].shape[0]
-        to_net = StreamResampler(rate, card.sample_rate, channels)
-        # At the card's rate these are the song's own blocks: no copy.
-        net = [to_net.push(block) for block in song] + [to_net.finish()]
-
-        def network_channels(block: np.ndarray) -> np.ndarray:
-            return np.repeat(block, card.channels, axis=0) if block.shape[0] < card.channels else block
-
-        # The mean of the channels, element by element, is the same per block as over the whole
-        # song; the mean and std are taken over all of it at once for the whole-song floats.
-        reference = np.concatenate([network_channels(block).mean(axis=0) for block in net])
-        mean = float(reference.mean())
-        std = float(reference.std(ddof=1)) + 1e-8 if reference.size > 1 else 1.0
-        length = reference.size
-        del reference
+        channels, length, mean, std = song_statistics(first_reading, rate, card, cancel)
         count = len(card.stems)
         song_rate = SongRateStems(card.sample_rate, rate, count, count, channels, self._complete)
-        for block in song:
-            song_rate.push_mixture(block)
         offset = np.float32(mean / count if self.sum_to_mixture else mean)
 
         def normalised() -> Iterator[np.ndarray]:
-            """float32 ``(2, n)`` blocks of the normalised mixture at the card's rate."""
-            for block in net:
-                yield (network_channels(block) - np.float32(mean)) / np.float32(std)
+            """float32 ``(2, n)`` blocks of the normalised mixture at the card's rate, ``length`` samples in all."""
+            read = 0
+            to_net = StreamResampler(rate, card.sample_rate, channels)
+            for block in _at_card_rate(_pushed(blocks, song_rate), to_net):
+                read += block.shape[1]
+                if read > length:
+                    break
+                yield (network_channels(block, card.channels) - np.float32(mean)) / np.float32(std)
+            if read != length:
+                raise StemdeskError(f"The song changed while it was being separated: its second reading has "
+                                    f"{'more' if read > length else 'fewer'} samples than its first.")
 
-        for _, span in self._passes(normalised, length, progress, cancel):
+        readings = _shared(normalised(), max(1, card.shifts))
+        for _, span in self._passes(readings, length, progress, cancel):
             span *= np.float32(std)
             span += offset
             if channels < span.shape[1]:
                 span = span.mean(axis=1, keepdims=True)
             yield from song_rate.push(span)
+        # The last segment may not have needed the song's very end: read for the mixture and the length check.
+        for _ in readings[0]:
+            pass
         yield from song_rate.finish()
 
     def _complete(self, stems: np.ndarray, mixture: np.ndarray) -> None:
@@ -331,11 +384,11 @@ class HybridSeparator:
             stems[self.card.stems.index(self.card.remainder_stem)] += mixture - stems.sum(axis=0)
 
     def _passes(
-        self, mix: Callable[[], Iterator[np.ndarray]], length: int, progress: Progress | None,
+        self, readings: list[Iterator[np.ndarray]], length: int, progress: Progress | None,
         cancel: CancelToken | None,
     ) -> Iterator[tuple[int, np.ndarray]]:
-        """The normalised mixture (``mix()``: its float32 ``(2, n)`` blocks, ``length`` samples in all, afresh
-        for each pass) -> spans ``(start, (S, 2, n))``, averaged over the card's shifts.
+        """The normalised mixture (``readings``: its float32 ``(2, n)`` blocks, ``length`` samples in all, one
+        reading for each pass) -> spans ``(start, (S, 2, n))``, averaged over the card's shifts.
 
         Pass ``k`` of ``shifts`` runs on the mixture delayed by ``(2k + 1) / (2 shifts)``
         of ``max_shift_seconds`` (Demucs draws the delays at random; evenly
@@ -365,13 +418,13 @@ class HybridSeparator:
 
         streams = [
             stream_chunked(
-                itertools.chain([np.zeros((card.channels, delay), dtype=np.float32)], mix()) if delay else mix(),
+                itertools.chain([np.zeros((card.channels, delay), dtype=np.float32)], reading) if delay else reading,
                 self._separate_segments, outputs=len(card.stems), chunk=card.segment_samples,
                 overlap=card.overlap_samples, progress=pass_progress(index), cancel=cancel, workers=self.workers,
                 length=length + delay, transition="triangle", transition_power=card.transition_power,
                 first_alone=True,
             )
-            for index, delay in enumerate(delays)
+            for index, (delay, reading) in enumerate(zip(delays, readings, strict=True))
         ]
         if passes == 1:
             yield from streams[0]
@@ -394,6 +447,87 @@ class HybridSeparator:
         if self.sum_to_mixture:
             stems = project_residual(stems, segment, card.n_fft, card.hop_length, self._window)
         return stems
+
+
+def _shared(blocks: Iterator[np.ndarray], count: int) -> list[Iterator[np.ndarray]]:
+    """``count`` readings of ``blocks``, each block held only until every reading has taken it.
+
+    (``itertools.tee`` keeps the blocks a reading has passed in runs of 57:
+    over a minute of a song.)
+    """
+    queues: list[deque[np.ndarray]] = [deque() for _ in range(count)]
+
+    def reading(own: deque[np.ndarray]) -> Iterator[np.ndarray]:
+        while True:
+            if not own:
+                block = next(blocks, None)
+                if block is None:
+                    return
+                for queue in queues:
+                    queue.append(block)
+            yield own.popleft()
+
+    return [reading(queue) for queue in queues]
+
+
+def _pushed(blocks: Iterable[np.ndarray], song_rate: SongRateStems) -> Iterator[np.ndarray]:
+    """``blocks`` as float32, each handed to ``song_rate`` as the mixture its stems complete."""
+    for block in blocks:
+        block = np.asarray(block, dtype=np.float32)
+        song_rate.push_mixture(block)
+        yield block
+
+
+def _at_card_rate(blocks: Iterable[np.ndarray], to_net: StreamResampler) -> Iterator[np.ndarray]:
+    """``blocks`` (float32 ``(C, n)``) through ``to_net``, and what it holds at their end."""
+    for block in blocks:
+        yield to_net.push(np.asarray(block, dtype=np.float32))
+    yield to_net.finish()
+
+
+class RunningMoments:
+    """The mean and sample standard deviation of a signal pushed in pieces: the same floats however it is cut.
+
+    The signal is taken in windows of ``window`` samples, whatever the pieces,
+    each summed in float64 by numpy (pairwise); the windows' counts, means and
+    centred sums of squares are merged in order (Chan, Golub and LeVeque's
+    update), which keeps float64's precision where a running sum of squares
+    would cancel. Holds at most one window.
+    """
+
+    def __init__(self, window: int = 1 << 16):
+        self._window = window
+        self._pending = SampleQueue()
+        self._count = 0
+        self._mean = 0.0
+        self._squares = 0.0  # the sum of squared deviations from the mean
+
+    def push(self, samples: np.ndarray) -> None:
+        """The next float32 ``(n,)`` samples."""
+        pending = self._pending
+        pending.push(samples)
+        while pending.end - pending.start >= self._window:
+            self._merge(pending.take(pending.start, pending.start + self._window))
+            pending.drop_before(pending.start + self._window)
+
+    def totals(self) -> tuple[int, float, float]:
+        """``(count, mean, std)`` of everything pushed; the std with ``ddof=1``, 0.0 below two samples."""
+        pending = self._pending
+        if pending.end > pending.start:
+            self._merge(pending.take(pending.start, pending.end))
+            pending.drop_before(pending.end)
+        std = float(np.sqrt(self._squares / (self._count - 1))) if self._count > 1 else 0.0
+        return self._count, self._mean, std
+
+    def _merge(self, piece: np.ndarray) -> None:
+        values = piece.astype(np.float64)
+        count, mean = values.size, float(values.mean())
+        squares = float(np.square(values - mean).sum())
+        total = self._count + count
+        delta = mean - self._mean
+        self._mean += delta * count / total
+        self._squares += squares + delta * delta * self._count * count / total
+        self._count = total
 
 
 def _averaged(streams: list[Iterator[tuple[int, np.ndarray]]], delays: list[int]) -> Iterator[tuple[int, np.ndarray]]:

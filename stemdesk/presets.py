@@ -30,7 +30,7 @@ from .chunking import CancelToken, Progress
 from .errors import StemdeskError
 from .models import CardSchema, ModelId, StemNames, Text
 from .sample_queue import SampleQueue
-from .separate import StemSpanHook, collect_stems
+from .separate import Reread, StemSpanHook, collect_stems
 from .separators import SeparatorCard, StemSeparator
 from .validation import validated
 
@@ -229,6 +229,7 @@ class PresetSeparator:
         expected_length: int | None = None,
         progress: Progress | None = None,
         cancel: CancelToken | None = None,
+        reread: Reread | None = None,
     ) -> Iterator[tuple[int, np.ndarray]]:
         """:meth:`Separator.stream` for the chain: each model streams what the one before left.
 
@@ -236,7 +237,9 @@ class PresetSeparator:
         so a span of every stem is out as soon as the last model has it; each
         step's kept stems wait in a queue until then. The arithmetic is the
         whole-song chain's (what a step leaves is its input minus its kept
-        stems, in order), so the stems are bit-identical to it.
+        stems, in order), so the stems are bit-identical to it. ``reread``
+        goes to the first step, whose input is the song; what a later step
+        separates is made as it goes and cannot be read again.
         """
         if not self.streams:
             raise StemdeskError(f"Preset {self.card.id!r} has a step whose model does not separate block by block.")
@@ -256,7 +259,7 @@ class PresetSeparator:
         for index, (step, separator) in enumerate(self._steps):
             keep = [separator.stems.index(stem) for stem in step.keep]
             left = _what_is_left(separator, keep, left, rate, expected_length, step_progress(index), cancel,
-                                 kept[index])
+                                 kept[index], reread if index == 0 else None)
         start = 0
         for residual in left:
             stop = start + residual.shape[-1]
@@ -269,7 +272,7 @@ class PresetSeparator:
 
 def _what_is_left(
     separator, keep: list[int], blocks: Iterable[np.ndarray], rate: int, expected_length: int | None,
-    progress: Progress, cancel: CancelToken | None, kept: SampleQueue,
+    progress: Progress, cancel: CancelToken | None, kept: SampleQueue, reread: Reread | None,
 ) -> Iterator[np.ndarray]:
     """Blocks ``(C, n)`` of ``blocks`` minus ``separator``'s stems ``keep``; those go to ``kept`` as ``(K, C, n)``."""
     incoming = SampleQueue()
@@ -279,7 +282,7 @@ def _what_is_left(
             incoming.push(block)
             yield block
 
-    for start, span in separator.stream(tee(), rate, expected_length, progress, cancel):
+    for start, span in separator.stream(tee(), rate, expected_length, progress, cancel, reread):
         stop = start + span.shape[-1]
         kept.push(span[keep])
         rest = incoming.take(start, stop).copy()

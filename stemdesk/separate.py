@@ -283,6 +283,7 @@ class Separator:
         expected_length: int | None = None,
         progress: Progress | None = None,
         cancel: CancelToken | None = None,
+        reread: Reread | None = None,
     ) -> Iterator[tuple[int, np.ndarray]]:
         """Separate a song that arrives block by block, yielding stems as they are final.
 
@@ -292,6 +293,9 @@ class Separator:
             rate: the song's sample rate.
             expected_length: samples the song is thought to have (a header's
                 count); it only sizes ``progress``'s total.
+            reread: a fresh reading of the same song, for an engine that must
+                see all of it before its first span (see :data:`Reread`); a
+                mask model reads the song once, as it comes, and needs none.
 
         Yields:
             ``(start, stems)``: float32 ``(S, C, n)`` in the card's stem order
@@ -380,6 +384,13 @@ class Separator:
 
 
 StemSpanHook = Callable[[int, np.ndarray], None]
+
+#: ``reread()``: the song again from its start, as float32 ``(C, n)`` blocks at its rate (any
+#: sizes), without keeping the reading before (a file decoded again), for a separator's
+#: ``stream`` that needs the whole song's statistics before its first span (the hybrid
+#: kind's normalisation). A caller whose blocks cannot be read again passes none, and such
+#: a separator then holds the blocks.
+Reread = Callable[[], Iterable[np.ndarray]]
 
 
 def collect_stems(

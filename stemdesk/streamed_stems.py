@@ -7,7 +7,9 @@ song is decoded block by block (:mod:`stemdesk.audio_stream`, which refuses
 and warns about a file as :func:`stemdesk.audio.decode` does), separated by
 the separator's ``stream`` and each finished span of stems is appended to the
 staged files, so an hour-long song needs a few chunks of memory, not the
-hour's samples several times over.
+hour's samples several times over. A separator that needs the whole song
+before its first span (the hybrid kind's statistics) decodes the file once
+more instead of holding it (``reread``).
 
 16/24-bit PCM needs one gain for the whole song (:mod:`stemdesk.headroom`),
 known only at its end: the spans are staged as float WAV, their peaks tracked,
@@ -35,6 +37,7 @@ from .errors import StemdeskError
 from .headroom import FLOAT_SUBTYPES, WrittenFiles
 from .leftovers import owner_tag
 from .sample_queue import SampleQueue
+from .separate import Reread
 from .stem_files import (DEFAULT_SUBTYPES, FORMATS, REST_PREFIX, _check_replaceable, _swap_in, choose_stems,
                          folder_name, recover_output_folder)
 
@@ -51,6 +54,7 @@ class StreamingSeparator(Protocol):
         expected_length: int | None = None,
         progress: Progress | None = None,
         cancel: CancelToken | None = None,
+        reread: Reread | None = None,
     ) -> Iterator[tuple[int, np.ndarray]]: ...
 
 
@@ -99,7 +103,7 @@ def separate_file_streamed(
     mixture = SampleQueue()
 
     def blocks() -> Iterator[np.ndarray]:
-        for block in audio.blocks:
+        for block in audio.blocks():
             mixture.push(block)  # kept until the stems of it are out, for the rests
             yield block
 
@@ -109,7 +113,10 @@ def separate_file_streamed(
     staging: _StagedSet | None = None
     loudest = 0.0
     try:
-        for start, span in _quiet(separator.stream(blocks(), audio.rate, audio.length, progress, cancel)):
+        # A separator that needs the whole song before its first span reads the file again
+        # rather than holding it (the hybrid kind's statistics).
+        spans = separator.stream(blocks(), audio.rate, audio.length, progress, cancel, reread=audio.blocks)
+        for start, span in _quiet(spans):
             if not np.isfinite(span).all():
                 raise StemdeskError(f"cannot separate '{song}': its samples (peak {audio.peak:.3g}) are too loud "
                                     "for the network's arithmetic; lower its level first.")

@@ -1,4 +1,5 @@
-"""The hybrid engine's core pieces without torch: its card, the complex layout, the residual projection."""
+"""The hybrid engine's core pieces without torch: its card, the complex layout, the residual projection,
+the song's statistics."""
 
 import json
 
@@ -7,7 +8,7 @@ import pytest
 
 from stemdesk.dsp import hann_window
 from stemdesk.errors import StemdeskError
-from stemdesk.hybrid import channels_as_complex, complex_as_channels, project_residual
+from stemdesk.hybrid import RunningMoments, channels_as_complex, complex_as_channels, project_residual
 from stemdesk.hybrid_card import HTDEMUCS_CARD, HybridCard
 
 
@@ -93,3 +94,40 @@ def test_projected_residual_makes_stems_sum_and_goes_where_each_stem_sounds():
         assert sdr(truth[index], projected[index]) > sdr(truth[index], raw[index]) + 3
     # Nothing missing: nothing moves.
     np.testing.assert_allclose(project_residual(truth, mixture, 4096, 1024, window), truth, atol=1e-5)
+
+
+def moments_of(samples: np.ndarray, cuts: list[int]) -> tuple[int, float, float]:
+    moments = RunningMoments()
+    for start, stop in zip(cuts, cuts[1:]):
+        moments.push(samples[start:stop])
+    return moments.totals()
+
+
+def test_running_moments_are_the_one_shot_statistics_whatever_the_cuts(demo_audio):
+    """The channels' average of a real song: the same floats however it is cut, numpy's float64 mean and
+    std to float64's precision, and its float32 one-shot ones (what the engine took before) to float32's."""
+    reference = np.tile(demo_audio.samples, 3).mean(axis=0)
+    size = reference.size
+    rng = np.random.default_rng(7)
+    results = {moments_of(reference, [0, size]), moments_of(reference, list(range(0, size, 65536)) + [size]),
+               moments_of(reference, [0, 1, 2, 65537, 70_000] + sorted(rng.integers(70_001, size, 40)) + [size])}
+    [(count, mean, std)] = results
+    assert count == size
+    assert mean == pytest.approx(reference.mean(dtype=np.float64), rel=1e-12)
+    assert std == pytest.approx(reference.std(ddof=1, dtype=np.float64), rel=1e-12)
+    assert mean == pytest.approx(float(reference.mean()), rel=1e-5)
+    assert std == pytest.approx(float(reference.std(ddof=1)), rel=1e-6)
+
+
+def test_running_moments_keep_a_small_spread_on_a_large_offset():
+    """A running sum of squares would lose the spread to cancellation here; merging centred sums does not."""
+    rng = np.random.default_rng(3)
+    samples = (1000.0 + 1e-3 * rng.standard_normal(300_000)).astype(np.float32)
+    _, mean, std = moments_of(samples, [0, 1000, 150_000, 300_000])
+    assert mean == pytest.approx(samples.mean(dtype=np.float64), rel=1e-12)
+    assert std == pytest.approx(samples.std(ddof=1, dtype=np.float64), rel=1e-9)
+
+
+def test_running_moments_of_one_sample_and_of_none():
+    assert moments_of(np.array([0.25], dtype=np.float32), [0, 1]) == (1, 0.25, 0.0)
+    assert RunningMoments().totals() == (0, 0.0, 0.0)

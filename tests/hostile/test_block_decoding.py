@@ -25,7 +25,7 @@ def whole(path: Path) -> tuple[np.ndarray, int]:
 
 def block_by_block(path: Path) -> tuple[np.ndarray, int]:
     stream = open_stream(path)
-    blocks = list(stream.blocks)
+    blocks = list(stream.blocks())
     assert all(block.dtype == np.float32 and block.flags.c_contiguous and block.shape[0] == stream.channels
                for block in blocks)
     samples = np.concatenate(blocks, axis=1)

@@ -35,7 +35,8 @@ def whole_song_stems(separator: HybridSeparator, audio: Audio) -> np.ndarray:
     if mix.shape[0] < 2:
         mix = np.repeat(mix, 2, axis=0)
     reference = mix.mean(axis=0)
-    mean, std = float(reference.mean()), float(reference.std(ddof=1)) + 1e-8
+    # Taken in float64, as the engine takes them block by block.
+    mean, std = float(reference.mean(dtype=np.float64)), float(reference.std(ddof=1, dtype=np.float64)) + 1e-8
     normalised = (mix - np.float32(mean)) / np.float32(std)
     max_shift = int(card.max_shift_seconds * card.sample_rate)
     delays = [0] if card.shifts == 0 else [(2 * k + 1) * max_shift // (2 * card.shifts) for k in range(card.shifts)]
