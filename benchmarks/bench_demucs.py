@@ -44,10 +44,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import numpy as np
 import soundfile as sf
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,6 +53,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from installed_htdemucs import card_variant, htdemucs_card  # noqa: E402
+from timed_process import load, timed_run  # noqa: E402
 
 from stemdesk.stem_files import folder_name  # noqa: E402
 
@@ -75,22 +74,6 @@ def in_own_process(code: str, argument: Path, tree: Path = ROOT) -> None:
     """Run ``code`` (``sys.argv[1]`` is ``argument``) in a fresh process with ``tree``'s stemdesk."""
     subprocess.run([sys.executable, "-c", code, str(argument)], check=True,
                    env={**os.environ, "PYTHONPATH": f"{tree}{os.pathsep}{tree / 'benchmarks'}"})
-
-
-def timed_run(command: list[str], cwd: Path | None = None, tree: Path = ROOT) -> tuple[float, float, float]:
-    """Run ``command`` in a fresh process with ``tree``'s stemdesk: (wall s, CPU s, peak RSS MB)."""
-    env = {**os.environ, "PYTHONPATH": str(tree)}
-    start = time.perf_counter()
-    process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{' '.join(command)} failed:\n{process.stderr.read().decode()[-2000:]}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
-
-
-def load() -> str:
-    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
 def stemdesk_run(song: Path, out: Path, card_path: Path) -> None:

@@ -16,15 +16,16 @@ from its parent's size when it was forked.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from timed_process import load, timed_run  # noqa: E402
 
 #: Run in the contender's tree: open htdemucs on the CPU, and check that its graph was built into the cache.
 OPEN = """
@@ -49,20 +50,8 @@ if not list(cache_folder().glob(card.id + "-*.onnx")):
 def timed_open(tree: Path) -> tuple[float, float, float]:
     """One first open with ``tree``'s stemdesk and an empty cache: (wall s, CPU s, peak RSS MB)."""
     with tempfile.TemporaryDirectory(prefix="first-open-cache-") as cache:
-        env = {**os.environ, "PYTHONPATH": str(tree), "XDG_CACHE_HOME": cache}
-        start = time.perf_counter()
         # Run from ``tree``: ``python -c`` puts the working folder first on the path, before PYTHONPATH.
-        process = subprocess.Popen([sys.executable, "-c", OPEN, str(tree)], env=env, cwd=tree,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        _, status, usage = os.wait4(process.pid, 0)
-        wall = time.perf_counter() - start
-        if os.waitstatus_to_exitcode(status) != 0:
-            raise SystemExit(f"{tree} failed:\n{process.stderr.read().decode()[-2000:]}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
-
-
-def load() -> str:
-    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+        return timed_run([sys.executable, "-c", OPEN, str(tree)], tree, tree, {"XDG_CACHE_HOME": cache})
 
 
 def main() -> None:
